@@ -1,0 +1,53 @@
+// The port I/O address space of one guest: a sorted map of non-overlapping
+// port ranges, each served by a PortDevice. Registering an overlap is an error.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+
+namespace vpio {
+
+// A device as the bus sees it: reads and writes at an offset in its range.
+// Called on a vCPU thread on the exit path: implementations must not throw.
+class PortDevice {
+ public:
+  virtual ~PortDevice() = default;
+  virtual std::uint32_t port_read(std::uint16_t offset, unsigned size) noexcept = 0;
+  virtual void port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept = 0;
+  // String I/O (rep ins/outs): `data` holds data.size() / size elements.
+  // The defaults loop over single accesses; devices with a FIFO may do better.
+  virtual void port_read_string(std::uint16_t offset, unsigned size,
+                                std::span<std::uint8_t> data) noexcept;
+  virtual void port_write_string(std::uint16_t offset, unsigned size,
+                                 std::span<const std::uint8_t> data) noexcept;
+};
+
+struct PortRange {
+  std::uint16_t base = 0;
+  std::uint32_t length = 0;  // up to 0x10000
+  PortDevice* device = nullptr;
+  std::string name;
+
+  std::uint32_t end() const noexcept { return base + length; }
+};
+
+class PortBus {
+ public:
+  // Throws std::invalid_argument naming both ranges on overlap, and for an
+  // empty range or one past port 0xffff.
+  void add(std::uint16_t base, std::uint32_t length, PortDevice& device, std::string name);
+  // The range holding `port`, or nullptr.
+  const PortRange* find(std::uint16_t port) const noexcept;
+  const std::map<std::uint16_t, PortRange>& ranges() const noexcept { return ranges_; }
+
+ private:
+  std::map<std::uint16_t, PortRange> ranges_;
+};
+
+// Little-endian element access for string I/O buffers.
+std::uint32_t load_element(const std::uint8_t* p, unsigned size) noexcept;
+void store_element(std::uint8_t* p, unsigned size, std::uint32_t value) noexcept;
+
+}  // namespace vpio

@@ -1,0 +1,178 @@
+// TAP creation through /dev/net/tun, link control through SIOCSIFFLAGS, and
+// the reader thread that turns the tap's queue into deliver() calls.
+#include "hw/net/tap_device.hpp"
+
+// struct ifreq comes from glibc's <net/if.h>; <linux/if.h> would clash with it.
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "hw/net/hub.hpp"
+
+namespace vpio::hw {
+
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+constexpr const char* kTunDevicePath = "/dev/net/tun";
+
+// Bigger than any frame a tap with a jumbo MTU could hand us, so an oversize
+// frame is seen whole and dropped rather than read truncated.
+constexpr std::size_t kReadBufferBytes = 65536;
+// Frames read per wake-up before checking for stop again, so a flooding host
+// cannot hold the reader away from a stop request.
+constexpr int kMaxFramesPerWakeup = 64;
+
+std::string describe(const std::string& name) {
+  return name.empty() ? std::string("tap (kernel-named)") : "tap '" + name + "'";
+}
+
+ifreq request_for(const std::string& name) {
+  ifreq request{};
+  name.copy(request.ifr_name, IFNAMSIZ - 1);
+  return request;
+}
+
+}  // namespace
+
+TapDevice::TapDevice(const std::string& requested_name) {
+  if (requested_name.size() >= IFNAMSIZ) {
+    throw std::invalid_argument("TapDevice: interface name '" + requested_name +
+                                "' is longer than " + std::to_string(IFNAMSIZ - 1) + " characters");
+  }
+  // Non-blocking, so the reader drains the queue and returns to poll, and a
+  // write never stalls a vCPU thread.
+  tap_ = OwnedFd(::open(kTunDevicePath, O_RDWR | O_CLOEXEC | O_NONBLOCK));
+  if (!tap_.valid()) {
+    throw_net_errno(std::string("open ") + kTunDevicePath + " for " + describe(requested_name));
+  }
+  ifreq request = request_for(requested_name);
+  request.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI);
+  if (::ioctl(tap_.get(), TUNSETIFF, &request) < 0) {
+    throw_net_errno("ioctl TUNSETIFF for " + describe(requested_name));
+  }
+  name_.assign(request.ifr_name, ::strnlen(request.ifr_name, IFNAMSIZ));
+
+  stop_event_ = OwnedFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop_event_.valid()) throw_net_errno("eventfd for " + describe(name_));
+}
+
+TapDevice::~TapDevice() { stop(); }
+
+void TapDevice::up() {
+  // Interface flags are set through any socket of the tap's namespace.
+  OwnedFd control(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!control.valid()) throw_net_errno("socket(AF_INET) to bring up " + describe(name_));
+  ifreq request = request_for(name_);
+  if (::ioctl(control.get(), SIOCGIFFLAGS, &request) < 0) {
+    throw_net_errno("ioctl SIOCGIFFLAGS on " + describe(name_));
+  }
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  if (::ioctl(control.get(), SIOCSIFFLAGS, &request) < 0) {
+    throw_net_errno("ioctl SIOCSIFFLAGS (IFF_UP) on " + describe(name_));
+  }
+}
+
+void TapDevice::start(FrameSink& receiver) {
+  if (reader_.joinable())
+    throw std::logic_error("TapDevice::start: " + describe(name_) + " already started");
+  reader_error_.store(0, kRelaxed);
+  reader_ = std::thread([this, &receiver] { read_frames(receiver); });
+}
+
+void TapDevice::stop() noexcept {
+  if (!reader_.joinable()) return;
+  const std::uint64_t wake = 1;
+  // Cannot fail short of counter overflow; the reader resets it below.
+  [[maybe_unused]] const ssize_t written = ::write(stop_event_.get(), &wake, sizeof wake);
+  reader_.join();
+  std::uint64_t pending = 0;
+  [[maybe_unused]] const ssize_t consumed = ::read(stop_event_.get(), &pending, sizeof pending);
+}
+
+void TapDevice::deliver(std::span<const std::uint8_t> frame) {
+  const ssize_t written = ::write(tap_.get(), frame.data(), frame.size());
+  if (written < 0 || static_cast<std::size_t>(written) != frame.size()) {
+    write_failures_.fetch_add(1, kRelaxed);
+    return;
+  }
+  frames_written_.fetch_add(1, kRelaxed);
+  bytes_written_.fetch_add(frame.size(), kRelaxed);
+}
+
+TapCounters TapDevice::counters() const noexcept {
+  TapCounters c;
+  c.frames_written = frames_written_.load(kRelaxed);
+  c.bytes_written = bytes_written_.load(kRelaxed);
+  c.write_failures = write_failures_.load(kRelaxed);
+  c.frames_read = frames_read_.load(kRelaxed);
+  c.bytes_read = bytes_read_.load(kRelaxed);
+  c.runts_padded = runts_padded_.load(kRelaxed);
+  c.oversize_dropped = oversize_dropped_.load(kRelaxed);
+  return c;
+}
+
+void TapDevice::read_frames(FrameSink& receiver) {
+  std::vector<std::uint8_t> buffer(kReadBufferBytes);
+  enum { kTap, kStop };
+  std::array<pollfd, 2> watched{};
+  watched[kTap] = {tap_.get(), POLLIN, 0};
+  watched[kStop] = {stop_event_.get(), POLLIN, 0};
+  for (;;) {
+    if (::poll(watched.data(), watched.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      reader_error_.store(errno, kRelaxed);
+      return;
+    }
+    if (watched[kStop].revents != 0) return;
+    if ((watched[kTap].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
+      // Polling again would return at once forever; end instead of spinning.
+      reader_error_.store(EIO, kRelaxed);
+      return;
+    }
+    if ((watched[kTap].revents & POLLIN) != 0 && !drain_tap(receiver, buffer)) return;
+  }
+}
+
+bool TapDevice::drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer) {
+  for (int i = 0; i < kMaxFramesPerWakeup; ++i) {
+    const ssize_t got = ::read(tap_.get(), buffer.data(), buffer.size());
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return true;
+      reader_error_.store(errno, kRelaxed);
+      return false;
+    }
+    std::size_t length = static_cast<std::size_t>(got);
+    if (length > kMaxTaggedFrameBytes) {
+      oversize_dropped_.fetch_add(1, kRelaxed);
+      continue;
+    }
+    // The host stack hands over frames as short as 42 bytes (ARP); a real
+    // wire carries them padded to the minimum, and chips drop runts.
+    if (length < kMinFrameBytes) {
+      std::fill(buffer.begin() + static_cast<std::ptrdiff_t>(length),
+                buffer.begin() + static_cast<std::ptrdiff_t>(kMinFrameBytes), std::uint8_t{0});
+      length = kMinFrameBytes;
+      runts_padded_.fetch_add(1, kRelaxed);
+    }
+    frames_read_.fetch_add(1, kRelaxed);
+    bytes_read_.fetch_add(length, kRelaxed);
+    receiver.deliver(buffer.first(length));
+  }
+  return true;
+}
+
+}  // namespace vpio::hw

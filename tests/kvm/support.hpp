@@ -1,0 +1,90 @@
+// Helpers for KVM tests: guest images from the build, Xbyak-made guests, and
+// running the vpio binary. These tests run on real KVM (the lab or /dev/kvm).
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+#include <xbyak/xbyak.h>
+
+#include "vmm/launcher.hpp"
+#include "vmm/machine.hpp"
+
+namespace vpio::test {
+
+inline std::string build_path(const std::string& relative) {
+  return std::string(VPIO_BUILD_DIR) + "/" + relative;
+}
+
+inline std::vector<std::uint8_t> guest_image(const std::string& name) {
+  return read_image(build_path("guests/" + name + ".img"), kDefaultRamBytes);
+}
+
+inline std::vector<std::uint8_t> code_of(const Xbyak::CodeGenerator& gen) {
+  const auto* p = gen.getCode();
+  return {p, p + gen.getSize()};
+}
+
+inline std::string write_temp_image(const std::vector<std::uint8_t>& image,
+                                    const std::string& name) {
+  std::string path = testing::TempDir() + name;
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  return path;
+}
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
+  int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+inline std::string vpio_binary() { return build_path("vpio"); }
+
+// Every KVM test needs /dev/kvm; without it the test fails, never skips:
+// tests/run-kvm-tests puts the suite inside the lab when the host has none.
+class KvmTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::access("/dev/kvm", R_OK | W_OK), 0)
+        << "no usable /dev/kvm: run this suite through tests/run-kvm-tests";
+    kvm_ = std::make_unique<Kvm>();
+  }
+
+  std::unique_ptr<Machine> make_machine(std::vector<std::uint8_t> image,
+                                        const std::string& name = "guest") {
+    MachineConfig config;
+    config.name = name;
+    config.image = std::move(image);
+    return std::make_unique<Machine>(*kvm_, std::move(config), &console_);
+  }
+
+  // A broken guest fails its test instead of hanging the whole suite.
+  static constexpr std::chrono::milliseconds kDeadline{120'000};
+
+  GuestOutcome run(Machine& machine) {
+    return run_concurrently(std::vector<Machine*>{&machine}, kDeadline).front();
+  }
+
+  std::ostringstream console_text_;
+  ConsoleSink console_{console_text_, true};
+  std::unique_ptr<Kvm> kvm_;
+};
+
+}  // namespace vpio::test

@@ -1,0 +1,198 @@
+// Host-only tests of the foundation: the port range map, guest memory bounds,
+// exit codes, the console, image loading and the command line's input checks.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "hooks/port_bus.hpp"
+#include "vmm/console.hpp"
+#include "vmm/guest_memory.hpp"
+#include "vmm/launcher.hpp"
+#include "vmm/machine.hpp"
+
+namespace vpio {
+namespace {
+
+class RecordingDevice final : public PortDevice {
+ public:
+  std::uint32_t port_read(std::uint16_t offset, unsigned size) noexcept override {
+    return 0x100u * offset + size;
+  }
+  void port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override {
+    writes.push_back({offset, size, value});
+  }
+  struct Write {
+    std::uint16_t offset;
+    unsigned size;
+    std::uint32_t value;
+  };
+  std::vector<Write> writes;
+};
+
+TEST(PortBus, FindsTheRangeHoldingAPort) {
+  PortBus bus;
+  RecordingDevice a, b;
+  bus.add(0x300, 0x20, a, "nic");
+  bus.add(0xe9, 1, b, "console");
+  ASSERT_NE(bus.find(0x300), nullptr);
+  EXPECT_EQ(bus.find(0x31f)->device, &a);
+  EXPECT_EQ(bus.find(0x320), nullptr);
+  EXPECT_EQ(bus.find(0x2ff), nullptr);
+  EXPECT_EQ(bus.find(0xe9)->device, &b);
+  EXPECT_EQ(bus.find(0xe8), nullptr);
+  EXPECT_EQ(bus.find(0), nullptr);
+  EXPECT_EQ(bus.find(0xffff), nullptr);
+}
+
+TEST(PortBus, RejectsOverlapsNamingBothRanges) {
+  PortBus bus;
+  RecordingDevice a;
+  bus.add(0x300, 0x20, a, "nic");
+  try {
+    bus.add(0x31f, 2, a, "other");
+    FAIL() << "overlap accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'other'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'nic' (0x300-0x31f)"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(bus.add(0x2f0, 0x11, a, "below"), std::invalid_argument);
+  EXPECT_THROW(bus.add(0x2f0, 0x40, a, "around"), std::invalid_argument);
+  EXPECT_THROW(bus.add(0x305, 1, a, "inside"), std::invalid_argument);
+  EXPECT_NO_THROW(bus.add(0x2f0, 0x10, a, "adjacent below"));
+  EXPECT_NO_THROW(bus.add(0x320, 0x10, a, "adjacent above"));
+  EXPECT_THROW(bus.add(0x10, 0, a, "empty"), std::invalid_argument);
+  EXPECT_THROW(bus.add(0xfff0, 0x20, a, "past the end"), std::invalid_argument);
+  EXPECT_NO_THROW(bus.add(0xfff0, 0x10, a, "at the end"));
+}
+
+TEST(PortDevice, DefaultStringIoLoopsOverElements) {
+  RecordingDevice d;
+  std::uint8_t in[6] = {1, 0, 2, 0, 3, 0};
+  d.port_write_string(4, 2, in);
+  ASSERT_EQ(d.writes.size(), 3u);
+  EXPECT_EQ(d.writes[2].value, 3u);
+  EXPECT_EQ(d.writes[2].offset, 4u);
+  std::uint8_t out[8] = {};
+  d.port_read_string(2, 4, out);
+  EXPECT_EQ(load_element(out + 4, 4), 0x204u);
+}
+
+TEST(GuestMemory, BoundsAreCheckedWithoutWrapAround) {
+  GuestMemory memory(4 * kMiB);
+  EXPECT_TRUE(memory.contains(0, 4 * kMiB));
+  EXPECT_FALSE(memory.contains(1, 4 * kMiB));
+  EXPECT_FALSE(memory.contains(4 * kMiB, 1));
+  EXPECT_TRUE(memory.contains(4 * kMiB, 0));
+  EXPECT_FALSE(memory.contains(~0ULL, 2));
+  EXPECT_FALSE(memory.contains(16, ~0ULL - 8));
+  EXPECT_TRUE(memory.bytes(~0ULL - 1, 4).empty());
+  EXPECT_EQ(memory.bytes(100, 8).size(), 8u);
+  EXPECT_TRUE(memory.write<std::uint32_t>(4 * kMiB - 4, 7));
+  EXPECT_FALSE(memory.write<std::uint32_t>(4 * kMiB - 3, 7));
+}
+
+GuestOutcome outcome(GuestOutcome::Kind kind, std::uint32_t status) {
+  GuestOutcome o;
+  o.kind = kind;
+  o.status = status;
+  return o;
+}
+
+TEST(ExitCode, IsTheFirstNonZeroGuestStatus) {
+  using K = GuestOutcome::Kind;
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 0), outcome(K::halted, 0)}), 0);
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 0), outcome(K::exited, 5), outcome(K::exited, 9)}), 5);
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 0x100)}), 1);
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 0x1ff)}), 0xff);
+  EXPECT_EQ(exit_code_for({outcome(K::crashed, 0), outcome(K::exited, 3)}), kExitGuestCrashed);
+}
+
+TEST(Console, LinesArePrefixedOnlyWithSeveralGuests) {
+  std::ostringstream several_text, one_text;
+  ConsoleSink several(several_text, true), one(one_text, false);
+  ConsolePort a("a", &several), b("b", &several), c("c", &one);
+  const std::string text = "hello\r\nwor";
+  a.port_write_string(0, 1, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  b.port_write(0, 1, 'x');
+  b.port_write(0, 1, '\n');
+  c.port_write(0, 4, 0x4100 | 'y');
+  a.flush();
+  c.flush();
+  EXPECT_EQ(several_text.str(), "[a] hello\n[b] x\n[a] wor\n");
+  EXPECT_EQ(one_text.str(), "y\n");
+  EXPECT_EQ(a.transcript(), text);
+}
+
+TEST(Image, ErrorsNameTheFile) {
+  std::string missing = testing::TempDir() + "no-such.img";
+  try {
+    read_image(missing, kDefaultRamBytes);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(missing), std::string::npos);
+  }
+  std::string big = testing::TempDir() + "big.img";
+  {
+    std::ofstream out(big, std::ios::binary);
+    out.seekp(static_cast<std::streamoff>(3 * kMiB));
+    out.put('x');
+  }
+  EXPECT_THROW(read_image(big, 4 * kMiB), std::runtime_error);
+  EXPECT_NO_THROW(read_image(big, 8 * kMiB));
+  std::string empty = testing::TempDir() + "empty.img";
+  { std::ofstream out(empty); }
+  EXPECT_THROW(read_image(empty, kDefaultRamBytes), std::runtime_error);
+}
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result vpio(const std::string& args) {
+  std::string command = std::string(VPIO_BUILD_DIR) + "/vpio " + args + " 2>&1";
+  Result r{-1, {}};
+  FILE* pipe = ::popen(command.c_str(), "r");
+  char buf[1024];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// Input errors are found before any VM (or the lab) is started.
+TEST(CommandLine, BadInputGetsAOneLineErrorAndExitTwo) {
+  auto r = vpio("run /nonexistent/guest.img");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent/guest.img"), std::string::npos) << r.output;
+
+  std::string big = testing::TempDir() + "toolarge.img";
+  {
+    std::ofstream out(big, std::ios::binary);
+    out.seekp(static_cast<std::streamoff>(70 * kMiB));
+    out.put('x');
+  }
+  r = vpio("run " + big);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("fit in 64 MiB of RAM"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("toolarge.img"), std::string::npos) << r.output;
+
+  r = vpio("run --ram 1 " + big);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--ram"), std::string::npos) << r.output;
+  r = vpio("run --ram lots " + big);
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = vpio("run");
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = vpio("fly");
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = vpio("run --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("--ram"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vpio

@@ -1,0 +1,227 @@
+// PcapRecorder: files it writes must read back byte for byte through libpcap
+// and be accepted by an independent reader (tshark).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hw/net/frame_queue.hpp"
+#include "hw/net/hub.hpp"
+#include "hw/net/pcap_recorder.hpp"
+
+namespace vpio::hw {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kRoundTripFrames = 1000;
+
+// A file under the temp directory, unique per process and test, removed at
+// the end of the test.
+class ScratchFile {
+ public:
+  explicit ScratchFile(const std::string& suffix) {
+    static std::atomic<int> counter{0};
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() /
+            ("vpio_" + std::string(test->name()) + "_" + std::to_string(::getpid()) + "_" +
+             std::to_string(counter++) + suffix);
+  }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+  ~ScratchFile() {
+    std::error_code ignored;
+    fs::remove(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// Frame i of the round-trip set: lengths spread evenly over 60..1514, bytes
+// from a generator seeded by i, and i itself in the payload so that no two
+// frames are alike.
+std::vector<std::uint8_t> round_trip_frame(std::size_t index) {
+  const std::size_t length =
+      kMinFrameBytes + index * (kMaxFrameBytes - kMinFrameBytes) / (kRoundTripFrames - 1);
+  std::mt19937 generator(static_cast<std::uint32_t>(index));
+  std::vector<std::uint8_t> frame(length);
+  for (std::uint8_t& byte : frame) byte = static_cast<std::uint8_t>(generator());
+  frame[14] = static_cast<std::uint8_t>(index);
+  frame[15] = static_cast<std::uint8_t>(index >> 8);
+  return frame;
+}
+
+std::vector<std::vector<std::uint8_t>> record_round_trip_set(const fs::path& path) {
+  std::vector<std::vector<std::uint8_t>> frames;
+  PcapRecorder recorder(path);
+  EXPECT_EQ(recorder.path(), path);
+  for (std::size_t i = 0; i < kRoundTripFrames; ++i) {
+    frames.push_back(round_trip_frame(i));
+    recorder.deliver(frames.back());
+  }
+  EXPECT_EQ(recorder.frames_recorded(), kRoundTripFrames);
+  // Flushed per frame, so the file is complete before the recorder closes.
+  EXPECT_EQ(read_pcap_frames(path).size(), kRoundTripFrames);
+  return frames;
+}
+
+std::string find_on_path(const std::string& program) {
+  const char* search_path = std::getenv("PATH");
+  std::stringstream dirs(search_path != nullptr ? search_path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  // Where the project setup installs it, should the test run with a bare PATH.
+  const fs::path installed = fs::path("/usr/bin") / program;
+  if (::access(installed.c_str(), X_OK) == 0) return installed.string();
+  return {};
+}
+
+std::string read_text_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(PcapRecorderTest, ThousandFramesReadBackByteForByte) {
+  ScratchFile file(".pcap");
+  const auto sent = record_round_trip_set(file.path());
+  ASSERT_EQ(sent.front().size(), kMinFrameBytes);
+  ASSERT_EQ(sent.back().size(), kMaxFrameBytes);
+
+  const auto recorded = read_pcap_frames(file.path());
+  ASSERT_EQ(recorded.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    ASSERT_EQ(recorded[i], sent[i]) << "frame " << i;
+  }
+}
+
+TEST(PcapRecorderTest, TsharkReadsEveryFrameWithItsLengthAndTime) {
+  const std::string tshark = find_on_path("tshark");
+  ASSERT_FALSE(tshark.empty())
+      << "tshark not found on PATH; the project setup installs it (apt-get install tshark). "
+         "This test checks our files against an independent reader and must not be skipped.";
+
+  ScratchFile file(".pcap");
+  ScratchFile tshark_errors(".stderr");
+  const double started =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto sent = record_round_trip_set(file.path());
+  const double finished =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+  const std::string command = "'" + tshark + "' -n -r '" + file.path().string() +
+                              "' -T fields -e frame.len -e frame.time_epoch 2>'" +
+                              tshark_errors.path().string() + "'";
+  FILE* output = ::popen(command.c_str(), "r");
+  ASSERT_NE(output, nullptr) << "popen " << command;
+  std::string text;
+  std::array<char, 4096> chunk{};
+  for (std::size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), output)) > 0;) {
+    text.append(chunk.data(), got);
+  }
+  const int status = ::pclose(output);
+  ASSERT_EQ(status, 0) << command << "\n" << read_text_file(tshark_errors.path());
+
+  std::istringstream lines(text);
+  std::size_t index = 0;
+  double previous_time = 0;
+  for (std::string line; std::getline(lines, line); ++index) {
+    ASSERT_LT(index, sent.size()) << "tshark reported more frames than were recorded";
+    std::istringstream fields(line);
+    std::size_t length = 0;
+    double time = 0;
+    ASSERT_TRUE(fields >> length >> time) << "unexpected tshark line: " << line;
+    EXPECT_EQ(length, sent[index].size()) << "frame " << index;
+    // Microsecond timestamps, so allow one tick of rounding either side.
+    EXPECT_GE(time, started - 1e-3) << "frame " << index;
+    EXPECT_LE(time, finished + 1e-3) << "frame " << index;
+    EXPECT_GE(time, previous_time) << "frame " << index;
+    previous_time = time;
+  }
+  EXPECT_EQ(index, sent.size()) << read_text_file(tshark_errors.path());
+}
+
+TEST(PcapRecorderTest, UnopenableFileThrowsNamingIt) {
+  const fs::path impossible = "/nonexistent-vpio-directory/wire.pcap";
+  try {
+    PcapRecorder recorder(impossible);
+    FAIL() << "opening " << impossible << " should have thrown";
+  } catch (const std::exception& error) {
+    EXPECT_NE(std::string(error.what()).find(impossible.string()), std::string::npos)
+        << error.what();
+  }
+  try {
+    read_pcap_frames(impossible);
+    FAIL() << "reading " << impossible << " should have thrown";
+  } catch (const std::exception& error) {
+    EXPECT_NE(std::string(error.what()).find(impossible.string()), std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(PcapRecorderTest, ConcurrentDeliveriesKeepEachFrameWhole) {
+  constexpr std::size_t kThreads = 4;
+  constexpr std::size_t kFramesPerThread = 500;
+  ScratchFile file(".pcap");
+  {
+    PcapRecorder recorder(file.path());
+    std::vector<std::thread> writers;
+    for (std::size_t t = 0; t < kThreads; ++t) {
+      writers.emplace_back([&recorder, t] {
+        for (std::size_t i = 0; i < kFramesPerThread; ++i) {
+          // Each thread writes its own quarter of the round-trip set, twice.
+          constexpr std::size_t kSlice = kRoundTripFrames / kThreads;
+          recorder.deliver(round_trip_frame(t * kSlice + i % kSlice));
+        }
+      });
+    }
+    for (std::thread& w : writers) w.join();
+    EXPECT_EQ(recorder.frames_recorded(), kThreads * kFramesPerThread);
+  }
+  const auto recorded = read_pcap_frames(file.path());
+  ASSERT_EQ(recorded.size(), kThreads * kFramesPerThread);
+  std::size_t intact = 0;
+  for (const auto& frame : recorded) {
+    const std::size_t index = frame[14] | (std::size_t{frame[15]} << 8);
+    if (index < kRoundTripFrames && frame == round_trip_frame(index)) ++intact;
+  }
+  EXPECT_EQ(intact, recorded.size());
+}
+
+TEST(PcapRecorderTest, AsHubObserverRecordsEachFrameOnce) {
+  ScratchFile file(".pcap");
+  std::vector<std::vector<std::uint8_t>> sent;
+  {
+    Hub hub;
+    PcapRecorder recorder(file.path());
+    FrameQueue a_inbox(64), b_inbox(64), c_inbox(64);
+    std::array<HubPort*, 3> ports = {&hub.attach(a_inbox, "a"), &hub.attach(b_inbox, "b"),
+                                     &hub.attach(c_inbox, "c")};
+    hub.add_observer(recorder);
+    for (std::size_t i = 0; i < 30; ++i) {
+      sent.push_back(round_trip_frame(i));
+      ports[i % ports.size()]->deliver(sent.back());
+    }
+  }
+  EXPECT_EQ(read_pcap_frames(file.path()), sent);
+}
+
+}  // namespace
+}  // namespace vpio::hw

@@ -1,0 +1,52 @@
+// The debug console of the guest ABI: bytes written to port 0xE9 become the
+// guest's output lines, prefixed with the guest's name when several run.
+#pragma once
+
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "hooks/port_bus.hpp"
+
+namespace vpio {
+
+// Where finished console lines of every guest go. Thread-safe.
+class ConsoleSink {
+ public:
+  ConsoleSink(std::ostream& out, bool prefix_lines) : out_(out), prefix_(prefix_lines) {}
+  void line(std::string_view guest, std::string_view text);
+
+ private:
+  std::mutex mutex_;
+  std::ostream& out_;
+  bool prefix_;
+};
+
+class ConsolePort final : public PortDevice {
+ public:
+  static constexpr std::uint16_t kPort = 0xe9;
+  // Keep at most this much of a guest's output for inspection (tests, reports).
+  static constexpr std::size_t kTranscriptLimit = 16u << 20;
+
+  ConsolePort(std::string guest, ConsoleSink* sink) : guest_(std::move(guest)), sink_(sink) {}
+  ~ConsolePort() override { flush(); }
+
+  std::uint32_t port_read(std::uint16_t, unsigned) noexcept override { return 0xe9; }
+  void port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override;
+  void port_write_string(std::uint16_t offset, unsigned size,
+                         std::span<const std::uint8_t> data) noexcept override;
+  // Emits a final partial line, if any.
+  void flush() noexcept;
+  const std::string& transcript() const noexcept { return transcript_; }
+
+ private:
+  void put(char c) noexcept;
+
+  std::string guest_;
+  ConsoleSink* sink_;
+  std::string pending_line_;
+  std::string transcript_;
+};
+
+}  // namespace vpio

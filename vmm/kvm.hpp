@@ -1,0 +1,107 @@
+// RAII over the KVM API: the system fd, a VM, and a vCPU that owns its
+// kvm_run mapping. Setup calls throw with the ioctl's name and errno; the
+// calls made on the exit path return status values instead.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vmm/fd.hpp"
+
+namespace vpio {
+
+// One machine-check event as the guest will read it from its bank MSRs.
+struct MachineCheck {
+  std::uint8_t bank = 0;
+  std::uint64_t status = 0;  // IA32_MCi_STATUS
+  std::uint64_t addr = 0;    // IA32_MCi_ADDR
+  std::uint64_t misc = 0;    // IA32_MCi_MISC
+  std::uint64_t mcg_status = 0;
+};
+
+namespace mce {
+inline constexpr std::uint64_t kStatusVal = 1ULL << 63;
+inline constexpr std::uint64_t kStatusOver = 1ULL << 62;
+inline constexpr std::uint64_t kStatusUc = 1ULL << 61;
+inline constexpr std::uint64_t kStatusEn = 1ULL << 60;
+inline constexpr std::uint64_t kStatusMiscv = 1ULL << 59;
+inline constexpr std::uint64_t kStatusAddrv = 1ULL << 58;
+inline constexpr std::uint64_t kStatusPcc = 1ULL << 57;
+inline constexpr std::uint64_t kMcgStatusRipv = 1ULL << 0;
+inline constexpr std::uint64_t kMcgStatusEipv = 1ULL << 1;
+inline constexpr std::uint64_t kMcgStatusMcip = 1ULL << 2;
+inline constexpr std::uint64_t kMcgCtlPresent = 1ULL << 8;
+inline constexpr std::uint32_t kMsrMcgStatus = 0x17a;
+inline constexpr std::uint32_t kMsrMcgCtl = 0x17b;
+inline constexpr std::uint32_t kMsrMc0Ctl = 0x400;
+inline constexpr std::uint32_t kMsrsPerBank = 4;
+}  // namespace mce
+
+class Kvm {
+ public:
+  explicit Kvm(const std::string& path = "/dev/kvm");
+
+  int fd() const noexcept { return fd_.get(); }
+  int check_extension(long capability) const noexcept;
+  std::size_t vcpu_mmap_size() const;
+  // The CPUID leaves KVM can expose, for KVM_SET_CPUID2.
+  std::vector<kvm_cpuid_entry2> supported_cpuid() const;
+  std::uint64_t mce_capabilities() const;
+
+ private:
+  Fd fd_;
+};
+
+class Vm {
+ public:
+  explicit Vm(const Kvm& kvm);
+
+  int fd() const noexcept { return fd_.get(); }
+  void map_memory(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes, void* host);
+
+ private:
+  Fd fd_;
+};
+
+class Vcpu {
+ public:
+  Vcpu(const Kvm& kvm, const Vm& vm, unsigned index);
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+  ~Vcpu();
+
+  int fd() const noexcept { return fd_.get(); }
+  kvm_run& run_state() const noexcept { return *run_; }
+
+  kvm_regs regs() const;
+  void set_regs(const kvm_regs& regs);
+  kvm_sregs sregs() const;
+  void set_sregs(const kvm_sregs& sregs);
+  void set_cpuid(std::span<const kvm_cpuid_entry2> entries);
+  void set_msr(std::uint32_t index, std::uint64_t value);
+  // Unblocks `signal` only while the vCPU runs in the kernel, so a kick sent
+  // at any moment ends the next (or current) KVM_RUN with EINTR.
+  void set_run_signal_mask(int unblocked_signal);
+
+  // Enables `banks` machine-check banks with every control bit set: KVM drops
+  // uncorrected errors whose bank controls are not all ones.
+  void setup_machine_check(std::uint64_t supported_caps, unsigned banks);
+  unsigned machine_check_banks() const noexcept { return mce_banks_; }
+
+  // Exit-path calls: return 0 or an errno value, never throw.
+  int run() noexcept;
+  int inject_interrupt(std::uint8_t vector) noexcept;
+  int inject_machine_check(const MachineCheck& event) noexcept;
+
+ private:
+  Fd fd_;
+  kvm_run* run_ = nullptr;
+  std::size_t run_size_ = 0;
+  unsigned mce_banks_ = 0;
+};
+
+}  // namespace vpio

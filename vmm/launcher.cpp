@@ -1,0 +1,56 @@
+// Several guests, one thread each.
+#include "vmm/launcher.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace vpio {
+
+std::vector<GuestOutcome> run_concurrently(const std::vector<std::unique_ptr<Machine>>& machines,
+                                           std::chrono::milliseconds deadline) {
+  std::vector<Machine*> pointers;
+  for (const auto& machine : machines) pointers.push_back(machine.get());
+  return run_concurrently(pointers, deadline);
+}
+
+std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines,
+                                           std::chrono::milliseconds deadline) {
+  std::vector<GuestOutcome> outcomes(machines.size());
+  std::mutex mutex;
+  std::condition_variable all_done;
+  std::size_t finished = 0;
+  std::vector<std::thread> threads;
+  threads.reserve(machines.size());
+  for (std::size_t i = 0; i < machines.size(); ++i)
+    threads.emplace_back([&, i] {
+      outcomes[i] = machines[i]->run();
+      std::lock_guard lock(mutex);
+      ++finished;
+      all_done.notify_all();
+    });
+  if (deadline.count() > 0) {
+    std::unique_lock lock(mutex);
+    if (!all_done.wait_for(lock, deadline, [&] { return finished == machines.size(); }))
+      for (const auto& machine : machines) machine->request_stop();
+  }
+  for (auto& t : threads) t.join();
+  for (auto& outcome : outcomes)
+    if (outcome.kind == GuestOutcome::Kind::stopped && deadline.count() > 0)
+      outcome.detail = "stopped: still running after " + std::to_string(deadline.count()) + " ms";
+  return outcomes;
+}
+
+int exit_code_for(const std::vector<GuestOutcome>& outcomes) noexcept {
+  for (const auto& outcome : outcomes) {
+    if (outcome.kind == GuestOutcome::Kind::crashed) return kExitGuestCrashed;
+    if (outcome.kind == GuestOutcome::Kind::stopped) return kExitVmmFailure;
+    if (outcome.status != 0) {
+      int code = static_cast<int>(outcome.status & 0xff);
+      return code != 0 ? code : 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace vpio

@@ -1,0 +1,27 @@
+// Runs several guests at once, one thread each, and reports how each ended.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "vmm/machine.hpp"
+
+namespace vpio {
+
+// Runs every machine on its own thread and waits for all of them. A guest that
+// crashes does not stop the others. Guests still running after `deadline`
+// (zero: no deadline) are stopped.
+std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines,
+                                           std::chrono::milliseconds deadline = {});
+std::vector<GuestOutcome> run_concurrently(const std::vector<std::unique_ptr<Machine>>& machines,
+                                           std::chrono::milliseconds deadline = {});
+
+// The process exit status for a set of outcomes: the first non-zero guest
+// status (low byte; 1 if the low byte is zero), kExitGuestCrashed for a crash.
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitGuestCrashed = 70;
+inline constexpr int kExitVmmFailure = 71;
+int exit_code_for(const std::vector<GuestOutcome>& outcomes) noexcept;
+
+}  // namespace vpio

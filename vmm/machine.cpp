@@ -1,0 +1,326 @@
+// One guest's VM, vCPU and exit loop.
+#include "vmm/machine.hpp"
+
+#include <sys/stat.h>
+
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <stdexcept>
+
+#include "vmm/long_mode.hpp"
+
+namespace vpio {
+namespace {
+
+// The signal that kicks a vCPU out of KVM_RUN. It is blocked on vCPU threads
+// except inside KVM_RUN, so a kick is never lost between two runs.
+int kick_signal() noexcept { return SIGRTMIN + 2; }
+
+void install_kick_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action{};
+    action.sa_handler = [](int) {};
+    sigemptyset(&action.sa_mask);
+    if (sigaction(kick_signal(), &action, nullptr) != 0) throw_errno("sigaction(kick signal)");
+  });
+}
+
+std::string hex(std::uint64_t value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "0x%" PRIx64, value);
+  return text;
+}
+
+std::uint64_t checked_ram(const MachineConfig& config) {
+  if (config.ram_bytes < kMinRamBytes || config.ram_bytes > kMaxRamBytes ||
+      config.ram_bytes % kMiB != 0)
+    throw std::invalid_argument("guest '" + config.name + "': RAM of " +
+                                std::to_string(config.ram_bytes) +
+                                " bytes is not a whole number of MiB from 2 to 3072");
+  if (config.image.empty())
+    throw std::invalid_argument("guest '" + config.name + "': the image is empty");
+  if (config.image.size() > config.ram_bytes - layout::kImageBase)
+    throw std::invalid_argument("guest '" + config.name + "': image of " +
+                                std::to_string(config.image.size()) + " bytes does not fit in " +
+                                std::to_string(config.ram_bytes / kMiB) +
+                                " MiB of RAM above 0x100000");
+  return config.ram_bytes;
+}
+
+const char* exit_reason_name(std::uint32_t reason) {
+  switch (reason) {
+    case KVM_EXIT_IO: return "io";
+    case KVM_EXIT_MMIO: return "mmio";
+    case KVM_EXIT_HLT: return "hlt";
+    case KVM_EXIT_SHUTDOWN: return "shutdown";
+    case KVM_EXIT_FAIL_ENTRY: return "fail_entry";
+    case KVM_EXIT_INTERNAL_ERROR: return "internal_error";
+    case KVM_EXIT_IRQ_WINDOW_OPEN: return "irq_window_open";
+    case KVM_EXIT_INTR: return "intr";
+    case KVM_EXIT_SYSTEM_EVENT: return "system_event";
+    default: return "other";
+  }
+}
+
+}  // namespace
+
+// Port 0xF4: a write ends the guest with the written value as its status.
+class Machine::ExitPort final : public PortDevice {
+ public:
+  explicit ExitPort(std::optional<std::uint32_t>& status) : status_(status) {}
+  std::uint32_t port_read(std::uint16_t, unsigned) noexcept override { return 0; }
+  void port_write(std::uint16_t, unsigned, std::uint32_t value) noexcept override {
+    if (!status_) status_ = value;
+  }
+
+ private:
+  std::optional<std::uint32_t>& status_;
+};
+
+Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
+    : config_(std::move(config)),
+      vm_(kvm),
+      memory_(checked_ram(config_)),
+      vcpu_(kvm, vm_, 0),
+      console_(config_.name, console),
+      exit_port_(std::make_unique<ExitPort>(exit_status_)) {
+  install_kick_handler();
+  vm_.map_memory(0, 0, memory_.size(), memory_.host_base());
+  auto image = memory_.bytes(layout::kImageBase, config_.image.size());
+  std::memcpy(image.data(), config_.image.data(), config_.image.size());
+  vcpu_.set_cpuid(kvm.supported_cpuid());
+  vcpu_.setup_machine_check(kvm.mce_capabilities(), kMachineCheckBanks);
+  enter_long_mode(memory_, vcpu_, layout::kImageBase);
+  ports_.add(ConsolePort::kPort, 1, console_, "console");
+  ports_.add(kExitPort, 1, *exit_port_, "exit");
+}
+
+Machine::~Machine() = default;
+
+GuestOutcome Machine::run() noexcept {
+  GuestOutcome outcome;
+  {
+    sigset_t kick;
+    sigemptyset(&kick);
+    sigaddset(&kick, kick_signal());
+    pthread_sigmask(SIG_BLOCK, &kick, nullptr);
+    try {
+      vcpu_.set_run_signal_mask(kick_signal());
+    } catch (const std::exception& e) {
+      crash(outcome, e.what());
+      return outcome;
+    }
+    std::lock_guard lock(events_mutex_);
+    thread_ = pthread_self();
+    running_ = true;
+  }
+  kvm_run& state = vcpu_.run_state();
+  for (;;) {
+    if (stop_requested_) {
+      outcome.kind = GuestOutcome::Kind::stopped;
+      outcome.detail = "stopped by the VMM";
+      break;
+    }
+    deliver_pending_events();
+    int err = vcpu_.run();
+    if (err == EINTR || err == EAGAIN) {
+      state.immediate_exit = 0;
+      continue;
+    }
+    if (err != 0) {
+      crash(outcome, std::string("KVM_RUN failed: ") + std::strerror(err));
+      break;
+    }
+    counters_.userspace_exits.fetch_add(1, std::memory_order_relaxed);
+    counters_.by_reason[state.exit_reason % ExitCounters::kReasons].fetch_add(
+        1, std::memory_order_relaxed);
+    if (handle_exit(outcome) == Step::finished) break;
+  }
+  {
+    std::lock_guard lock(events_mutex_);
+    running_ = false;
+  }
+  console_.flush();
+  return outcome;
+}
+
+Machine::Step Machine::handle_exit(GuestOutcome& outcome) noexcept {
+  kvm_run& state = vcpu_.run_state();
+  switch (state.exit_reason) {
+    case KVM_EXIT_IO:
+      if (handle_io() == Step::resume) return Step::resume;
+      outcome.kind = GuestOutcome::Kind::exited;
+      outcome.status = *exit_status_;
+      outcome.detail = "exited with status " + std::to_string(outcome.status);
+      return Step::finished;
+    case KVM_EXIT_HLT:
+      return handle_hlt(outcome);
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+    case KVM_EXIT_INTR:
+      return Step::resume;
+    case KVM_EXIT_MMIO:
+      return crash(outcome, std::string("MMIO ") + (state.mmio.is_write ? "write" : "read") +
+                                " of " + std::to_string(state.mmio.len) +
+                                " bytes to unbacked address " + hex(state.mmio.phys_addr));
+    case KVM_EXIT_SHUTDOWN:
+      // KVM has already reset the vCPU (rip reads 0xfff0): no registers to show.
+      return crash(outcome, "triple fault (KVM_EXIT_SHUTDOWN)", false);
+    case KVM_EXIT_FAIL_ENTRY:
+      return crash(outcome, "VM entry failed (KVM_EXIT_FAIL_ENTRY), hardware reason " +
+                                hex(state.fail_entry.hardware_entry_failure_reason));
+    case KVM_EXIT_INTERNAL_ERROR:
+      return crash(outcome, "KVM internal error (KVM_EXIT_INTERNAL_ERROR), suberror " +
+                                std::to_string(state.internal.suberror));
+    case KVM_EXIT_SYSTEM_EVENT:
+      return crash(outcome, "system event (KVM_EXIT_SYSTEM_EVENT) type " +
+                                std::to_string(state.system_event.type));
+    default:
+      return crash(outcome, "unexpected exit reason " + std::to_string(state.exit_reason) +
+                                " (" + exit_reason_name(state.exit_reason) + ")");
+  }
+}
+
+Machine::Step Machine::handle_io() noexcept {
+  kvm_run& state = vcpu_.run_state();
+  auto& io = state.io;
+  std::uint8_t* data = reinterpret_cast<std::uint8_t*>(&state) + io.data_offset;
+  const unsigned size = io.size;
+  const std::size_t bytes = static_cast<std::size_t>(size) * io.count;
+  counters_.port_accesses.fetch_add(io.count, std::memory_order_relaxed);
+
+  const PortRange* range = ports_.find(io.port);
+  if (range == nullptr) {
+    // Like an empty ISA bus: reads float high, writes vanish.
+    counters_.unclaimed_accesses.fetch_add(io.count, std::memory_order_relaxed);
+    if (io.direction == KVM_EXIT_IO_IN) std::memset(data, 0xff, bytes);
+    return Step::resume;
+  }
+  const auto offset = static_cast<std::uint16_t>(io.port - range->base);
+  PortDevice& device = *range->device;
+  if (io.direction == KVM_EXIT_IO_IN) {
+    if (io.count == 1)
+      store_element(data, size, device.port_read(offset, size));
+    else
+      device.port_read_string(offset, size, {data, bytes});
+  } else {
+    if (io.count == 1)
+      device.port_write(offset, size, load_element(data, size));
+    else
+      device.port_write_string(offset, size, {data, bytes});
+  }
+  return exit_status_ ? Step::finished : Step::resume;
+}
+
+Machine::Step Machine::handle_hlt(GuestOutcome& outcome) noexcept {
+  if (!vcpu_.run_state().if_flag) {
+    outcome.kind = GuestOutcome::Kind::halted;
+    outcome.status = 0;
+    outcome.detail = "halted with interrupts disabled";
+    return Step::finished;
+  }
+  std::unique_lock lock(events_mutex_);
+  events_changed_.wait(lock, [this] {
+    return pending_irqs_ != 0 || pending_machine_check_ || stop_requested_;
+  });
+  return Step::resume;
+}
+
+Machine::Step Machine::crash(GuestOutcome& outcome, std::string what,
+                             bool with_registers) noexcept {
+  outcome.kind = GuestOutcome::Kind::crashed;
+  outcome.status = 0;
+  try {
+    std::string where;
+    try {
+      if (with_registers) {
+        kvm_regs regs = vcpu_.regs();
+        where = " at rip=" + hex(regs.rip) + " rsp=" + hex(regs.rsp);
+      }
+    } catch (...) {
+    }
+    outcome.detail = "crashed: " + what + where;
+  } catch (...) {
+  }
+  return Step::finished;
+}
+
+void Machine::deliver_pending_events() noexcept {
+  kvm_run& state = vcpu_.run_state();
+  {
+    std::lock_guard lock(events_mutex_);
+    if (pending_machine_check_) {
+      int err = vcpu_.inject_machine_check(*pending_machine_check_);
+      if (err == 0)
+        counters_.machine_checks_delivered.fetch_add(1, std::memory_order_relaxed);
+      else
+        std::fprintf(stderr, "vpio: guest '%s': KVM_X86_SET_MCE failed: %s\n",
+                     config_.name.c_str(), std::strerror(err));
+      pending_machine_check_.reset();
+    }
+  }
+  std::uint32_t irqs = pending_irqs_.load(std::memory_order_acquire);
+  if (irqs != 0 && state.ready_for_interrupt_injection && state.if_flag) {
+    const auto irq = static_cast<unsigned>(__builtin_ctz(irqs));
+    pending_irqs_.fetch_and(~(1u << irq), std::memory_order_acq_rel);
+    if (vcpu_.inject_interrupt(static_cast<std::uint8_t>(kIrqVectorBase + irq)) == 0)
+      counters_.interrupts_injected.fetch_add(1, std::memory_order_relaxed);
+  }
+  state.request_interrupt_window = pending_irqs_.load(std::memory_order_acquire) != 0 ? 1 : 0;
+}
+
+void Machine::raise_irq(unsigned irq) noexcept {
+  if (irq >= kIrqLines) return;
+  pending_irqs_.fetch_or(1u << irq, std::memory_order_acq_rel);
+  kick();
+}
+
+bool Machine::inject_machine_check(const MachineCheck& event) noexcept {
+  if (event.bank >= vcpu_.machine_check_banks()) return false;
+  {
+    std::lock_guard lock(events_mutex_);
+    pending_machine_check_ = event;
+    if (pending_machine_check_->mcg_status == 0)
+      pending_machine_check_->mcg_status = mce::kMcgStatusMcip | mce::kMcgStatusRipv;
+  }
+  kick();
+  return true;
+}
+
+void Machine::request_stop() noexcept {
+  stop_requested_ = true;
+  kick();
+}
+
+void Machine::kick() noexcept {
+  std::lock_guard lock(events_mutex_);
+  events_changed_.notify_all();
+  // From the vCPU's own thread the event is picked up before the next run.
+  if (running_ && !pthread_equal(thread_, pthread_self())) pthread_kill(thread_, kick_signal());
+}
+
+std::vector<std::uint8_t> read_image(const std::string& path, std::uint64_t ram_bytes) {
+  struct stat info{};
+  if (::stat(path.c_str(), &info) != 0)
+    throw std::runtime_error("cannot read image '" + path + "': " + std::strerror(errno));
+  if (!S_ISREG(info.st_mode))
+    throw std::runtime_error("image '" + path + "' is not a regular file");
+  const auto limit = ram_bytes > layout::kImageBase ? ram_bytes - layout::kImageBase : 0;
+  if (static_cast<std::uint64_t>(info.st_size) > limit)
+    throw std::runtime_error("image '" + path + "' is " + std::to_string(info.st_size) +
+                             " bytes; at most " + std::to_string(limit) + " fit in " +
+                             std::to_string(ram_bytes / kMiB) + " MiB of RAM above 0x100000");
+  if (info.st_size == 0) throw std::runtime_error("image '" + path + "' is empty");
+  std::ifstream in(path, std::ios::binary);
+  std::vector<std::uint8_t> image(static_cast<std::size_t>(info.st_size));
+  if (!in.read(reinterpret_cast<char*>(image.data()), info.st_size))
+    throw std::runtime_error("cannot read image '" + path + "'");
+  return image;
+}
+
+}  // namespace vpio

@@ -1,0 +1,118 @@
+// One guest: a VM with one vCPU, its RAM, its port bus and the exit loop.
+// Several Machines run in one process, each on its own thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <pthread.h>
+#include <string>
+#include <vector>
+
+#include "hooks/port_bus.hpp"
+#include "vmm/console.hpp"
+#include "vmm/guest_memory.hpp"
+#include "vmm/kvm.hpp"
+
+namespace vpio {
+
+inline constexpr std::uint64_t kMiB = 1ULL << 20;
+inline constexpr std::uint64_t kDefaultRamBytes = 64 * kMiB;
+inline constexpr std::uint64_t kMinRamBytes = 2 * kMiB;
+inline constexpr std::uint64_t kMaxRamBytes = 3072 * kMiB;  // below the MMIO hole
+// ISA IRQ n reaches the guest as vector kIrqVectorBase + n (no PIC is modelled).
+inline constexpr std::uint8_t kIrqVectorBase = 0x20;
+inline constexpr unsigned kIrqLines = 16;
+inline constexpr unsigned kMachineCheckBanks = 4;
+
+struct MachineConfig {
+  std::string name = "guest";
+  std::uint64_t ram_bytes = kDefaultRamBytes;
+  std::vector<std::uint8_t> image;
+};
+
+struct GuestOutcome {
+  enum class Kind { exited, halted, crashed, stopped };
+  Kind kind = Kind::stopped;
+  std::uint32_t status = 0;  // the value written to the exit port
+  std::string detail;        // what happened, for crashes a one-line report
+
+  bool ok() const noexcept { return (kind == Kind::exited || kind == Kind::halted) && status == 0; }
+};
+
+// Exact counts kept on every run; cheap enough for the hot path.
+struct ExitCounters {
+  static constexpr unsigned kReasons = 64;
+  std::array<std::atomic<std::uint64_t>, kReasons> by_reason{};
+  std::atomic<std::uint64_t> userspace_exits{0};
+  std::atomic<std::uint64_t> port_accesses{0};     // every element of a string op
+  std::atomic<std::uint64_t> unclaimed_accesses{0};  // ports no device serves
+  std::atomic<std::uint64_t> interrupts_injected{0};
+  std::atomic<std::uint64_t> machine_checks_delivered{0};
+};
+
+class Machine {
+ public:
+  static constexpr std::uint16_t kExitPort = 0xf4;
+
+  Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console);
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+  ~Machine();
+
+  const std::string& name() const noexcept { return config_.name; }
+  PortBus& ports() noexcept { return ports_; }
+  GuestMemory& memory() noexcept { return memory_; }
+  Vcpu& vcpu() noexcept { return vcpu_; }
+  const ExitCounters& counters() const noexcept { return counters_; }
+  const std::string& console_transcript() const noexcept { return console_.transcript(); }
+
+  // Runs the guest on the calling thread until it exits, halts with
+  // interrupts off, crashes or is stopped.
+  GuestOutcome run() noexcept;
+
+  // Safe from any thread.
+  void raise_irq(unsigned irq) noexcept;
+  // Queued and delivered before the guest next runs. Returns false when the
+  // bank does not exist.
+  bool inject_machine_check(const MachineCheck& event) noexcept;
+  void request_stop() noexcept;
+
+ private:
+  class ExitPort;
+  enum class Step { resume, finished };
+
+  Step handle_exit(GuestOutcome& outcome) noexcept;
+  Step handle_io() noexcept;
+  Step handle_hlt(GuestOutcome& outcome) noexcept;
+  Step crash(GuestOutcome& outcome, std::string what, bool with_registers = true) noexcept;
+  void deliver_pending_events() noexcept;
+  void kick() noexcept;
+
+  MachineConfig config_;
+  Vm vm_;
+  GuestMemory memory_;
+  Vcpu vcpu_;
+  PortBus ports_;
+  ConsolePort console_;
+  std::unique_ptr<ExitPort> exit_port_;
+  ExitCounters counters_;
+
+  std::mutex events_mutex_;
+  std::condition_variable events_changed_;
+  std::atomic<std::uint32_t> pending_irqs_{0};
+  std::optional<MachineCheck> pending_machine_check_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> running_{false};
+  pthread_t thread_{};
+  std::optional<std::uint32_t> exit_status_;
+};
+
+// Reads a guest image file, with errors that name the file.
+std::vector<std::uint8_t> read_image(const std::string& path, std::uint64_t ram_bytes);
+
+}  // namespace vpio

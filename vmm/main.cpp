@@ -1,0 +1,155 @@
+// The vpio command line: `vpio run GUEST.img ...` boots test guests.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "vmm/launcher.hpp"
+#include "vmm/machine.hpp"
+
+namespace {
+
+using namespace vpio;
+
+struct RunOptions {
+  std::vector<std::string> images;
+  unsigned ram_mib = kDefaultRamBytes / kMiB;
+  bool quiet = false;
+  bool no_lab = false;
+  unsigned timeout_seconds = 0;
+};
+
+// Without /dev/kvm, re-run this very command inside the KVM lab, which has it.
+[[noreturn]] void exec_in_lab(int argc, char** argv) {
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
+  const char* lab_env = std::getenv("VPIO_LAB");
+  std::string lab = lab_env != nullptr ? lab_env : std::string(VPIO_SOURCE_DIR) + "/lab/kvm-lab";
+  std::fprintf(stderr, "vpio: no /dev/kvm on this host; running inside the KVM lab (%s)\n",
+               lab.c_str());
+  ::setenv("VPIO_IN_LAB", "1", 1);
+  std::vector<std::string> args = {lab, "--", self.string()};
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  ::execv(lab.c_str(), cargs.data());
+  std::fprintf(stderr, "vpio: cannot start the KVM lab '%s': %s\n", lab.c_str(),
+               std::strerror(errno));
+  std::exit(kExitVmmFailure);
+}
+
+std::string guest_name(const std::string& path, std::map<std::string, int>& seen) {
+  std::string stem = std::filesystem::path(path).stem().string();
+  int n = ++seen[stem];
+  return n == 1 ? stem : stem + "#" + std::to_string(n);
+}
+
+const char* outcome_word(GuestOutcome::Kind kind) {
+  switch (kind) {
+    case GuestOutcome::Kind::exited: return "exited";
+    case GuestOutcome::Kind::halted: return "halted";
+    case GuestOutcome::Kind::crashed: return "CRASHED";
+    case GuestOutcome::Kind::stopped: return "stopped";
+  }
+  return "?";
+}
+
+void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
+                       const std::vector<GuestOutcome>& outcomes) {
+  std::fprintf(stderr, "vpio: %-14s %-8s %8s %10s %10s %8s %8s %6s %6s\n", "guest", "outcome",
+               "status", "kvm-exits", "port-acc", "io-exits", "hlt", "irqs", "mce");
+  for (std::size_t i = 0; i < machines.size(); ++i) {
+    const auto& c = machines[i]->counters();
+    std::fprintf(stderr,
+                 "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64
+                 " %8" PRIu64 " %6" PRIu64 " %6" PRIu64 "\n",
+                 machines[i]->name().c_str(), outcome_word(outcomes[i].kind), outcomes[i].status,
+                 c.userspace_exits.load(), c.port_accesses.load(),
+                 c.by_reason[KVM_EXIT_IO].load(), c.by_reason[KVM_EXIT_HLT].load(),
+                 c.interrupts_injected.load(), c.machine_checks_delivered.load());
+  }
+}
+
+int run_command(const RunOptions& options, int argc, char** argv) {
+  const std::uint64_t ram = std::uint64_t{options.ram_mib} * kMiB;
+  std::vector<MachineConfig> configs;
+  std::map<std::string, int> seen;
+  try {
+    for (const auto& path : options.images) {
+      MachineConfig config;
+      config.name = guest_name(path, seen);
+      config.ram_bytes = ram;
+      config.image = read_image(path, ram);
+      configs.push_back(std::move(config));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vpio: %s\n", e.what());
+    return kExitUsage;
+  }
+  // Inputs are checked before the lab boots, so bad ones fail fast anywhere.
+  if (!options.no_lab && std::getenv("VPIO_IN_LAB") == nullptr && ::access("/dev/kvm", F_OK) != 0)
+    exec_in_lab(argc, argv);
+
+  ConsoleSink console(std::cout, configs.size() > 1);
+  std::vector<std::unique_ptr<Machine>> machines;
+  try {
+    Kvm kvm;
+    for (auto& config : configs)
+      machines.push_back(std::make_unique<Machine>(kvm, std::move(config), &console));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vpio: cannot set up the guests: %s\n", e.what());
+    return kExitVmmFailure;
+  }
+
+  auto outcomes =
+      run_concurrently(machines, std::chrono::seconds(options.timeout_seconds));
+  std::cout.flush();
+  for (std::size_t i = 0; i < machines.size(); ++i)
+    if (outcomes[i].kind == GuestOutcome::Kind::crashed ||
+        outcomes[i].kind == GuestOutcome::Kind::stopped)
+      std::fprintf(stderr, "vpio: guest '%s' %s\n", machines[i]->name().c_str(),
+                   outcomes[i].detail.c_str());
+  if (!options.quiet) print_exit_report(machines, outcomes);
+  return exit_code_for(outcomes);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vpio: a KVM VMM for model-based virtual passthrough I/O.\n"
+               "Boots freestanding test guests (flat images loaded at 0x100000, entered in\n"
+               "64-bit mode; console on port 0xE9, exit status by a write to port 0xF4).",
+               "vpio"};
+  app.require_subcommand(1);
+  RunOptions options;
+  auto* run = app.add_subcommand("run", "Boot one or more guests, each in its own VM, and exit "
+                                        "with the first non-zero guest status (70 if a guest "
+                                        "crashed, 71 if the VMM failed, 2 for bad input)");
+  run->add_option("images", options.images, "Guest images (flat binaries)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  run->add_option("--ram", options.ram_mib, "Guest RAM in MiB, per guest")
+      ->check(CLI::Range(2u, 3072u))
+      ->capture_default_str();
+  run->add_option("--timeout", options.timeout_seconds,
+                  "Stop guests still running after this many seconds (0: never)")
+      ->check(CLI::Range(0u, 86400u))
+      ->capture_default_str();
+  run->add_flag("-q,--quiet", options.quiet, "Do not print the exit report");
+  run->add_flag("--no-lab", options.no_lab,
+                "Fail instead of using the KVM lab when the host has no /dev/kvm");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  return run_command(options, argc, argv);
+}
