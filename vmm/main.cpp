@@ -13,6 +13,7 @@
 
 #include "vmm/launcher.hpp"
 #include "vmm/machine.hpp"
+#include "vmm/nic.hpp"
 
 namespace {
 
@@ -24,6 +25,8 @@ struct RunOptions {
   bool quiet = false;
   bool no_lab = false;
   unsigned timeout_seconds = 0;
+  std::vector<std::string> nics;
+  std::string pcap;
 };
 
 // Without /dev/kvm, re-run this very command inside the KVM lab, which has it.
@@ -62,26 +65,48 @@ const char* outcome_word(GuestOutcome::Kind kind) {
 }
 
 void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
-                       const std::vector<GuestOutcome>& outcomes) {
-  std::fprintf(stderr, "vpio: %-14s %-8s %8s %10s %10s %8s %8s %6s %6s\n", "guest", "outcome",
-               "status", "kvm-exits", "port-acc", "io-exits", "hlt", "irqs", "mce");
+                       const std::vector<GuestOutcome>& outcomes,
+                       const std::vector<std::vector<EmulatedNic*>>& nics_of) {
+  std::fprintf(stderr, "vpio: %-14s %-8s %8s %10s %10s %8s %8s %6s %6s %7s %7s\n", "guest",
+               "outcome", "status", "kvm-exits", "port-acc", "io-exits", "hlt", "irqs", "mce",
+               "nic-tx", "nic-rx");
   for (std::size_t i = 0; i < machines.size(); ++i) {
     const auto& c = machines[i]->counters();
+    std::uint64_t tx = 0, rx = 0;
+    for (EmulatedNic* nic : nics_of[i]) {
+      auto counts = nic->chip().counters();
+      tx += counts.frames_sent;
+      rx += counts.frames_received;
+    }
     std::fprintf(stderr,
                  "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64
-                 " %8" PRIu64 " %6" PRIu64 " %6" PRIu64 "\n",
+                 " %8" PRIu64 " %6" PRIu64 " %6" PRIu64 " %7" PRIu64 " %7" PRIu64 "\n",
                  machines[i]->name().c_str(), outcome_word(outcomes[i].kind), outcomes[i].status,
                  c.userspace_exits.load(), c.port_accesses.load(),
                  c.by_reason[KVM_EXIT_IO].load(), c.by_reason[KVM_EXIT_HLT].load(),
-                 c.interrupts_injected.load(), c.machine_checks_delivered.load());
+                 c.interrupts_injected.load(), c.machine_checks_delivered.load(), tx, rx);
   }
 }
 
 int run_command(const RunOptions& options, int argc, char** argv) {
   const std::uint64_t ram = std::uint64_t{options.ram_mib} * kMiB;
   std::vector<MachineConfig> configs;
+  std::vector<NicSpec> nic_specs;
   std::map<std::string, int> seen;
   try {
+    for (const auto& text : options.nics) {
+      NicSpec spec = parse_nic_spec(text);
+      if (spec.mode != NicMode::emulate)
+        throw std::invalid_argument("--nic: mode '" + text.substr(0, text.find(',')) +
+                                    "' is not available yet; use emulate");
+      if (spec.guest && *spec.guest >= options.images.size())
+        throw std::invalid_argument("--nic: guest=" + std::to_string(*spec.guest) +
+                                    " but only " + std::to_string(options.images.size()) +
+                                    " guest(s) given (guests count from 0)");
+      if (spec.mac && !spec.guest && options.images.size() > 1)
+        throw std::invalid_argument("--nic: mac= with several guests needs guest=N");
+      nic_specs.push_back(spec);
+    }
     for (const auto& path : options.images) {
       MachineConfig config;
       config.name = guest_name(path, seen);
@@ -98,11 +123,23 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     exec_in_lab(argc, argv);
 
   ConsoleSink console(std::cout, configs.size() > 1);
+  std::unique_ptr<Network> network;
   std::vector<std::unique_ptr<Machine>> machines;
+  std::vector<std::vector<EmulatedNic*>> nics_of(configs.size());
   try {
+    network = std::make_unique<Network>(
+        options.pcap.empty() ? std::nullopt : std::optional<std::filesystem::path>(options.pcap));
     Kvm kvm;
     for (auto& config : configs)
       machines.push_back(std::make_unique<Machine>(kvm, std::move(config), &console));
+    for (const auto& spec : nic_specs)
+      for (unsigned i = 0; i < machines.size(); ++i)
+        if (!spec.guest || *spec.guest == i)
+          nics_of[i].push_back(
+              &network->attach_emulated(*machines[i], spec, spec.mac.value_or(default_mac(i))));
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "vpio: %s\n", e.what());
+    return kExitUsage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vpio: cannot set up the guests: %s\n", e.what());
     return kExitVmmFailure;
@@ -116,7 +153,10 @@ int run_command(const RunOptions& options, int argc, char** argv) {
         outcomes[i].kind == GuestOutcome::Kind::stopped)
       std::fprintf(stderr, "vpio: guest '%s' %s\n", machines[i]->name().c_str(),
                    outcomes[i].detail.c_str());
-  if (!options.quiet) print_exit_report(machines, outcomes);
+  if (!options.quiet) print_exit_report(machines, outcomes, nics_of);
+  if (!options.pcap.empty())
+    std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network->frames_recorded(),
+                 options.pcap.c_str());
   return exit_code_for(outcomes);
 }
 
@@ -142,6 +182,15 @@ int main(int argc, char** argv) {
                   "Stop guests still running after this many seconds (0: never)")
       ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
+  run->add_option("--nic", options.nics,
+                  "Give guests an NE2000: MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|"
+                  "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N]. MODE is emulate (the "
+                  "guest's own emulated card); passthrough and vpio come later. Without "
+                  "guest=N every guest gets a card, MACs 52:54:00:12:34:56 + guest index. "
+                  "Repeatable.")
+      ->type_name("SPEC");
+  run->add_option("--pcap", options.pcap, "Record every frame on the default hub to this file")
+      ->type_name("FILE");
   run->add_flag("-q,--quiet", options.quiet, "Do not print the exit report");
   run->add_flag("--no-lab", options.no_lab,
                 "Fail instead of using the KVM lab when the host has no /dev/kvm");

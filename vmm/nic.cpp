@@ -1,0 +1,151 @@
+// Network cards attached to guests, and their wires.
+#include "vmm/nic.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace vpio {
+namespace {
+
+constexpr unsigned kIsaIrqLines = 16;
+
+unsigned parse_number(std::string_view key, std::string_view text, unsigned max) {
+  int base = 10;
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    text.remove_prefix(2);
+    base = 16;
+  }
+  unsigned value = 0;
+  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (text.empty() || err != std::errc() || end != text.data() + text.size() || value > max)
+    throw std::invalid_argument("--nic: bad " + std::string(key) + " '" + std::string(text) +
+                                "' (a number up to " + std::to_string(max) + ")");
+  return value;
+}
+
+}  // namespace
+
+NicSpec parse_nic_spec(std::string_view text) {
+  NicSpec spec;
+  std::size_t start = 0;
+  bool first = true;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    std::string_view item = text.substr(start, comma == std::string_view::npos ? comma : comma - start);
+    start = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
+    if (first) {
+      first = false;
+      if (item == "emulate")
+        spec.mode = NicMode::emulate;
+      else if (item == "passthrough")
+        spec.mode = NicMode::passthrough;
+      else if (item == "vpio")
+        spec.mode = NicMode::vpio;
+      else
+        throw std::invalid_argument("--nic: unknown mode '" + std::string(item) +
+                                    "' (emulate, passthrough or vpio)");
+      continue;
+    }
+    std::size_t eq = item.find('=');
+    if (eq == std::string_view::npos)
+      throw std::invalid_argument("--nic: '" + std::string(item) + "' is not KEY=VALUE");
+    std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "port") {
+      unsigned port = parse_number(key, value, 0xffff - hw::Ne2000::kWindowPorts + 1);
+      spec.port = static_cast<std::uint16_t>(port);
+    } else if (key == "irq") {
+      spec.irq = parse_number(key, value, kIsaIrqLines - 1);
+    } else if (key == "guest") {
+      spec.guest = parse_number(key, value, 255);
+    } else if (key == "mac") {
+      spec.mac = hw::MacAddress::parse(value);
+      if (!spec.mac) throw std::invalid_argument("--nic: bad mac '" + std::string(value) + "'");
+    } else if (key == "wire") {
+      bool ok = value == "hub" || value == "none" ||
+                (value.starts_with("hub:") && value.size() > 4) ||
+                (value.starts_with("tap:") && value.size() > 4 && value.size() <= 4 + 15);
+      if (!ok)
+        throw std::invalid_argument("--nic: bad wire '" + std::string(value) +
+                                    "' (hub, hub:NAME, tap:IFNAME or none)");
+      spec.wire = value;
+    } else {
+      throw std::invalid_argument("--nic: unknown key '" + std::string(key) + "'");
+    }
+  }
+  return spec;
+}
+
+hw::MacAddress default_mac(unsigned guest_index) {
+  hw::MacAddress mac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
+  mac.bytes[5] = static_cast<std::uint8_t>(mac.bytes[5] + guest_index);
+  return mac;
+}
+
+EmulatedNic::EmulatedNic(hw::MacAddress mac, Machine& machine, unsigned irq)
+    : mac_(mac), chip_(mac) {
+  // ISA interrupts are edge-triggered: a rising line raises the IRQ once.
+  chip_.set_irq_line([&machine, irq](bool asserted) {
+    if (asserted) machine.raise_irq(irq);
+  });
+}
+
+std::uint32_t EmulatedNic::port_read(std::uint16_t offset, unsigned size) noexcept {
+  return chip_.read(offset, size);
+}
+
+void EmulatedNic::port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept {
+  chip_.write(offset, size, value);
+}
+
+void EmulatedNic::port_read_string(std::uint16_t offset, unsigned size,
+                                   std::span<std::uint8_t> data) noexcept {
+  chip_.read_string(offset, size, data);
+}
+
+void EmulatedNic::port_write_string(std::uint16_t offset, unsigned size,
+                                    std::span<const std::uint8_t> data) noexcept {
+  chip_.write_string(offset, size, data);
+}
+
+Network::Network(std::optional<std::filesystem::path> pcap) {
+  if (pcap) {
+    recorder_ = std::make_unique<hw::PcapRecorder>(*pcap);
+    hub("").add_observer(*recorder_);
+  }
+}
+
+Network::~Network() {
+  // Tap reader threads deliver into chips: stop them before anything goes.
+  for (auto& tap : taps_) tap->stop();
+}
+
+hw::Hub& Network::hub(const std::string& name) {
+  auto& slot = hubs_[name];
+  if (!slot) slot = std::make_unique<hw::Hub>();
+  return *slot;
+}
+
+EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec,
+                                      hw::MacAddress mac) {
+  auto nic = std::make_unique<EmulatedNic>(mac, machine, spec.irq);
+  machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, *nic, "ne2000");
+  if (spec.wire == "hub" || spec.wire.starts_with("hub:")) {
+    std::string name = spec.wire == "hub" ? "" : spec.wire.substr(4);
+    hw::HubPort& port = hub(name).attach(nic->chip(), machine.name());
+    nic->chip().set_transmit_sink(port);
+  } else if (spec.wire.starts_with("tap:")) {
+    auto tap = std::make_unique<hw::TapDevice>(spec.wire.substr(4));
+    tap->up();
+    nic->chip().set_transmit_sink(*tap);
+    tap->start(nic->chip());
+    taps_.push_back(std::move(tap));
+  }
+  nics_.push_back(std::move(nic));
+  return *nics_.back();
+}
+
+std::uint64_t Network::frames_recorded() const {
+  return recorder_ ? recorder_->frames_recorded() : 0;
+}
+
+}  // namespace vpio
