@@ -1,0 +1,149 @@
+/* The echo end of the network test: announces itself by broadcast until DATA
+   arrives, echoes every good DATA frame addressed to it, acknowledges DONE and
+   checks the sender's count. Protocol and exit statuses: net_proto.h.
+   Polling by default; -DNET_USE_INTERRUPTS halts between frames instead. */
+#include "ne2000/ne2000.h"
+#include "net_proto.h"
+#include "runtime/guest.h"
+
+#define NIC_IOBASE 0x300
+#define NIC_IRQ 9
+/* Polls (ISR reads, one exit each) between ANNOUNCEs until DATA arrives. */
+#define ANNOUNCE_INTERVAL_POLLS 2000
+#define MAX_ANNOUNCES 500
+/* Silence from the sender, once it has started, that ends the test. */
+#define IDLE_POLLS 400000
+/* After DONE_ACK, how long to stay to answer a DONE sent again. */
+#define LINGER_POLLS 2000
+#define PROGRESS_EVERY 500
+#define MAX_REPORTED_BAD 5
+
+static struct ne_card card;
+static uint8_t rx[NE_MAX_STORED_FRAME];
+static uint8_t tx[NET_MAX_FRAME];
+static const uint8_t broadcast_mac[NET_MAC_BYTES] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+struct echo_stats {
+  uint32_t data_frames; /* distinct sequence numbers received intact */
+  uint32_t bad;         /* DATA frames that failed their checks */
+  uint32_t echoes;
+  uint32_t duplicates; /* DATA seen again (the sender retransmitted) */
+  uint32_t skipped;    /* sequence numbers never seen */
+  uint32_t send_errors;
+  uint32_t done_count; /* the sender's count, from DONE */
+  uint32_t next_sequence;
+  int seen_data;
+  int seen_done;
+};
+
+static struct echo_stats stats;
+
+static int send_control(const uint8_t* dst, uint8_t type, uint32_t sequence) {
+  size_t len = net_build_frame(tx, dst, card.mac, type, sequence, 0);
+  int status = ne_send(&card, tx, len);
+  if (status < 0) ++stats.send_errors;
+  return status;
+}
+
+static void on_data(size_t len) {
+  const struct net_header* h = (const struct net_header*)rx;
+  stats.seen_data = 1;
+  int check = net_check_frame(rx, len);
+  if (check != NET_OK) {
+    /* No echo: the sender times out and sends it again. */
+    if (stats.bad++ < MAX_REPORTED_BAD)
+      printf("echo: DATA seq %u (%u bytes) is bad: %s\n", h->sequence, (unsigned)len,
+             net_check_name(check));
+    return;
+  }
+  if (h->sequence >= stats.next_sequence) {
+    stats.skipped += h->sequence - stats.next_sequence;
+    stats.next_sequence = h->sequence + 1;
+    if (++stats.data_frames % PROGRESS_EVERY == 0)
+      printf("echo: %u data frames\n", stats.data_frames);
+  } else {
+    ++stats.duplicates;
+  }
+  size_t echo_len = net_frame_bytes(h->length);
+  memcpy(tx, rx, echo_len);
+  struct net_header* e = (struct net_header*)tx;
+  memcpy(e->dst, h->src, NET_MAC_BYTES);
+  memcpy(e->src, card.mac, NET_MAC_BYTES);
+  e->type = NET_MSG_ECHO;
+  if (ne_send(&card, tx, echo_len) < 0)
+    ++stats.send_errors;
+  else
+    ++stats.echoes;
+}
+
+static void on_frame(int len) {
+  const struct net_header* h = (const struct net_header*)rx;
+  if ((size_t)len < NET_HEADER_BYTES || net_check_frame(rx, (size_t)len) == NET_BAD_ETHERTYPE)
+    return;
+  if (!net_mac_equal(h->dst, card.mac)) return; /* broadcasts: ours are not looped back */
+  switch (h->type) {
+    case NET_MSG_DATA: on_data((size_t)len); break;
+    case NET_MSG_DONE:
+      if (!stats.seen_done) printf("echo: DONE, the sender counts %u\n", h->sequence);
+      stats.seen_done = 1;
+      stats.done_count = h->sequence;
+      send_control(h->src, NET_MSG_DONE_ACK, stats.data_frames);
+      break;
+    default: break;
+  }
+}
+
+static int finish(void) {
+  printf("echo: received %u data frames, %u bad, sent %u echoes (%u duplicates, %u skipped, "
+         "%u send errors; sender counted %u)\n",
+         stats.data_frames, stats.bad, stats.echoes, stats.duplicates, stats.skipped,
+         stats.send_errors, stats.done_count);
+  ne_print_counters(&card, "echo");
+  if (stats.send_errors) return NET_ECHO_STATUS_SEND;
+  if (stats.bad) return NET_ECHO_STATUS_BAD_FRAMES;
+  if (stats.data_frames != stats.done_count || stats.skipped) return NET_ECHO_STATUS_COUNT;
+  return 0;
+}
+
+int main(void) {
+  idt_install();
+  if (ne_probe(&card, NIC_IOBASE) < 0) return NET_ECHO_STATUS_NO_CARD;
+  printf("echo: NE2000 at 0x%x, MAC %02x:%02x:%02x:%02x:%02x:%02x\n", NIC_IOBASE, card.mac[0],
+         card.mac[1], card.mac[2], card.mac[3], card.mac[4], card.mac[5]);
+  if (ne_init(&card, NE_MODE_BROADCAST) < 0) return NET_ECHO_STATUS_INIT;
+#ifdef NET_USE_INTERRUPTS
+  ne_enable_interrupts(&card, NIC_IRQ);
+  print("echo: interrupt mode\n");
+#endif
+
+  uint32_t announces = 0;
+  send_control(broadcast_mac, NET_MSG_ANNOUNCE, announces++);
+  while (!stats.seen_done) {
+    int len = ne_receive_wait(&card, rx, sizeof rx,
+                              stats.seen_data ? IDLE_POLLS : ANNOUNCE_INTERVAL_POLLS);
+    if (len > 0) {
+      on_frame(len);
+    } else if (len == 0 && stats.seen_data) {
+      print("echo: the sender went quiet before DONE\n");
+      finish();
+      return NET_ECHO_STATUS_NO_DONE;
+    } else if (len == 0) {
+      if (announces == MAX_ANNOUNCES) {
+        printf("echo: no DATA after %u announcements\n", announces);
+        ne_print_counters(&card, "echo");
+        return NET_ECHO_STATUS_NO_DATA;
+      }
+      send_control(broadcast_mac, NET_MSG_ANNOUNCE, announces++);
+    }
+  }
+#ifndef NET_USE_INTERRUPTS
+  /* Answer a DONE the sender repeats; without a timer an interrupt-mode
+     guest could not stop waiting, so it leaves at once. */
+  for (;;) {
+    int len = ne_receive_wait(&card, rx, sizeof rx, LINGER_POLLS);
+    if (len == 0) break;
+    if (len > 0) on_frame(len);
+  }
+#endif
+  return finish();
+}
