@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
@@ -68,6 +69,24 @@ const char* exit_reason_name(std::uint32_t reason) {
   }
 }
 
+// KVM_SET_SIGNAL_MASK unblocks the kick only inside KVM_RUN. A kick that ends
+// (or prevents) a run therefore stays pending once KVM_RUN has restored the
+// thread's mask, and every later KVM_RUN would return EINTR at once without
+// entering the guest. Consume it, and any queued copies (it is a real-time
+// signal), after each EINTR. A kick sent after this is left pending and ends
+// the next run early, so none is lost.
+void drain_kicks() noexcept {
+  sigset_t kick;
+  sigemptyset(&kick);
+  sigaddset(&kick, kick_signal());
+  const timespec no_wait{};
+  for (;;) {
+    if (sigtimedwait(&kick, nullptr, &no_wait) >= 0) continue;
+    if (errno == EINTR) continue;
+    break;  // EAGAIN: nothing left pending
+  }
+}
+
 }  // namespace
 
 // Port 0xF4: a write ends the guest with the written value as its status.
@@ -130,6 +149,7 @@ GuestOutcome Machine::run() noexcept {
     deliver_pending_events();
     int err = vcpu_.run();
     if (err == EINTR || err == EAGAIN) {
+      if (err == EINTR) drain_kicks();
       state.immediate_exit = 0;
       continue;
     }
