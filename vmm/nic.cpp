@@ -10,6 +10,7 @@ namespace {
 constexpr unsigned kIsaIrqLines = 16;
 
 unsigned parse_number(std::string_view key, std::string_view text, unsigned max) {
+  const std::string original(text);
   int base = 10;
   if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
     text.remove_prefix(2);
@@ -18,7 +19,7 @@ unsigned parse_number(std::string_view key, std::string_view text, unsigned max)
   unsigned value = 0;
   auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), value, base);
   if (text.empty() || err != std::errc() || end != text.data() + text.size() || value > max)
-    throw std::invalid_argument("--nic: bad " + std::string(key) + " '" + std::string(text) +
+    throw std::invalid_argument("--nic: bad " + std::string(key) + " '" + original +
                                 "' (a number up to " + std::to_string(max) + ")");
   return value;
 }
@@ -81,11 +82,11 @@ hw::MacAddress default_mac(unsigned guest_index) {
   return mac;
 }
 
-EmulatedNic::EmulatedNic(hw::MacAddress mac, Machine& machine, unsigned irq)
+EmulatedNic::EmulatedNic(hw::MacAddress mac, std::function<void()> raise_irq)
     : mac_(mac), chip_(mac) {
   // ISA interrupts are edge-triggered: a rising line raises the IRQ once.
-  chip_.set_irq_line([&machine, irq](bool asserted) {
-    if (asserted) machine.raise_irq(irq);
+  chip_.set_irq_line([raise = std::move(raise_irq)](bool asserted) {
+    if (asserted && raise) raise();
   });
 }
 
@@ -127,7 +128,8 @@ hw::Hub& Network::hub(const std::string& name) {
 
 EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec,
                                       hw::MacAddress mac) {
-  auto nic = std::make_unique<EmulatedNic>(mac, machine, spec.irq);
+  auto nic = std::make_unique<EmulatedNic>(
+      mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, *nic, "ne2000");
   if (spec.wire == "hub" || spec.wire.starts_with("hub:")) {
     std::string name = spec.wire == "hub" ? "" : spec.wire.substr(4);

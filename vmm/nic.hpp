@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,7 +42,8 @@ hw::MacAddress default_mac(unsigned guest_index);
 // A guest's own emulated NE2000: every access goes to the chip.
 class EmulatedNic final : public PortDevice {
  public:
-  EmulatedNic(hw::MacAddress mac, Machine& machine, unsigned irq);
+  // raise_irq is called on each rising edge of the chip's interrupt line.
+  EmulatedNic(hw::MacAddress mac, std::function<void()> raise_irq);
 
   hw::Ne2000& chip() noexcept { return chip_; }
   const hw::MacAddress& mac() const noexcept { return mac_; }

@@ -1,0 +1,115 @@
+// The --nic specification parser and the emulated NIC's port plumbing.
+#include <gtest/gtest.h>
+
+#include "hw/net/frame_queue.hpp"
+#include "hw/net/hub.hpp"
+#include "vmm/nic.hpp"
+
+namespace vpio {
+namespace {
+
+TEST(NicSpec, DefaultsAndEveryKey) {
+  NicSpec d = parse_nic_spec("emulate");
+  EXPECT_EQ(d.mode, NicMode::emulate);
+  EXPECT_EQ(d.port, 0x300);
+  EXPECT_EQ(d.irq, 9u);
+  EXPECT_EQ(d.wire, "hub");
+  EXPECT_FALSE(d.mac);
+  EXPECT_FALSE(d.guest);
+
+  NicSpec s = parse_nic_spec("vpio,port=0x280,irq=5,wire=hub:lab,mac=02:00:00:AA:bb:01,guest=3");
+  EXPECT_EQ(s.mode, NicMode::vpio);
+  EXPECT_EQ(s.port, 0x280);
+  EXPECT_EQ(s.irq, 5u);
+  EXPECT_EQ(s.wire, "hub:lab");
+  ASSERT_TRUE(s.mac);
+  EXPECT_EQ(s.mac->to_string(), "02:00:00:aa:bb:01");
+  EXPECT_EQ(s.guest, 3u);
+  EXPECT_EQ(parse_nic_spec("passthrough,port=768").port, 768);
+  EXPECT_EQ(parse_nic_spec("emulate,wire=tap:vpio0").wire, "tap:vpio0");
+  EXPECT_EQ(parse_nic_spec("emulate,wire=none").wire, "none");
+}
+
+void expect_error(const std::string& spec, const std::string& named) {
+  try {
+    parse_nic_spec(spec);
+    ADD_FAILURE() << spec << " accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(named), std::string::npos)
+        << spec << " -> " << e.what();
+  }
+}
+
+TEST(NicSpec, BadItemsAreNamed) {
+  expect_error("", "unknown mode ''");
+  expect_error("emulated", "'emulated'");
+  expect_error("emulate,irq=16", "irq '16'");
+  expect_error("emulate,irq=-1", "irq '-1'");
+  expect_error("emulate,port=0x10000", "port '0x10000'");
+  expect_error("emulate,port=0xffff", "port '0xffff'");  // the window would run past 0xffff
+  expect_error("emulate,port=zz", "port 'zz'");
+  expect_error("emulate,port=", "port ''");
+  expect_error("emulate,mac=52:54:00:12:34", "mac '52:54:00:12:34'");
+  expect_error("emulate,wire=cable", "wire 'cable'");
+  expect_error("emulate,wire=tap:", "wire 'tap:'");
+  expect_error("emulate,wire=tap:averyveryverylongname", "wire 'tap:");
+  expect_error("emulate,speed=10", "unknown key 'speed'");
+  expect_error("emulate,irq", "'irq' is not KEY=VALUE");
+  expect_error("emulate,,irq=3", "'' is not KEY=VALUE");
+}
+
+TEST(NicSpec, DefaultMacsDifferPerGuest) {
+  EXPECT_EQ(default_mac(0).to_string(), "52:54:00:12:34:56");
+  EXPECT_EQ(default_mac(1).to_string(), "52:54:00:12:34:57");
+}
+
+// Port accesses reach the chip; a transmit reaches the wire; a received frame
+// raises the IRQ through the callback.
+TEST(EmulatedNic, PortsReachTheChipAndTheWire) {
+  int irqs = 0;
+  EmulatedNic nic(default_mac(0), [&] { ++irqs; });
+  hw::Hub hub;
+  hw::FrameQueue far_end(16);
+  nic.chip().set_transmit_sink(hub.attach(nic.chip(), "nic"));
+  hw::HubPort& far_port = hub.attach(far_end, "far");
+
+  nic.port_write(hw::Ne2000::kResetPort, 1, 0);
+  EXPECT_EQ(nic.port_read(0x07, 1) & 0x80, 0x80u) << "ISR.RST after reset";
+  // Stop, word mode, ring 0x46-0x80, accept broadcast, start.
+  nic.port_write(0x00, 1, 0x21);
+  nic.port_write(0x0e, 1, 0x49);
+  nic.port_write(0x01, 1, 0x46);
+  nic.port_write(0x02, 1, 0x80);
+  nic.port_write(0x03, 1, 0x46);
+  nic.port_write(0x0c, 1, 0x04);
+  nic.port_write(0x0d, 1, 0x00);
+  nic.port_write(0x00, 1, 0x61);  // page 1
+  nic.port_write(0x07, 1, 0x47);  // CURR
+  nic.port_write(0x00, 1, 0x22);  // page 0, start
+  nic.port_write(0x07, 1, 0xff);
+  nic.port_write(0x0f, 1, 0x01);  // IMR: PRX
+
+  // Remote-DMA a 60-byte frame into page 0x40 with string I/O, transmit it.
+  std::vector<std::uint8_t> frame(60, 0xab);
+  for (int i = 0; i < 6; ++i) frame[static_cast<std::size_t>(i)] = 0xff;
+  nic.port_write(0x0a, 1, 60);
+  nic.port_write(0x0b, 1, 0);
+  nic.port_write(0x08, 1, 0);
+  nic.port_write(0x09, 1, 0x40);
+  nic.port_write(0x00, 1, 0x12);  // remote write, start
+  nic.port_write_string(hw::Ne2000::kDataPort, 2, frame);
+  nic.port_write(0x04, 1, 0x40);
+  nic.port_write(0x05, 1, 60);
+  nic.port_write(0x06, 1, 0);
+  nic.port_write(0x00, 1, 0x26);  // transmit
+  auto sent = far_end.pop(std::chrono::milliseconds(100));
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(*sent, frame);
+
+  far_port.deliver(frame);  // broadcast back
+  EXPECT_EQ(irqs, 1);
+  EXPECT_EQ(nic.chip().counters().frames_received, 1u);
+}
+
+}  // namespace
+}  // namespace vpio
