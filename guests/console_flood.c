@@ -1,5 +1,5 @@
 /* Writes a long, checkable text to the console with one `rep outsb`, which
-   KVM hands to the VMM a page at a time. */
+   KVM hands to the VMM one byte per exit. */
 #include "runtime/guest.h"
 
 #define FLOOD_LINES 1000

@@ -28,6 +28,7 @@ void ConsolePort::put(char c) noexcept {
       pending_line_.clear();
     } else if (c != '\r') {
       pending_line_.push_back(c);
+      if (pending_line_.size() >= kMaxLineBytes) flush();
     }
   } catch (...) {
     // Out of memory or a failing stream: console output is best effort.

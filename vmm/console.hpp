@@ -28,6 +28,9 @@ class ConsolePort final : public PortDevice {
   static constexpr std::uint16_t kPort = 0xe9;
   // Keep at most this much of a guest's output for inspection (tests, reports).
   static constexpr std::size_t kTranscriptLimit = 16u << 20;
+  // A guest that never writes a newline still gets its output out in lines of
+  // this length, and cannot grow the VMM's memory.
+  static constexpr std::size_t kMaxLineBytes = 4096;
 
   ConsolePort(std::string guest, ConsoleSink* sink) : guest_(std::move(guest)), sink_(sink) {}
   ~ConsolePort() override { flush(); }

@@ -32,9 +32,10 @@ struct SignalMaskHeader {
 constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
 constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
 constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, MsrsHeader);
+constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, MsrsHeader);
 constexpr unsigned long kSetSignalMask = _IOW(KVMIO, 0x8b, SignalMaskHeader);
 static_assert(kGetSupportedCpuid == 0xc008ae05 && kSetCpuid2 == 0x4008ae90);
-static_assert(kSetMsrs == 0x4008ae89 && kSetSignalMask == 0x4004ae8b);
+static_assert(kSetMsrs == 0x4008ae89 && kGetMsrs == 0xc008ae88 && kSetSignalMask == 0x4004ae8b);
 
 // A header followed by an array, in 8-byte aligned storage.
 template <typename Header, typename Entry>
@@ -163,6 +164,21 @@ void Vcpu::set_msr(std::uint32_t index, std::uint64_t value) {
   msrs.entries()[0].data = value;
   int r = ioctl_arg(fd_.get(), kSetMsrs, msrs.header());
   if (r != 1) throw_errno("KVM_SET_MSRS", r < 0 ? errno : EINVAL);
+}
+
+int Vcpu::get_msr(std::uint32_t index, std::uint64_t& value) noexcept {
+  // Fixed storage: the exit path does not allocate.
+  struct {
+    MsrsHeader header;
+    kvm_msr_entry entry;
+  } msrs{};
+  msrs.header.nmsrs = 1;
+  msrs.entry.index = index;
+  int r = ioctl_arg(fd_.get(), kGetMsrs, &msrs);
+  if (r < 0) return errno;
+  if (r != 1) return EINVAL;
+  value = msrs.entry.data;
+  return 0;
 }
 
 void Vcpu::set_run_signal_mask(int unblocked_signal) {

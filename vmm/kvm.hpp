@@ -83,6 +83,8 @@ class Vcpu {
   void set_sregs(const kvm_sregs& sregs);
   void set_cpuid(std::span<const kvm_cpuid_entry2> entries);
   void set_msr(std::uint32_t index, std::uint64_t value);
+  // Exit-path read of one MSR: 0 or an errno value.
+  int get_msr(std::uint32_t index, std::uint64_t& value) noexcept;
   // Unblocks `signal` only while the vCPU runs in the kernel, so a kick sent
   // at any moment ends the next (or current) KVM_RUN with EINTR.
   void set_run_signal_mask(int unblocked_signal);

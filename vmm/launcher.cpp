@@ -42,9 +42,12 @@ std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines
 }
 
 int exit_code_for(const std::vector<GuestOutcome>& outcomes) noexcept {
-  for (const auto& outcome : outcomes) {
+  // A crash, then a stop (deadline, signal), outweigh any guest status.
+  for (const auto& outcome : outcomes)
     if (outcome.kind == GuestOutcome::Kind::crashed) return kExitGuestCrashed;
+  for (const auto& outcome : outcomes)
     if (outcome.kind == GuestOutcome::Kind::stopped) return kExitVmmFailure;
+  for (const auto& outcome : outcomes) {
     if (outcome.status != 0) {
       int code = static_cast<int>(outcome.status & 0xff);
       return code != 0 ? code : 1;

@@ -17,8 +17,9 @@ std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines
 std::vector<GuestOutcome> run_concurrently(const std::vector<std::unique_ptr<Machine>>& machines,
                                            std::chrono::milliseconds deadline = {});
 
-// The process exit status for a set of outcomes: the first non-zero guest
-// status (low byte; 1 if the low byte is zero), kExitGuestCrashed for a crash.
+// The process exit status for a set of outcomes: kExitGuestCrashed if any
+// guest crashed, else kExitVmmFailure if any was stopped (deadline, signal),
+// else the first non-zero guest status (low byte; 1 if the low byte is zero).
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitGuestCrashed = 70;
 inline constexpr int kExitVmmFailure = 71;

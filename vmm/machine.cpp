@@ -95,7 +95,7 @@ class Machine::ExitPort final : public PortDevice {
   explicit ExitPort(std::optional<std::uint32_t>& status) : status_(status) {}
   std::uint32_t port_read(std::uint16_t, unsigned) noexcept override { return 0; }
   void port_write(std::uint16_t, unsigned, std::uint32_t value) noexcept override {
-    if (!status_) status_ = value;
+    if (!status_) status_ = value;  // any width counts; the ABI's is 32 bits
   }
 
  private:
@@ -160,7 +160,13 @@ GuestOutcome Machine::run() noexcept {
     counters_.userspace_exits.fetch_add(1, std::memory_order_relaxed);
     counters_.by_reason[state.exit_reason % ExitCounters::kReasons].fetch_add(
         1, std::memory_order_relaxed);
-    if (handle_exit(outcome) == Step::finished) break;
+    Step step;
+    try {
+      step = handle_exit(outcome);
+    } catch (...) {
+      step = crash(outcome, "the VMM ran out of memory handling an exit", false);
+    }
+    if (step == Step::finished) break;
   }
   {
     std::lock_guard lock(events_mutex_);
@@ -170,7 +176,7 @@ GuestOutcome Machine::run() noexcept {
   return outcome;
 }
 
-Machine::Step Machine::handle_exit(GuestOutcome& outcome) noexcept {
+Machine::Step Machine::handle_exit(GuestOutcome& outcome) {
   kvm_run& state = vcpu_.run_state();
   switch (state.exit_reason) {
     case KVM_EXIT_IO:
@@ -237,16 +243,23 @@ Machine::Step Machine::handle_io() noexcept {
   return exit_status_ ? Step::finished : Step::resume;
 }
 
-Machine::Step Machine::handle_hlt(GuestOutcome& outcome) noexcept {
+Machine::Step Machine::handle_hlt(GuestOutcome& outcome) {
   if (!vcpu_.run_state().if_flag) {
     outcome.kind = GuestOutcome::Kind::halted;
     outcome.status = 0;
     outcome.detail = "halted with interrupts disabled";
     return Step::finished;
   }
+  if (interrupt_sources_ == 0) {
+    // Nothing could ever wake it: waiting would hang the run.
+    outcome.kind = GuestOutcome::Kind::halted;
+    outcome.status = 0;
+    outcome.detail = "halted with interrupts enabled, but no device can interrupt it";
+    return Step::finished;
+  }
   std::unique_lock lock(events_mutex_);
   events_changed_.wait(lock, [this] {
-    return pending_irqs_ != 0 || pending_machine_check_ || stop_requested_;
+    return pending_irqs_ != 0 || !pending_machine_checks_.empty() || stop_requested_;
   });
   return Step::resume;
 }
@@ -274,14 +287,20 @@ void Machine::deliver_pending_events() noexcept {
   kvm_run& state = vcpu_.run_state();
   {
     std::lock_guard lock(events_mutex_);
-    if (pending_machine_check_) {
-      int err = vcpu_.inject_machine_check(*pending_machine_check_);
+    // KVM turns a machine check that arrives while the guest still handles the
+    // previous one (MCG_STATUS.MCIP set) into a triple fault: hold it until the
+    // guest's handler has cleared MCIP.
+    std::uint64_t mcg_status = 0;
+    if (!pending_machine_checks_.empty() &&
+        vcpu_.get_msr(mce::kMsrMcgStatus, mcg_status) == 0 &&
+        (mcg_status & mce::kMcgStatusMcip) == 0) {
+      int err = vcpu_.inject_machine_check(pending_machine_checks_.front());
       if (err == 0)
         counters_.machine_checks_delivered.fetch_add(1, std::memory_order_relaxed);
       else
         std::fprintf(stderr, "vpio: guest '%s': KVM_X86_SET_MCE failed: %s\n",
                      config_.name.c_str(), std::strerror(err));
-      pending_machine_check_.reset();
+      pending_machine_checks_.pop_front();
     }
   }
   std::uint32_t irqs = pending_irqs_.load(std::memory_order_acquire);
@@ -290,6 +309,8 @@ void Machine::deliver_pending_events() noexcept {
     pending_irqs_.fetch_and(~(1u << irq), std::memory_order_acq_rel);
     if (vcpu_.inject_interrupt(static_cast<std::uint8_t>(kIrqVectorBase + irq)) == 0)
       counters_.interrupts_injected.fetch_add(1, std::memory_order_relaxed);
+    else
+      pending_irqs_.fetch_or(1u << irq, std::memory_order_acq_rel);  // try again next entry
   }
   state.request_interrupt_window = pending_irqs_.load(std::memory_order_acquire) != 0 ? 1 : 0;
 }
@@ -302,11 +323,14 @@ void Machine::raise_irq(unsigned irq) noexcept {
 
 bool Machine::inject_machine_check(const MachineCheck& event) noexcept {
   if (event.bank >= vcpu_.machine_check_banks()) return false;
-  {
+  try {
     std::lock_guard lock(events_mutex_);
-    pending_machine_check_ = event;
-    if (pending_machine_check_->mcg_status == 0)
-      pending_machine_check_->mcg_status = mce::kMcgStatusMcip | mce::kMcgStatusRipv;
+    if (pending_machine_checks_.size() >= kMaxPendingMachineChecks) return false;
+    MachineCheck queued = event;
+    if (queued.mcg_status == 0) queued.mcg_status = mce::kMcgStatusMcip | mce::kMcgStatusRipv;
+    pending_machine_checks_.push_back(queued);
+  } catch (...) {
+    return false;
   }
   kick();
   return true;

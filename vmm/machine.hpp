@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -77,18 +78,23 @@ class Machine {
 
   // Safe from any thread.
   void raise_irq(unsigned irq) noexcept;
-  // Queued and delivered before the guest next runs. Returns false when the
-  // bank does not exist.
+  // Queued and delivered, in order, before the guest next runs, each once the
+  // guest has finished handling the previous one (MCG_STATUS.MCIP clear).
+  // Returns false when the bank does not exist or too many are queued.
   bool inject_machine_check(const MachineCheck& event) noexcept;
+  static constexpr std::size_t kMaxPendingMachineChecks = 64;
+  // A device that can raise interrupts is attached. A guest halted with
+  // interrupts enabled and no such device can never wake, and is ended.
+  void add_interrupt_source() noexcept { ++interrupt_sources_; }
   void request_stop() noexcept;
 
  private:
   class ExitPort;
   enum class Step { resume, finished };
 
-  Step handle_exit(GuestOutcome& outcome) noexcept;
+  Step handle_exit(GuestOutcome& outcome);
   Step handle_io() noexcept;
-  Step handle_hlt(GuestOutcome& outcome) noexcept;
+  Step handle_hlt(GuestOutcome& outcome);
   Step crash(GuestOutcome& outcome, std::string what, bool with_registers = true) noexcept;
   void deliver_pending_events() noexcept;
   void kick() noexcept;
@@ -105,7 +111,8 @@ class Machine {
   std::mutex events_mutex_;
   std::condition_variable events_changed_;
   std::atomic<std::uint32_t> pending_irqs_{0};
-  std::optional<MachineCheck> pending_machine_check_;
+  std::deque<MachineCheck> pending_machine_checks_;
+  std::atomic<unsigned> interrupt_sources_{0};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
   pthread_t thread_{};

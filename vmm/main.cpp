@@ -1,4 +1,6 @@
 // The vpio command line: `vpio run GUEST.img ...` boots test guests.
+#include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -10,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "vmm/launcher.hpp"
 #include "vmm/machine.hpp"
@@ -29,24 +32,117 @@ struct RunOptions {
   std::string pcap;
 };
 
-// Without /dev/kvm, re-run this very command inside the KVM lab, which has it.
-[[noreturn]] void exec_in_lab(int argc, char** argv) {
+// Without a usable /dev/kvm, run this very command inside the KVM lab, which
+// has one, and map the lab's own failures (124 timeout, 125 lab failure) to
+// kExitVmmFailure so they are not mistaken for guest statuses.
+int run_in_lab(int argc, char** argv) {
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
   const char* lab_env = std::getenv("VPIO_LAB");
   std::string lab = lab_env != nullptr ? lab_env : std::string(VPIO_SOURCE_DIR) + "/lab/kvm-lab";
-  std::fprintf(stderr, "vpio: no /dev/kvm on this host; running inside the KVM lab (%s)\n",
+  std::fprintf(stderr, "vpio: no usable /dev/kvm on this host; running inside the KVM lab (%s)\n",
                lab.c_str());
-  ::setenv("VPIO_IN_LAB", "1", 1);
   std::vector<std::string> args = {lab, "--", self.string()};
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
-  ::execv(lab.c_str(), cargs.data());
-  std::fprintf(stderr, "vpio: cannot start the KVM lab '%s': %s\n", lab.c_str(),
-               std::strerror(errno));
-  std::exit(kExitVmmFailure);
+  std::fflush(nullptr);
+  pid_t child = ::fork();
+  if (child < 0) {
+    std::fprintf(stderr, "vpio: fork: %s\n", std::strerror(errno));
+    return kExitVmmFailure;
+  }
+  if (child == 0) {
+    ::setenv("VPIO_IN_LAB", "1", 1);
+    ::execv(lab.c_str(), cargs.data());
+    std::fprintf(stderr, "vpio: cannot start the KVM lab '%s': %s\n", lab.c_str(),
+                 std::strerror(errno));
+    ::_exit(kExitVmmFailure);
+  }
+  // The lab handles SIGINT/SIGTERM itself; we only wait for it.
+  ::signal(SIGINT, SIG_IGN);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status)) return kExitVmmFailure;
+  const int code = WEXITSTATUS(status);
+  constexpr int kLabTimeout = 124, kLabFailure = 125;
+  if (code == kLabTimeout || code == kLabFailure) {
+    std::fprintf(stderr, "vpio: the KVM lab %s\n",
+                 code == kLabTimeout ? "timed out" : "failed (see its message above)");
+    return kExitVmmFailure;
+  }
+  return code;
 }
+
+bool has_usable_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
+
+// Inside the lab only the current directory is writable and /tmp is the lab's
+// own: refuse paths that would silently go missing there.
+void check_paths_for_lab(const RunOptions& options) {
+  const std::string cwd = std::filesystem::current_path().string() + "/";
+  auto inside_cwd = [&](const std::string& path) {
+    return std::filesystem::absolute(path).lexically_normal().string().starts_with(cwd);
+  };
+  for (const auto& image : options.images) {
+    auto absolute = std::filesystem::absolute(image).lexically_normal().string();
+    if (absolute.starts_with("/tmp/") && !inside_cwd(image))
+      throw std::invalid_argument("image '" + image +
+                                  "' is under /tmp, which the KVM lab cannot see; run from its "
+                                  "directory or copy it below the current directory");
+  }
+  if (!options.pcap.empty() && !inside_cwd(options.pcap))
+    throw std::invalid_argument("--pcap '" + options.pcap +
+                                "' must be below the current directory when running in the KVM "
+                                "lab (the only place the lab can write)");
+}
+
+// Stands in for devices when checking port layouts before any VM exists.
+class PlaceholderDevice final : public PortDevice {
+ public:
+  std::uint32_t port_read(std::uint16_t, unsigned) noexcept override { return 0; }
+  void port_write(std::uint16_t, unsigned, std::uint32_t) noexcept override {}
+};
+
+void check_port_layout(std::size_t guests, const std::vector<NicSpec>& nics) {
+  PlaceholderDevice placeholder;
+  for (unsigned i = 0; i < guests; ++i) {
+    PortBus bus;
+    bus.add(ConsolePort::kPort, 1, placeholder, "console");
+    bus.add(Machine::kExitPort, 1, placeholder, "exit");
+    for (const auto& spec : nics)
+      if (!spec.guest || *spec.guest == i)
+        bus.add(spec.port, hw::Ne2000::kWindowPorts, placeholder, "ne2000");
+  }
+}
+
+// Stops every guest on SIGINT or SIGTERM, so Ctrl-C ends a run cleanly.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(const std::vector<std::unique_ptr<Machine>>& machines) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    thread_ = std::thread([this, set, &machines] {
+      const timespec tick{0, 100'000'000};
+      while (!done_) {
+        if (sigtimedwait(&set, nullptr, &tick) > 0) {
+          for (const auto& m : machines) m->request_stop();
+        }
+      }
+    });
+  }
+  ~StopOnSignal() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 
 std::string guest_name(const std::string& path, std::map<std::string, int>& seen) {
   std::string stem = std::filesystem::path(path).stem().string();
@@ -107,6 +203,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
         throw std::invalid_argument("--nic: mac= with several guests needs guest=N");
       nic_specs.push_back(spec);
     }
+    check_port_layout(options.images.size(), nic_specs);
     for (const auto& path : options.images) {
       MachineConfig config;
       config.name = guest_name(path, seen);
@@ -119,12 +216,20 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     return kExitUsage;
   }
   // Inputs are checked before the lab boots, so bad ones fail fast anywhere.
-  if (!options.no_lab && std::getenv("VPIO_IN_LAB") == nullptr && ::access("/dev/kvm", F_OK) != 0)
-    exec_in_lab(argc, argv);
+  const bool use_lab = !options.no_lab && std::getenv("VPIO_IN_LAB") == nullptr && !has_usable_kvm();
+  try {
+    if (use_lab) check_paths_for_lab(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vpio: %s\n", e.what());
+    return kExitUsage;
+  }
+  if (use_lab) return run_in_lab(argc, argv);
 
   ConsoleSink console(std::cout, configs.size() > 1);
-  std::unique_ptr<Network> network;
+  // Declared after the machines so it goes first: tap reader threads raise
+  // IRQs on machines and must stop before the machines do.
   std::vector<std::unique_ptr<Machine>> machines;
+  std::unique_ptr<Network> network;
   std::vector<std::vector<EmulatedNic*>> nics_of(configs.size());
   try {
     network = std::make_unique<Network>(
@@ -145,8 +250,11 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     return kExitVmmFailure;
   }
 
-  auto outcomes =
-      run_concurrently(machines, std::chrono::seconds(options.timeout_seconds));
+  std::vector<GuestOutcome> outcomes;
+  {
+    StopOnSignal stop_on_signal(machines);
+    outcomes = run_concurrently(machines, std::chrono::seconds(options.timeout_seconds));
+  }
   std::cout.flush();
   for (std::size_t i = 0; i < machines.size(); ++i)
     if (outcomes[i].kind == GuestOutcome::Kind::crashed ||

@@ -90,22 +90,37 @@ EmulatedNic::EmulatedNic(hw::MacAddress mac, std::function<void()> raise_irq)
   });
 }
 
+// The chip and the wires behind it may throw (out of memory, a pcap write
+// failing); the exit path must not. A lost access is the least harm.
 std::uint32_t EmulatedNic::port_read(std::uint16_t offset, unsigned size) noexcept {
-  return chip_.read(offset, size);
+  try {
+    return chip_.read(offset, size);
+  } catch (...) {
+    return ~0u;
+  }
 }
 
 void EmulatedNic::port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept {
-  chip_.write(offset, size, value);
+  try {
+    chip_.write(offset, size, value);
+  } catch (...) {
+  }
 }
 
 void EmulatedNic::port_read_string(std::uint16_t offset, unsigned size,
                                    std::span<std::uint8_t> data) noexcept {
-  chip_.read_string(offset, size, data);
+  try {
+    chip_.read_string(offset, size, data);
+  } catch (...) {
+  }
 }
 
 void EmulatedNic::port_write_string(std::uint16_t offset, unsigned size,
                                     std::span<const std::uint8_t> data) noexcept {
-  chip_.write_string(offset, size, data);
+  try {
+    chip_.write_string(offset, size, data);
+  } catch (...) {
+  }
 }
 
 Network::Network(std::optional<std::filesystem::path> pcap) {
@@ -131,6 +146,7 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec,
   auto nic = std::make_unique<EmulatedNic>(
       mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, *nic, "ne2000");
+  machine.add_interrupt_source();
   if (spec.wire == "hub" || spec.wire.starts_with("hub:")) {
     std::string name = spec.wire == "hub" ? "" : spec.wire.substr(4);
     hw::HubPort& port = hub(name).attach(nic->chip(), machine.name());

@@ -28,7 +28,8 @@ static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, 
 static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline uint16_t inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-/* String I/O: one instruction, a few exits (KVM hands up to a page per exit). */
+/* String I/O: one instruction. KVM batches `rep ins` (up to 1 KiB an exit)
+   but exits once per element for `rep outs` (docs/kvm-notes.md). */
 static inline void outsb(uint16_t port, const void* buf, size_t n) {
   __asm__ volatile("rep outsb" : "+S"(buf), "+c"(n) : "d"(port) : "memory");
 }

@@ -29,7 +29,8 @@ static size_t format_unsigned(char* out, uint64_t v, unsigned base, unsigned min
 void print_hex(uint64_t v) { printf("0x%llx", (unsigned long long)v); }
 void print_dec(uint64_t v) { printf("%llu", (unsigned long long)v); }
 
-/* Builds the whole line first so it leaves in one string I/O exit. */
+/* Builds the whole line first and writes it with one `rep outsb` (which KVM
+   still hands to the VMM one byte per exit: see docs/kvm-notes.md). */
 void printf(const char* fmt, ...) {
   char buf[512];
   size_t n = 0;
@@ -38,10 +39,12 @@ void printf(const char* fmt, ...) {
   for (const char* p = fmt; *p != 0 && n < sizeof buf - 40; ++p) {
     if (*p != '%') { buf[n++] = *p; continue; }
     ++p;
+    if (*p == 0) break;
     unsigned width = 0;
     if (*p == '0') { ++p; while (*p >= '0' && *p <= '9') width = width * 10 + (unsigned)(*p++ - '0'); }
     int longs = 0;
     while (*p == 'l') { ++longs; ++p; }
+    if (*p == 0) break;
     switch (*p) {
       case 's': {
         const char* s = va_arg(ap, const char*);

@@ -16,6 +16,7 @@ vector_stub_\vector:
 common_stub:
     push %rax; push %rcx; push %rdx; push %rbx; push %rbp; push %rsi; push %rdi
     push %r8; push %r9; push %r10; push %r11; push %r12; push %r13; push %r14; push %r15
+    cld
     mov %rsp, %rdi
     mov %rsp, %rbx
     and $-16, %rsp

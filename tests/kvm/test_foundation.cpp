@@ -247,12 +247,41 @@ TEST_F(KvmTest, InterruptsRaisedFromAnotherThreadReachTheGuest) {
   auto machine = make_machine(guest_image("interrupts"), "irq");
   InterruptRequester requester(*machine);
   machine->ports().add(0x511, 1, requester, "irq-requester");
+  machine->add_interrupt_source();
   GuestOutcome outcome = run(*machine);
   EXPECT_EQ(outcome.kind, Kind::exited) << outcome.detail << machine->console_transcript();
   EXPECT_EQ(outcome.status, 0u) << machine->console_transcript();
   EXPECT_NE(machine->console_transcript().find("interrupts received: 20"), std::string::npos)
       << machine->console_transcript();
   EXPECT_EQ(machine->counters().interrupts_injected.load(), 20u);
+}
+
+TEST_F(KvmTest, TheDeadlineStopsASpinningGuest) {
+  struct Spin : Xbyak::CodeGenerator {
+    Spin() {
+      L("again");
+      jmp("again");
+    }
+  } gen;
+  auto machine = make_machine(code_of(gen));
+  auto outcomes = run_concurrently(std::vector<Machine*>{machine.get()}, std::chrono::seconds(2));
+  EXPECT_EQ(outcomes[0].kind, Kind::stopped) << outcomes[0].detail;
+  EXPECT_NE(outcomes[0].detail.find("still running after 2000 ms"), std::string::npos);
+  EXPECT_EQ(exit_code_for(outcomes), kExitVmmFailure);
+}
+
+TEST_F(KvmTest, HaltWithNothingToWakeItEndsTheGuest) {
+  struct Sleep : Xbyak::CodeGenerator {
+    Sleep() {
+      sti();
+      hlt();
+      hlt();
+    }
+  } gen;
+  auto machine = make_machine(code_of(gen));
+  GuestOutcome outcome = run(*machine);
+  EXPECT_EQ(outcome.kind, Kind::halted) << outcome.detail;
+  EXPECT_NE(outcome.detail.find("no device can interrupt"), std::string::npos) << outcome.detail;
 }
 
 TEST_F(KvmTest, UnclaimedPortsReadAllOnes) {

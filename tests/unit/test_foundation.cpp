@@ -107,6 +107,10 @@ TEST(ExitCode, IsTheFirstNonZeroGuestStatus) {
   EXPECT_EQ(exit_code_for({outcome(K::exited, 0x100)}), 1);
   EXPECT_EQ(exit_code_for({outcome(K::exited, 0x1ff)}), 0xff);
   EXPECT_EQ(exit_code_for({outcome(K::crashed, 0), outcome(K::exited, 3)}), kExitGuestCrashed);
+  // A crash or a stop outweighs guest statuses wherever it stands.
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 3), outcome(K::crashed, 0)}), kExitGuestCrashed);
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 3), outcome(K::stopped, 0)}), kExitVmmFailure);
+  EXPECT_EQ(exit_code_for({outcome(K::stopped, 0), outcome(K::crashed, 0)}), kExitGuestCrashed);
 }
 
 TEST(Console, LinesArePrefixedOnlyWithSeveralGuests) {
@@ -152,7 +156,9 @@ struct Result {
 };
 
 Result vpio(const std::string& args) {
+  // --no-lab: a check that failed to reject its input must not boot the lab.
   std::string command = std::string(VPIO_BUILD_DIR) + "/vpio " + args + " 2>&1";
+  if (args.starts_with("run ")) command = std::string(VPIO_BUILD_DIR) + "/vpio run --no-lab " + args.substr(4) + " 2>&1";
   Result r{-1, {}};
   FILE* pipe = ::popen(command.c_str(), "r");
   char buf[1024];
@@ -188,6 +194,22 @@ TEST(CommandLine, BadInputGetsAOneLineErrorAndExitTwo) {
   r = vpio("run");
   EXPECT_EQ(r.code, 2) << r.output;
   r = vpio("fly");
+  EXPECT_EQ(r.code, 2) << r.output;
+  // Port clashes are input errors, found before any VM exists.
+  std::string small = testing::TempDir() + "small.img";
+  {
+    std::ofstream out(small, std::ios::binary);
+    out.put('\xf4');
+  }
+  r = vpio("run --nic emulate,port=0xe0 " + small);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("'console'"), std::string::npos) << r.output;
+  r = vpio("run --nic emulate --nic emulate " + small);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("overlaps"), std::string::npos) << r.output;
+  r = vpio("run --nic emulate,guest=1 " + small);
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = vpio("run --nic vpio " + small);
   EXPECT_EQ(r.code, 2) << r.output;
   r = vpio("run --help");
   EXPECT_EQ(r.code, 0);
