@@ -12,7 +12,7 @@
 #define ANNOUNCE_INTERVAL_POLLS 2000
 #define MAX_ANNOUNCES 500
 /* Silence from the sender, once it has started, that ends the test. */
-#define IDLE_POLLS 400000
+#define IDLE_POLLS 1000000
 /* After DONE_ACK, how long to stay to answer a DONE sent again. */
 #define LINGER_POLLS 2000
 #define PROGRESS_EVERY 500

@@ -17,7 +17,7 @@
 #define NIC_IOBASE 0x300
 #define NIC_IRQ 9
 #define ANNOUNCE_WAIT_POLLS 400000
-#define ECHO_TIMEOUT_POLLS 20000
+#define ECHO_TIMEOUT_POLLS 100000
 #define MAX_RETRANSMITS 3
 #define MAX_LOST_IN_A_ROW 5
 #define PROGRESS_EVERY 250
@@ -25,6 +25,7 @@
 /* Mixed sizes: every tenth frame is 60, 64 or 1514 bytes, the rest step
    through 60..1514 by a stride prime to the span, odd sizes included. */
 #define MIXED_PERIOD 10
+#define MIXED_SMALL_FRAME 64
 #define MIXED_STRIDE 101
 #define MIXED_SPAN (NET_MAX_FRAME - NET_MIN_FRAME + 1)
 
@@ -49,7 +50,7 @@ static size_t frame_size(uint32_t i) {
   if (NET_FRAME_SIZE != 0) return NET_FRAME_SIZE;
   switch (i % MIXED_PERIOD) {
     case 0: return NET_MIN_FRAME;
-    case 1: return 64;
+    case 1: return MIXED_SMALL_FRAME;
     case 2: return NET_MAX_FRAME;
     default: return NET_MIN_FRAME + (i * MIXED_STRIDE) % MIXED_SPAN;
   }

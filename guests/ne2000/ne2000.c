@@ -65,20 +65,25 @@ static void dma_read(struct ne_card* card, uint16_t address, void* buf, size_t c
   reg_write(card, NE_P0_ISR, NE_ISR_RDC);
 }
 
-/* Writes an even number of bytes to card memory and waits for the remote
-   DMA to finish (ne.c's block output). Returns 0 or NE_ERR_TIMEOUT. */
-static int dma_write(struct ne_card* card, uint16_t address, const void* buf, size_t count) {
+/* Writes body then tail (each an even number of bytes) to card memory in
+   one remote DMA and waits for it to finish (ne.c's block output). Returns 0
+   or NE_ERR_TIMEOUT. */
+static int dma_write(struct ne_card* card, uint16_t address, const void* body, size_t body_len,
+                     const void* tail, size_t tail_len) {
+  uint16_t data_port = (uint16_t)(card->iobase + NE_DATA_PORT);
   command(card, NE_CR_RD_ABORT | NE_CR_PAGE0);
   reg_write(card, NE_P0_ISR, NE_ISR_RDC);
-  program_remote_dma(card, address, (uint16_t)count, NE_CR_RD_WRITE);
-  outsw((uint16_t)(card->iobase + NE_DATA_PORT), buf, count / 2);
+  program_remote_dma(card, address, (uint16_t)(body_len + tail_len), NE_CR_RD_WRITE);
+  if (body_len != 0) outsw(data_port, body, body_len / 2);
+  if (tail_len != 0) outsw(data_port, tail, tail_len / 2);
   for (uint32_t poll = 0; poll < NE_DMA_POLLS; ++poll) {
     if (reg_read(card, NE_P0_ISR) & NE_ISR_RDC) {
       reg_write(card, NE_P0_ISR, NE_ISR_RDC);
       return 0;
     }
   }
-  printf("ne2000: remote DMA write of %u bytes never completed\n", (unsigned)count);
+  printf("ne2000: remote DMA write of %u bytes never completed\n",
+         (unsigned)(body_len + tail_len));
   return NE_ERR_TIMEOUT;
 }
 
@@ -96,7 +101,7 @@ static uint8_t read_curr(const struct ne_card* card) {
 static int looks_like_dp8390(struct ne_card* card) {
   reg_write(card, NE_CR, NE_CR_RD_ABORT | NE_CR_PAGE1 | NE_CR_STP);
   uint8_t saved = reg_read(card, NE_P1_MAR5);
-  reg_write(card, NE_P1_MAR5, 0xff);
+  reg_write(card, NE_P1_MAR5, NE_MAR_ACCEPT_ALL);
   reg_write(card, NE_CR, NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_STP);
   (void)reg_read(card, NE_P0_CNTR0);
   int ok = reg_read(card, NE_P0_CNTR0) == 0;
@@ -112,7 +117,7 @@ int ne_probe(struct ne_card* card, uint16_t iobase) {
   card->irq = -1;
 
   uint8_t cr = reg_read(card, NE_CR);
-  if (cr == 0xff) {
+  if (cr == NE_FLOATING_BUS) {
     printf("ne2000: no card at 0x%x (CR reads 0xff)\n", iobase);
     return NE_ERR_NO_CARD;
   }
@@ -157,7 +162,7 @@ int ne_probe(struct ne_card* card, uint16_t iobase) {
   for (unsigned i = 0; i < NE_MAC_BYTES; ++i) {
     uint8_t low = (uint8_t)prom[i], high = (uint8_t)(prom[i] >> 8);
     if (low != high) doubled = 0;
-    if (low != 0xff) all_ones = 0;
+    if (low != NE_FLOATING_BUS) all_ones = 0;
     if (low != 0) all_zero = 0;
     card->mac[i] = low;
   }
@@ -199,7 +204,7 @@ int ne_init(struct ne_card* card, uint8_t mode) {
   command(card, NE_CR_RD_ABORT | NE_CR_PAGE1);
   for (unsigned i = 0; i < NE_MAC_BYTES; ++i) reg_write(card, (uint16_t)(NE_P1_PAR0 + i), card->mac[i]);
   reg_write(card, NE_P1_CURR, card->next_page);
-  uint8_t filter = (mode & NE_MODE_MULTICAST) ? 0xff : 0x00;
+  uint8_t filter = (mode & NE_MODE_MULTICAST) ? NE_MAR_ACCEPT_ALL : NE_MAR_ACCEPT_NONE;
   for (unsigned i = 0; i < NE_MAR_BYTES; ++i) reg_write(card, (uint16_t)(NE_P1_MAR0 + i), filter);
   uint8_t curr = reg_read(card, NE_P1_CURR);
   command(card, NE_CR_RD_ABORT | NE_CR_PAGE0);
@@ -265,18 +270,25 @@ void ne_enable_interrupts(struct ne_card* card, unsigned irq) {
 static void finish_overrun(struct ne_card* card);
 
 int ne_send(struct ne_card* card, const void* frame, size_t len) {
-  static uint8_t padded[NE_MAX_FRAME + 2];
   if (len > NE_MAX_FRAME) return NE_ERR_TOO_LONG;
   /* Sending in the middle of overrun recovery would go to loopback. */
   if (card->in_overrun) finish_overrun(card);
 
+  /* Word transfers: a runt goes out of a zero-padded copy, an odd frame
+     as its even part and a last word holding the odd byte. */
   size_t wire_len = len < NE_MIN_FRAME ? NE_MIN_FRAME : len;
-  size_t dma_len = (wire_len + 1) & ~(size_t)1;
-  const void* source = frame;
-  if (dma_len != len) {
-    memcpy(padded, frame, len);
-    memset(padded + len, 0, dma_len - len);
-    source = padded;
+  uint8_t tail[NE_MIN_FRAME];
+  const uint8_t* body = (const uint8_t*)frame;
+  size_t body_len = len & ~(size_t)1, tail_len = 0;
+  if (len < NE_MIN_FRAME) {
+    memcpy(tail, frame, len);
+    memset(tail + len, 0, NE_MIN_FRAME - len);
+    body_len = 0;
+    tail_len = NE_MIN_FRAME;
+  } else if (len & 1) {
+    tail[0] = body[len - 1];
+    tail[1] = 0;
+    tail_len = 2;
   }
 
   /* The previous transmit has finished when CR.TXP reads clear. */
@@ -290,7 +302,8 @@ int ne_send(struct ne_card* card, const void* frame, size_t len) {
   card->irq_events &= (uint8_t)~(NE_ISR_PTX | NE_ISR_TXE);
   reg_write(card, NE_P0_ISR, NE_ISR_PTX | NE_ISR_TXE);
 
-  int status = dma_write(card, (uint16_t)(NE_TX_START_PAGE * NE_PAGE_BYTES), source, dma_len);
+  int status = dma_write(card, (uint16_t)(NE_TX_START_PAGE * NE_PAGE_BYTES), body, body_len, tail,
+                         tail_len);
   if (status < 0) {
     ++card->counters.tx_errors;
     return status;

@@ -38,6 +38,9 @@
 #define NE_P1_MAR0 0x08 /* MAR0..MAR7 at 0x08..0x0f */
 #define NE_P1_MAR5 0x0d /* shares its offset with page 0's CNTR0 (ne.c's probe) */
 #define NE_MAR_BYTES 8
+#define NE_MAR_ACCEPT_ALL 0xff
+#define NE_MAR_ACCEPT_NONE 0x00
+#define NE_FLOATING_BUS 0xff /* what a read of an empty ISA port returns */
 /* NE2000 ASIC. */
 #define NE_DATA_PORT 0x10
 #define NE_RESET_PORT 0x1f
