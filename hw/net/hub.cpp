@@ -219,13 +219,15 @@ void Hub::forward(HubPort& sender, std::span<const std::uint8_t> frame) {
   frames_forwarded_.fetch_add(1, kRelaxed);
   sender.frames_sent_.fetch_add(1, kRelaxed);
   sender.bytes_sent_.fetch_add(frame.size(), kRelaxed);
+  // Observers first: a receiver may answer (on its own thread) before this
+  // loop ends, and a recording must show the frame before its answer.
+  for (FrameSink* observer : topology->observers) observer->deliver(frame);
   for (HubPort* port : topology->ports) {
     if (port == &sender) continue;  // a hub never echoes to the sender
     port->frames_received_.fetch_add(1, kRelaxed);
     port->bytes_received_.fetch_add(frame.size(), kRelaxed);
     port->receiver_.deliver(frame);
   }
-  for (FrameSink* observer : topology->observers) observer->deliver(frame);
 }
 
 }  // namespace vpio::hw
