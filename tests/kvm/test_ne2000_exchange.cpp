@@ -25,12 +25,27 @@ std::string mac_text(const std::uint8_t* mac) {
   return text;
 }
 
-TEST_F(KvmTest, TwoEmulatedCardsExchangeAThousandFramesEachWay) {
-  const std::string pcap = testing::TempDir() + "exchange.pcap";
+class ExchangeTest : public KvmTest {
+ protected:
+  void exchange_and_check(const std::string& echo_image, const std::string& sender_image,
+                          bool by_interrupt);
+};
+
+TEST_F(ExchangeTest, TwoEmulatedCardsExchangeAThousandFramesEachWayPolling) {
+  exchange_and_check("net_echo", "net_sender", false);
+}
+
+TEST_F(ExchangeTest, TwoEmulatedCardsExchangeAThousandFramesEachWayByInterrupt) {
+  exchange_and_check("net_echo_irq", "net_sender_irq", true);
+}
+
+void ExchangeTest::exchange_and_check(const std::string& echo_image,
+                                      const std::string& sender_image, bool by_interrupt) {
+  const std::string pcap = testing::TempDir() + echo_image + ".pcap";
   std::filesystem::remove(pcap);
   auto network = std::make_unique<Network>(pcap);
-  auto echo = make_machine(guest_image("net_echo"), "echo");
-  auto sender = make_machine(guest_image("net_sender"), "sender");
+  auto echo = make_machine(guest_image(echo_image), "echo");
+  auto sender = make_machine(guest_image(sender_image), "sender");
   const hw::MacAddress echo_mac = default_mac(0), sender_mac = default_mac(1);
   network->attach_emulated(*echo, NicSpec{}, echo_mac);
   network->attach_emulated(*sender, NicSpec{}, sender_mac);
@@ -42,6 +57,14 @@ TEST_F(KvmTest, TwoEmulatedCardsExchangeAThousandFramesEachWay) {
   EXPECT_NE(sender->console_transcript().find("sent 1000, echoed 1000 intact, 0 bad, 0 retransmits"),
             std::string::npos)
       << sender->console_transcript();
+  if (by_interrupt) {
+    // Every frame was waited for with HLT and woken by the card's IRQ.
+    EXPECT_GE(echo->counters().interrupts_injected.load(), 1000u);
+    EXPECT_GE(sender->counters().interrupts_injected.load(), 1000u);
+  } else {
+    EXPECT_EQ(echo->counters().interrupts_injected.load(), 0u);
+    EXPECT_EQ(sender->counters().interrupts_injected.load(), 0u);
+  }
   network.reset();  // closes the pcap file
 
   const std::vector<Frame> frames = hw::read_pcap_frames(pcap);
