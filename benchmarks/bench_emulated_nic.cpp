@@ -58,7 +58,8 @@ int main() {
     std::printf("| bytes | frames | seconds | frames/s | exits/fr | io-ex/fr | ports/fr |\n");
     std::printf("|------:|-------:|--------:|---------:|---------:|---------:|---------:|\n");
     int status = 0;
-    for (const Workload& w : {Workload{"net_blast_64.img", 64}, Workload{"net_blast_1514.img", 1514}})
+    for (const Workload& w :
+         {Workload{"net_blast_64.img", 64}, Workload{"net_blast_1514.img", 1514}})
       status |= run_workload(kvm, w);
     return status;
   } catch (const std::exception& e) {

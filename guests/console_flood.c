@@ -13,7 +13,10 @@ int main(void) {
     /* "line NNNN " then a letter pattern, then a newline: 64 bytes. */
     memcpy(p, "line ", 5);
     unsigned v = line;
-    for (int d = 3; d >= 0; --d) { p[5 + d] = (char)('0' + v % 10); v /= 10; }
+    for (int d = 3; d >= 0; --d) {
+      p[5 + d] = (char)('0' + v % 10);
+      v /= 10;
+    }
     p[9] = ' ';
     for (unsigned i = 10; i < LINE_BYTES - 1; ++i) p[i] = (char)('a' + (line + i) % 26);
     p[LINE_BYTES - 1] = '\n';

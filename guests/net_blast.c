@@ -21,7 +21,8 @@ int main(void) {
   static const uint8_t sink_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
   struct ne_card card;
   idt_install();
-  if (ne_probe(&card, NIC_IOBASE) < 0 || ne_init(&card, NE_MODE_BROADCAST) < 0) return STATUS_NO_CARD;
+  if (ne_probe(&card, NIC_IOBASE) < 0 || ne_init(&card, NE_MODE_BROADCAST) < 0)
+    return STATUS_NO_CARD;
   memcpy(frame, sink_mac, 6);
   memcpy(frame + 6, card.mac, 6);
   frame[12] = ETHERTYPE_BLAST >> 8;

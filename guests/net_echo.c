@@ -94,10 +94,11 @@ static void on_frame(int len) {
 }
 
 static int finish(void) {
-  printf("echo: received %u data frames, %u bad, sent %u echoes (%u duplicates, %u skipped, "
-         "%u send errors; sender counted %u)\n",
-         stats.data_frames, stats.bad, stats.echoes, stats.duplicates, stats.skipped,
-         stats.send_errors, stats.done_count);
+  printf(
+      "echo: received %u data frames, %u bad, sent %u echoes (%u duplicates, %u skipped, "
+      "%u send errors; sender counted %u)\n",
+      stats.data_frames, stats.bad, stats.echoes, stats.duplicates, stats.skipped,
+      stats.send_errors, stats.done_count);
   ne_print_counters(&card, "echo");
   if (stats.send_errors) return NET_ECHO_STATUS_SEND;
   if (stats.bad) return NET_ECHO_STATUS_BAD_FRAMES;

@@ -168,8 +168,8 @@ static int say_done(void) {
 int main(void) {
   idt_install();
   if (ne_probe(&card, NIC_IOBASE) < 0) return NET_SENDER_STATUS_NO_CARD;
-  printf("sender: NE2000 at 0x%x, MAC %02x:%02x:%02x:%02x:%02x:%02x; %u frames of %s\n",
-         NIC_IOBASE, card.mac[0], card.mac[1], card.mac[2], card.mac[3], card.mac[4], card.mac[5],
+  printf("sender: NE2000 at 0x%x, MAC %02x:%02x:%02x:%02x:%02x:%02x; %u frames of %s\n", NIC_IOBASE,
+         card.mac[0], card.mac[1], card.mac[2], card.mac[3], card.mac[4], card.mac[5],
          NET_FRAME_COUNT, NET_FRAME_SIZE ? "one size" : "mixed sizes");
   if (ne_init(&card, NE_MODE_BROADCAST) < 0) return NET_SENDER_STATUS_INIT;
 #ifdef NET_USE_INTERRUPTS
@@ -182,8 +182,8 @@ int main(void) {
     ne_print_counters(&card, "sender");
     return NET_SENDER_STATUS_NO_ANNOUNCE;
   }
-  printf("sender: echo is %02x:%02x:%02x:%02x:%02x:%02x\n", echo_mac[0], echo_mac[1],
-         echo_mac[2], echo_mac[3], echo_mac[4], echo_mac[5]);
+  printf("sender: echo is %02x:%02x:%02x:%02x:%02x:%02x\n", echo_mac[0], echo_mac[1], echo_mac[2],
+         echo_mac[3], echo_mac[4], echo_mac[5]);
 
   int status = 0;
   uint32_t lost_in_a_row = 0;
@@ -220,10 +220,11 @@ int main(void) {
     }
   }
 
-  printf("sender: sent %u, echoed %u intact, %u bad, %u retransmits (%u lost, %u strays, "
-         "sizes %u..%u)\n",
-         stats.sent, stats.intact, stats.bad, stats.retransmits, stats.lost, stats.strays,
-         stats.min_size, stats.max_size);
+  printf(
+      "sender: sent %u, echoed %u intact, %u bad, %u retransmits (%u lost, %u strays, "
+      "sizes %u..%u)\n",
+      stats.sent, stats.intact, stats.bad, stats.retransmits, stats.lost, stats.strays,
+      stats.min_size, stats.max_size);
   ne_print_counters(&card, "sender");
   if (status != 0) return status;
   if (stats.intact != NET_FRAME_COUNT) return NET_SENDER_STATUS_NOT_INTACT;

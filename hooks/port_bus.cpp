@@ -38,22 +38,21 @@ void PortDevice::port_write_string(std::uint16_t offset, unsigned size,
     port_write(offset, size, load_element(data.data() + i, size));
 }
 
-void PortBus::add(std::uint16_t base, std::uint32_t length, PortDevice& device,
-                  std::string name) {
+void PortBus::add(std::uint16_t base, std::uint32_t length, PortDevice& device, std::string name) {
   if (length == 0 || base + length > 0x10000u)
     throw std::invalid_argument("port range " + describe(base, length, name) +
                                 " is empty or runs past port 0xffff");
   auto next = ranges_.lower_bound(base);
   if (next != ranges_.end() && next->second.base < base + length)
-    throw std::invalid_argument("port range " + describe(base, length, name) + " overlaps " +
-                                describe(next->second.base, next->second.length,
-                                         next->second.name));
+    throw std::invalid_argument(
+        "port range " + describe(base, length, name) + " overlaps " +
+        describe(next->second.base, next->second.length, next->second.name));
   if (next != ranges_.begin()) {
     auto prev = std::prev(next);
     if (prev->second.end() > base)
-      throw std::invalid_argument("port range " + describe(base, length, name) + " overlaps " +
-                                  describe(prev->second.base, prev->second.length,
-                                           prev->second.name));
+      throw std::invalid_argument(
+          "port range " + describe(base, length, name) + " overlaps " +
+          describe(prev->second.base, prev->second.length, prev->second.name));
   }
   ranges_.emplace(base, PortRange{base, length, &device, std::move(name)});
 }

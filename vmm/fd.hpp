@@ -1,33 +1,16 @@
 // Owned file descriptors and the error convention of setup code: a failed
-// call throws with the call's name and errno.
+// call throws with the call's name and errno. One implementation serves the
+// whole project; it lives in hw/ because hw/ sits below vmm/.
 #pragma once
 
-#include <cerrno>
-#include <string>
-#include <system_error>
-#include <utility>
+#include "hw/net/owned_fd.hpp"
 
 namespace vpio {
 
+using Fd = hw::OwnedFd;
+
 [[noreturn]] inline void throw_errno(const std::string& what, int err = errno) {
-  throw std::system_error(err, std::generic_category(), what);
+  hw::throw_net_errno(what, err);
 }
-
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept;
-  ~Fd();
-
-  int get() const noexcept { return fd_; }
-  bool valid() const noexcept { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 }  // namespace vpio

@@ -16,8 +16,7 @@ GuestMemory::GuestMemory(std::uint64_t bytes) : size_(bytes) {
 
 GuestMemory::~GuestMemory() { ::munmap(base_, size_); }
 
-std::span<std::uint8_t> GuestMemory::bytes(std::uint64_t gpa,
-                                           std::uint64_t length) const noexcept {
+std::span<std::uint8_t> GuestMemory::bytes(std::uint64_t gpa, std::uint64_t length) const noexcept {
   if (!contains(gpa, length)) return {};
   return {base_ + gpa, static_cast<std::size_t>(length)};
 }

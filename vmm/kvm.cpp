@@ -70,8 +70,7 @@ Kvm::Kvm(const std::string& path) {
   if (!fd_.valid()) throw_errno("open " + path);
   int version = ::ioctl(fd_.get(), KVM_GET_API_VERSION, 0);
   if (version != kKvmApiVersion)
-    throw std::runtime_error("KVM_GET_API_VERSION: expected 12, got " +
-                             std::to_string(version));
+    throw std::runtime_error("KVM_GET_API_VERSION: expected 12, got " + std::to_string(version));
 }
 
 int Kvm::check_extension(long capability) const noexcept {

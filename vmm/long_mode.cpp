@@ -9,14 +9,12 @@ constexpr std::uint64_t kCr0Pe = 1ULL << 0, kCr0Mp = 1ULL << 1, kCr0Et = 1ULL <<
 constexpr std::uint64_t kCr4Pae = 1ULL << 5, kCr4Mce = 1ULL << 6, kCr4Osfxsr = 1ULL << 9,
                         kCr4Osxmmexcpt = 1ULL << 10;
 constexpr std::uint64_t kEferLme = 1ULL << 8, kEferLma = 1ULL << 10;
-constexpr std::uint64_t kPagePresent = 1ULL << 0, kPageWrite = 1ULL << 1,
-                        kPageHuge = 1ULL << 7;
+constexpr std::uint64_t kPagePresent = 1ULL << 0, kPageWrite = 1ULL << 1, kPageHuge = 1ULL << 7;
 constexpr std::uint64_t kHugePageBytes = 2ULL << 20;
 constexpr std::uint64_t kRflagsReserved = 1ULL << 1;
 
 constexpr std::uint16_t kCodeSelector = 0x08, kDataSelector = 0x10, kTssSelector = 0x18;
-constexpr std::uint8_t kTypeCodeExecRead = 0xb, kTypeDataReadWrite = 0x3,
-                       kTypeTss64Busy = 0xb;
+constexpr std::uint8_t kTypeCodeExecRead = 0xb, kTypeDataReadWrite = 0x3, kTypeTss64Busy = 0xb;
 constexpr std::uint32_t kTssLimit = 0x67;
 
 // A GDT descriptor in the hardware layout, from the fields KVM also takes.
@@ -24,10 +22,10 @@ std::uint64_t gdt_entry(const kvm_segment& s) {
   std::uint64_t limit = s.g ? (s.limit >> 12) : s.limit;
   return (limit & 0xffff) | ((s.base & 0xffffffULL) << 16) |
          (static_cast<std::uint64_t>(s.type) << 40) | (static_cast<std::uint64_t>(s.s) << 44) |
-         (static_cast<std::uint64_t>(s.dpl) << 45) |
-         (static_cast<std::uint64_t>(s.present) << 47) | (((limit >> 16) & 0xf) << 48) |
-         (static_cast<std::uint64_t>(s.l) << 53) | (static_cast<std::uint64_t>(s.db) << 54) |
-         (static_cast<std::uint64_t>(s.g) << 55) | (((s.base >> 24) & 0xff) << 56);
+         (static_cast<std::uint64_t>(s.dpl) << 45) | (static_cast<std::uint64_t>(s.present) << 47) |
+         (((limit >> 16) & 0xf) << 48) | (static_cast<std::uint64_t>(s.l) << 53) |
+         (static_cast<std::uint64_t>(s.db) << 54) | (static_cast<std::uint64_t>(s.g) << 55) |
+         (((s.base >> 24) & 0xff) << 56);
 }
 
 kvm_segment flat_segment(std::uint16_t selector, std::uint8_t type, bool code) {

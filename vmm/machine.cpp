@@ -25,7 +25,7 @@ int kick_signal() noexcept { return SIGRTMIN + 2; }
 void install_kick_handler() {
   static std::once_flag once;
   std::call_once(once, [] {
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_handler = [](int) {};
     sigemptyset(&action.sa_mask);
     if (sigaction(kick_signal(), &action, nullptr) != 0) throw_errno("sigaction(kick signal)");
@@ -185,11 +185,9 @@ Machine::Step Machine::handle_exit(GuestOutcome& outcome) {
       outcome.status = *exit_status_;
       outcome.detail = "exited with status " + std::to_string(outcome.status);
       return Step::finished;
-    case KVM_EXIT_HLT:
-      return handle_hlt(outcome);
+    case KVM_EXIT_HLT: return handle_hlt(outcome);
     case KVM_EXIT_IRQ_WINDOW_OPEN:
-    case KVM_EXIT_INTR:
-      return Step::resume;
+    case KVM_EXIT_INTR: return Step::resume;
     case KVM_EXIT_MMIO:
       return crash(outcome, std::string("MMIO ") + (state.mmio.is_write ? "write" : "read") +
                                 " of " + std::to_string(state.mmio.len) +
@@ -207,8 +205,8 @@ Machine::Step Machine::handle_exit(GuestOutcome& outcome) {
       return crash(outcome, "system event (KVM_EXIT_SYSTEM_EVENT) type " +
                                 std::to_string(state.system_event.type));
     default:
-      return crash(outcome, "unexpected exit reason " + std::to_string(state.exit_reason) +
-                                " (" + exit_reason_name(state.exit_reason) + ")");
+      return crash(outcome, "unexpected exit reason " + std::to_string(state.exit_reason) + " (" +
+                                exit_reason_name(state.exit_reason) + ")");
   }
 }
 
@@ -291,15 +289,14 @@ void Machine::deliver_pending_events() noexcept {
     // previous one (MCG_STATUS.MCIP set) into a triple fault: hold it until the
     // guest's handler has cleared MCIP.
     std::uint64_t mcg_status = 0;
-    if (!pending_machine_checks_.empty() &&
-        vcpu_.get_msr(mce::kMsrMcgStatus, mcg_status) == 0 &&
+    if (!pending_machine_checks_.empty() && vcpu_.get_msr(mce::kMsrMcgStatus, mcg_status) == 0 &&
         (mcg_status & mce::kMcgStatusMcip) == 0) {
       int err = vcpu_.inject_machine_check(pending_machine_checks_.front());
       if (err == 0)
         counters_.machine_checks_delivered.fetch_add(1, std::memory_order_relaxed);
       else
-        std::fprintf(stderr, "vpio: guest '%s': KVM_X86_SET_MCE failed: %s\n",
-                     config_.name.c_str(), std::strerror(err));
+        std::fprintf(stderr, "vpio: guest '%s': KVM_X86_SET_MCE failed: %s\n", config_.name.c_str(),
+                     std::strerror(err));
       pending_machine_checks_.pop_front();
     }
   }
@@ -349,7 +346,7 @@ void Machine::kick() noexcept {
 }
 
 std::vector<std::uint8_t> read_image(const std::string& path, std::uint64_t ram_bytes) {
-  struct stat info{};
+  struct stat info {};
   if (::stat(path.c_str(), &info) != 0)
     throw std::runtime_error("cannot read image '" + path + "': " + std::strerror(errno));
   if (!S_ISREG(info.st_mode))

@@ -2,15 +2,16 @@
 // Several Machines run in one process, each on its own thread.
 #pragma once
 
+#include <pthread.h>
+
 #include <array>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <pthread.h>
 #include <string>
 #include <vector>
 
@@ -50,7 +51,7 @@ struct ExitCounters {
   static constexpr unsigned kReasons = 64;
   std::array<std::atomic<std::uint64_t>, kReasons> by_reason{};
   std::atomic<std::uint64_t> userspace_exits{0};
-  std::atomic<std::uint64_t> port_accesses{0};     // every element of a string op
+  std::atomic<std::uint64_t> port_accesses{0};       // every element of a string op
   std::atomic<std::uint64_t> unclaimed_accesses{0};  // ports no device serves
   std::atomic<std::uint64_t> interrupts_injected{0};
   std::atomic<std::uint64_t> machine_checks_delivered{0};

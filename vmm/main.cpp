@@ -175,12 +175,12 @@ void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
       rx += counts.frames_received;
     }
     std::fprintf(stderr,
-                 "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64
-                 " %8" PRIu64 " %6" PRIu64 " %6" PRIu64 " %7" PRIu64 " %7" PRIu64 "\n",
+                 "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
+                 " %6" PRIu64 " %6" PRIu64 " %7" PRIu64 " %7" PRIu64 "\n",
                  machines[i]->name().c_str(), outcome_word(outcomes[i].kind), outcomes[i].status,
-                 c.userspace_exits.load(), c.port_accesses.load(),
-                 c.by_reason[KVM_EXIT_IO].load(), c.by_reason[KVM_EXIT_HLT].load(),
-                 c.interrupts_injected.load(), c.machine_checks_delivered.load(), tx, rx);
+                 c.userspace_exits.load(), c.port_accesses.load(), c.by_reason[KVM_EXIT_IO].load(),
+                 c.by_reason[KVM_EXIT_HLT].load(), c.interrupts_injected.load(),
+                 c.machine_checks_delivered.load(), tx, rx);
   }
 }
 
@@ -196,8 +196,8 @@ int run_command(const RunOptions& options, int argc, char** argv) {
         throw std::invalid_argument("--nic: mode '" + text.substr(0, text.find(',')) +
                                     "' is not available yet; use emulate");
       if (spec.guest && *spec.guest >= options.images.size())
-        throw std::invalid_argument("--nic: guest=" + std::to_string(*spec.guest) +
-                                    " but only " + std::to_string(options.images.size()) +
+        throw std::invalid_argument("--nic: guest=" + std::to_string(*spec.guest) + " but only " +
+                                    std::to_string(options.images.size()) +
                                     " guest(s) given (guests count from 0)");
       if (spec.mac && !spec.guest && options.images.size() > 1)
         throw std::invalid_argument("--nic: mac= with several guests needs guest=N");
@@ -216,7 +216,8 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     return kExitUsage;
   }
   // Inputs are checked before the lab boots, so bad ones fail fast anywhere.
-  const bool use_lab = !options.no_lab && std::getenv("VPIO_IN_LAB") == nullptr && !has_usable_kvm();
+  const bool use_lab =
+      !options.no_lab && std::getenv("VPIO_IN_LAB") == nullptr && !has_usable_kvm();
   try {
     if (use_lab) check_paths_for_lab(options);
   } catch (const std::exception& e) {
@@ -271,15 +272,17 @@ int run_command(const RunOptions& options, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"vpio: a KVM VMM for model-based virtual passthrough I/O.\n"
-               "Boots freestanding test guests (flat images loaded at 0x100000, entered in\n"
-               "64-bit mode; console on port 0xE9, exit status by a write to port 0xF4).",
-               "vpio"};
+  CLI::App app{
+      "vpio: a KVM VMM for model-based virtual passthrough I/O.\n"
+      "Boots freestanding test guests (flat images loaded at 0x100000, entered in\n"
+      "64-bit mode; console on port 0xE9, exit status by a write to port 0xF4).",
+      "vpio"};
   app.require_subcommand(1);
   RunOptions options;
-  auto* run = app.add_subcommand("run", "Boot one or more guests, each in its own VM, and exit "
-                                        "with the first non-zero guest status (70 if a guest "
-                                        "crashed, 71 if the VMM failed, 2 for bad input)");
+  auto* run = app.add_subcommand("run",
+                                 "Boot one or more guests, each in its own VM, and exit "
+                                 "with the first non-zero guest status (70 if a guest "
+                                 "crashed, 71 if the VMM failed, 2 for bad input)");
   run->add_option("images", options.images, "Guest images (flat binaries)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -32,7 +32,8 @@ NicSpec parse_nic_spec(std::string_view text) {
   bool first = true;
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string_view item = text.substr(start, comma == std::string_view::npos ? comma : comma - start);
+    std::string_view item =
+        text.substr(start, comma == std::string_view::npos ? comma : comma - start);
     start = comma == std::string_view::npos ? text.size() + 1 : comma + 1;
     if (first) {
       first = false;
@@ -141,10 +142,9 @@ hw::Hub& Network::hub(const std::string& name) {
   return *slot;
 }
 
-EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec,
-                                      hw::MacAddress mac) {
-  auto nic = std::make_unique<EmulatedNic>(
-      mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); });
+EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw::MacAddress mac) {
+  auto nic =
+      std::make_unique<EmulatedNic>(mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, *nic, "ne2000");
   machine.add_interrupt_source();
   if (spec.wire == "hub" || spec.wire.starts_with("hub:")) {

@@ -26,7 +26,9 @@ static uint8_t reg_read(const struct ne_card* card, uint16_t offset) {
 
 /* The run bits of every CR write: lib8390 sometimes writes neither, which a
    DP8390 reads as "keep", but QEMU's card takes any CR without STP as a start. */
-static uint8_t run_bits(const struct ne_card* card) { return card->running ? NE_CR_STA : NE_CR_STP; }
+static uint8_t run_bits(const struct ne_card* card) {
+  return card->running ? NE_CR_STA : NE_CR_STP;
+}
 
 static void command(const struct ne_card* card, uint8_t bits) {
   reg_write(card, NE_CR, (uint8_t)(bits | run_bits(card)));
@@ -82,8 +84,7 @@ static int dma_write(struct ne_card* card, uint16_t address, const void* body, s
       return 0;
     }
   }
-  printf("ne2000: remote DMA write of %u bytes never completed\n",
-         (unsigned)(body_len + tail_len));
+  printf("ne2000: remote DMA write of %u bytes never completed\n", (unsigned)(body_len + tail_len));
   return NE_ERR_TIMEOUT;
 }
 
@@ -202,7 +203,8 @@ int ne_init(struct ne_card* card, uint8_t mode) {
   reg_write(card, NE_P0_IMR, 0);
 
   command(card, NE_CR_RD_ABORT | NE_CR_PAGE1);
-  for (unsigned i = 0; i < NE_MAC_BYTES; ++i) reg_write(card, (uint16_t)(NE_P1_PAR0 + i), card->mac[i]);
+  for (unsigned i = 0; i < NE_MAC_BYTES; ++i)
+    reg_write(card, (uint16_t)(NE_P1_PAR0 + i), card->mac[i]);
   reg_write(card, NE_P1_CURR, card->next_page);
   uint8_t filter = (mode & NE_MODE_MULTICAST) ? NE_MAR_ACCEPT_ALL : NE_MAR_ACCEPT_NONE;
   for (unsigned i = 0; i < NE_MAR_BYTES; ++i) reg_write(card, (uint16_t)(NE_P1_MAR0 + i), filter);
@@ -299,11 +301,11 @@ int ne_send(struct ne_card* card, const void* frame, size_t len) {
       return NE_ERR_BUSY;
     }
   }
-  card->irq_events &= (uint8_t)~(NE_ISR_PTX | NE_ISR_TXE);
+  card->irq_events &= (uint8_t) ~(NE_ISR_PTX | NE_ISR_TXE);
   reg_write(card, NE_P0_ISR, NE_ISR_PTX | NE_ISR_TXE);
 
-  int status = dma_write(card, (uint16_t)(NE_TX_START_PAGE * NE_PAGE_BYTES), body, body_len, tail,
-                         tail_len);
+  int status =
+      dma_write(card, (uint16_t)(NE_TX_START_PAGE * NE_PAGE_BYTES), body, body_len, tail, tail_len);
   if (status < 0) {
     ++card->counters.tx_errors;
     return status;
@@ -314,7 +316,7 @@ int ne_send(struct ne_card* card, const void* frame, size_t len) {
   command(card, NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_TXP);
 
   uint8_t done = ne_wait(card, NE_ISR_PTX | NE_ISR_TXE, NE_TX_POLLS);
-  card->irq_events &= (uint8_t)~(NE_ISR_PTX | NE_ISR_TXE);
+  card->irq_events &= (uint8_t) ~(NE_ISR_PTX | NE_ISR_TXE);
   if (done) reg_write(card, NE_P0_ISR, done);
   if (done == 0) {
     ++card->counters.tx_errors;
@@ -375,7 +377,7 @@ int ne_receive(struct ne_card* card, void* buf, size_t cap) {
      again, one stored before is seen through CURR. */
   uint8_t ack = isr & (NE_ISR_PRX | NE_ISR_RXE);
   if (ack) reg_write(card, NE_P0_ISR, ack);
-  card->irq_events &= (uint8_t)~(NE_ISR_PRX | NE_ISR_RXE);
+  card->irq_events &= (uint8_t) ~(NE_ISR_PRX | NE_ISR_RXE);
 
   uint8_t curr = read_curr(card);
   if (curr < NE_RX_START_PAGE || curr >= NE_RX_STOP_PAGE) {
@@ -402,9 +404,10 @@ int ne_receive(struct ne_card* card, void* buf, size_t cap) {
                   next < NE_RX_STOP_PAGE &&
                   (next == expected || next == ring_page_add(expected, 1));
   if (!header_ok) {
-    printf("ne2000: bad ring header at page 0x%x (status 0x%x next 0x%x count %u, CURR 0x%x); "
-           "dropping the ring\n",
-           this_page, status, next, count, curr);
+    printf(
+        "ne2000: bad ring header at page 0x%x (status 0x%x next 0x%x count %u, CURR 0x%x); "
+        "dropping the ring\n",
+        this_page, status, next, count, curr);
     ++card->counters.rx_errors;
     ++card->counters.ring_resets;
     release_ring_to(card, curr);
@@ -454,10 +457,11 @@ int ne_receive_wait(struct ne_card* card, void* buf, size_t cap, uint32_t max_po
 
 void ne_print_counters(const struct ne_card* card, const char* who) {
   const struct ne_counters* c = &card->counters;
-  printf("%s: ne2000 sent %llu, received %llu, tx errors %llu, rx errors %llu, ring resets %llu, "
-         "overruns %llu, polls %llu, interrupts %llu\n",
-         who, (unsigned long long)c->frames_sent, (unsigned long long)c->frames_received,
-         (unsigned long long)c->tx_errors, (unsigned long long)c->rx_errors,
-         (unsigned long long)c->ring_resets, (unsigned long long)c->overruns,
-         (unsigned long long)c->polls, (unsigned long long)c->interrupts);
+  printf(
+      "%s: ne2000 sent %llu, received %llu, tx errors %llu, rx errors %llu, ring resets %llu, "
+      "overruns %llu, polls %llu, interrupts %llu\n",
+      who, (unsigned long long)c->frames_sent, (unsigned long long)c->frames_received,
+      (unsigned long long)c->tx_errors, (unsigned long long)c->rx_errors,
+      (unsigned long long)c->ring_resets, (unsigned long long)c->overruns,
+      (unsigned long long)c->polls, (unsigned long long)c->interrupts);
 }

@@ -69,9 +69,9 @@
 #define NE_ISR_ALL 0xff
 
 /* DCR bits. */
-#define NE_DCR_WTS 0x01   /* word-wide remote DMA */
-#define NE_DCR_LS 0x08    /* normal operation (clear: loopback select) */
-#define NE_DCR_FT1 0x40   /* FIFO threshold: 8 bytes (4 words) */
+#define NE_DCR_WTS 0x01 /* word-wide remote DMA */
+#define NE_DCR_LS 0x08  /* normal operation (clear: loopback select) */
+#define NE_DCR_FT1 0x40 /* FIFO threshold: 8 bytes (4 words) */
 
 /* RCR bits. */
 #define NE_RCR_AB 0x04  /* accept broadcast */
@@ -142,13 +142,13 @@ struct ne_card {
   uint16_t iobase;
   uint8_t mac[NE_MAC_BYTES];
   uint8_t mode;
-  uint8_t next_page;   /* next frame to read in the ring (BNRY + 1) */
-  uint8_t imr;         /* what ne_init loads into IMR (0: polling) */
-  uint8_t running;     /* CR writes carry STA (else STP) */
-  uint8_t in_overrun;  /* OVW recovery: restarted in loopback, draining */
+  uint8_t next_page;            /* next frame to read in the ring (BNRY + 1) */
+  uint8_t imr;                  /* what ne_init loads into IMR (0: polling) */
+  uint8_t running;              /* CR writes carry STA (else STP) */
+  uint8_t in_overrun;           /* OVW recovery: restarted in loopback, draining */
   uint8_t resend_after_overrun; /* a transmit was cut short by the stop */
-  int irq;             /* -1: polling */
-  volatile uint8_t irq_events; /* ISR bits the handler saw and acknowledged */
+  int irq;                      /* -1: polling */
+  volatile uint8_t irq_events;  /* ISR bits the handler saw and acknowledged */
   struct ne_counters counters;
 };
 

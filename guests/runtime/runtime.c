@@ -37,13 +37,22 @@ void printf(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   for (const char* p = fmt; *p != 0 && n < sizeof buf - 40; ++p) {
-    if (*p != '%') { buf[n++] = *p; continue; }
+    if (*p != '%') {
+      buf[n++] = *p;
+      continue;
+    }
     ++p;
     if (*p == 0) break;
     unsigned width = 0;
-    if (*p == '0') { ++p; while (*p >= '0' && *p <= '9') width = width * 10 + (unsigned)(*p++ - '0'); }
+    if (*p == '0') {
+      ++p;
+      while (*p >= '0' && *p <= '9') width = width * 10 + (unsigned)(*p++ - '0');
+    }
     int longs = 0;
-    while (*p == 'l') { ++longs; ++p; }
+    while (*p == 'l') {
+      ++longs;
+      ++p;
+    }
     if (*p == 0) break;
     switch (*p) {
       case 's': {
@@ -54,13 +63,26 @@ void printf(const char* fmt, ...) {
       case 'c': buf[n++] = (char)va_arg(ap, int); break;
       case 'd': {
         int64_t v = longs ? va_arg(ap, int64_t) : va_arg(ap, int);
-        if (v < 0) { buf[n++] = '-'; v = -v; }
+        if (v < 0) {
+          buf[n++] = '-';
+          v = -v;
+        }
         n += format_unsigned(buf + n, (uint64_t)v, 10, width);
         break;
       }
-      case 'u': n += format_unsigned(buf + n, longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, width); break;
-      case 'x': n += format_unsigned(buf + n, longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, width); break;
-      case 'p': buf[n++] = '0'; buf[n++] = 'x'; n += format_unsigned(buf + n, (uint64_t)va_arg(ap, void*), 16, 0); break;
+      case 'u':
+        n += format_unsigned(buf + n, longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10,
+                             width);
+        break;
+      case 'x':
+        n += format_unsigned(buf + n, longs ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16,
+                             width);
+        break;
+      case 'p':
+        buf[n++] = '0';
+        buf[n++] = 'x';
+        n += format_unsigned(buf + n, (uint64_t)va_arg(ap, void*), 16, 0);
+        break;
       case '%': buf[n++] = '%'; break;
       default: buf[n++] = '?'; break;
     }
@@ -119,8 +141,8 @@ static void machine_check(void) {
     if (!(status & MCI_STATUS_VAL)) continue;
     struct machine_check_info info = {bank, status, rdmsr(MSR_MC0_ADDR + 4 * bank),
                                       rdmsr(MSR_MC0_MISC + 4 * bank), mcg_status};
-    printf("machine check: bank=%u status=0x%llx addr=0x%llx misc=0x%llx mcg_status=0x%llx\n",
-           bank, (unsigned long long)info.status, (unsigned long long)info.addr,
+    printf("machine check: bank=%u status=0x%llx addr=0x%llx misc=0x%llx mcg_status=0x%llx\n", bank,
+           (unsigned long long)info.status, (unsigned long long)info.addr,
            (unsigned long long)info.misc, (unsigned long long)mcg_status);
     on_machine_check(&info);
     wrmsr(MSR_MC0_STATUS + 4 * bank, 0);
@@ -128,12 +150,28 @@ static void machine_check(void) {
   wrmsr(MSR_MCG_STATUS, 0);
 }
 
-static const char* const exception_names[32] = {
-    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound",
-    "#UD invalid opcode", "#NM no math", "#DF double fault", "coprocessor overrun",
-    "#TS invalid TSS", "#NP segment not present", "#SS stack fault", "#GP general protection",
-    "#PF page fault", "reserved", "#MF x87 error", "#AC alignment check", "#MC machine check",
-    "#XM SIMD error", "#VE virtualization", "#CP control protection"};
+static const char* const exception_names[32] = {"#DE divide error",
+                                                "#DB debug",
+                                                "NMI",
+                                                "#BP breakpoint",
+                                                "#OF overflow",
+                                                "#BR bound",
+                                                "#UD invalid opcode",
+                                                "#NM no math",
+                                                "#DF double fault",
+                                                "coprocessor overrun",
+                                                "#TS invalid TSS",
+                                                "#NP segment not present",
+                                                "#SS stack fault",
+                                                "#GP general protection",
+                                                "#PF page fault",
+                                                "reserved",
+                                                "#MF x87 error",
+                                                "#AC alignment check",
+                                                "#MC machine check",
+                                                "#XM SIMD error",
+                                                "#VE virtualization",
+                                                "#CP control protection"};
 
 void interrupt_dispatch(struct interrupt_frame* frame);
 void interrupt_dispatch(struct interrupt_frame* frame) {

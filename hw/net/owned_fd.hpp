@@ -1,5 +1,5 @@
-// A file descriptor owner for the wire backends. hw/ sits below vmm/, so it
-// cannot borrow vmm's Fd; this is the same idea, header-only.
+// The project's file descriptor owner, header-only. It lives in hw/ because
+// hw/ sits below vmm/; vmm/fd.hpp names it Fd.
 #pragma once
 
 #include <unistd.h>

@@ -4,13 +4,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <xbyak/xbyak.h>
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
-#include <xbyak/xbyak.h>
 
 #include "vmm/launcher.hpp"
 #include "vmm/machine.hpp"
@@ -34,7 +34,8 @@ inline std::string write_temp_image(const std::vector<std::uint8_t>& image,
                                     const std::string& name) {
   std::string path = testing::TempDir() + name;
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  out.write(reinterpret_cast<const char*>(image.data()),
+            static_cast<std::streamsize>(image.size()));
   return path;
 }
 

@@ -20,8 +20,8 @@ const net_header& header_of(const Frame& f) {
 
 std::string mac_text(const std::uint8_t* mac) {
   char text[18];
-  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-                mac[3], mac[4], mac[5]);
+  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
   return text;
 }
 
@@ -54,8 +54,9 @@ void ExchangeTest::exchange_and_check(const std::string& echo_image,
       run_concurrently(std::vector<Machine*>{echo.get(), sender.get()}, std::chrono::minutes(15));
   ASSERT_TRUE(outcomes[0].ok()) << outcomes[0].detail << "\n" << echo->console_transcript();
   ASSERT_TRUE(outcomes[1].ok()) << outcomes[1].detail << "\n" << sender->console_transcript();
-  EXPECT_NE(sender->console_transcript().find("sent 1000, echoed 1000 intact, 0 bad, 0 retransmits"),
-            std::string::npos)
+  EXPECT_NE(
+      sender->console_transcript().find("sent 1000, echoed 1000 intact, 0 bad, 0 retransmits"),
+      std::string::npos)
       << sender->console_transcript();
   if (by_interrupt) {
     // Every frame was waited for with HLT and woken by the card's IRQ.
@@ -98,8 +99,8 @@ void ExchangeTest::exchange_and_check(const std::string& echo_image,
                     header_of(data).length);
     ASSERT_EQ(data, expected) << "DATA " << seq;
     ASSERT_EQ(reply.size(), data.size());
-    ASSERT_TRUE(std::equal(data.begin() + NET_HEADER_BYTES, data.end(),
-                           reply.begin() + NET_HEADER_BYTES));
+    ASSERT_TRUE(
+        std::equal(data.begin() + NET_HEADER_BYTES, data.end(), reply.begin() + NET_HEADER_BYTES));
     sizes.insert(data.size());
   }
   ASSERT_EQ(frames.size(), i + 2) << "frames after the exchange other than DONE/DONE_ACK";
@@ -118,8 +119,8 @@ void ExchangeTest::exchange_and_check(const std::string& echo_image,
     if (line.find("Running as user") != std::string::npos || line.empty()) continue;
     ASSERT_LT(n, frames.size());
     const Frame& f = frames[n++];
-    std::string expected = std::to_string(f.size()) + "\t" + mac_text(f.data() + 6) + "\t" +
-                           mac_text(f.data());
+    std::string expected =
+        std::to_string(f.size()) + "\t" + mac_text(f.data() + 6) + "\t" + mac_text(f.data());
     ASSERT_EQ(line, expected) << "tshark frame " << n;
   }
   EXPECT_EQ(n, frames.size());

@@ -103,7 +103,8 @@ GuestOutcome outcome(GuestOutcome::Kind kind, std::uint32_t status) {
 TEST(ExitCode, IsTheFirstNonZeroGuestStatus) {
   using K = GuestOutcome::Kind;
   EXPECT_EQ(exit_code_for({outcome(K::exited, 0), outcome(K::halted, 0)}), 0);
-  EXPECT_EQ(exit_code_for({outcome(K::exited, 0), outcome(K::exited, 5), outcome(K::exited, 9)}), 5);
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 0), outcome(K::exited, 5), outcome(K::exited, 9)}),
+            5);
   EXPECT_EQ(exit_code_for({outcome(K::exited, 0x100)}), 1);
   EXPECT_EQ(exit_code_for({outcome(K::exited, 0x1ff)}), 0xff);
   EXPECT_EQ(exit_code_for({outcome(K::crashed, 0), outcome(K::exited, 3)}), kExitGuestCrashed);
@@ -158,7 +159,8 @@ struct Result {
 Result vpio(const std::string& args) {
   // --no-lab: a check that failed to reject its input must not boot the lab.
   std::string command = std::string(VPIO_BUILD_DIR) + "/vpio " + args + " 2>&1";
-  if (args.starts_with("run ")) command = std::string(VPIO_BUILD_DIR) + "/vpio run --no-lab " + args.substr(4) + " 2>&1";
+  if (args.starts_with("run "))
+    command = std::string(VPIO_BUILD_DIR) + "/vpio run --no-lab " + args.substr(4) + " 2>&1";
   Result r{-1, {}};
   FILE* pipe = ::popen(command.c_str(), "r");
   char buf[1024];

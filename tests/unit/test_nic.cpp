@@ -35,8 +35,7 @@ void expect_error(const std::string& spec, const std::string& named) {
     parse_nic_spec(spec);
     ADD_FAILURE() << spec << " accepted";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find(named), std::string::npos)
-        << spec << " -> " << e.what();
+    EXPECT_NE(std::string(e.what()).find(named), std::string::npos) << spec << " -> " << e.what();
   }
 }
 
