@@ -54,7 +54,9 @@ std::uint64_t checked_ram(const MachineConfig& config) {
   return config.ram_bytes;
 }
 
-const char* exit_reason_name(std::uint32_t reason) {
+}  // namespace
+
+const char* exit_reason_name(std::uint32_t reason) noexcept {
   switch (reason) {
     case KVM_EXIT_IO: return "io";
     case KVM_EXIT_MMIO: return "mmio";
@@ -68,6 +70,8 @@ const char* exit_reason_name(std::uint32_t reason) {
     default: return "other";
   }
 }
+
+namespace {
 
 // KVM_SET_SIGNAL_MASK unblocks the kick only inside KVM_RUN. A kick that ends
 // (or prevents) a run therefore stays pending once KVM_RUN has restored the

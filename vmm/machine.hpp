@@ -120,6 +120,9 @@ class Machine {
   std::optional<std::uint32_t> exit_status_;
 };
 
+// "io", "hlt", "mmio", ... for KVM_EXIT_* values; "other" for the rest.
+const char* exit_reason_name(std::uint32_t reason) noexcept;
+
 // Reads a guest image file, with errors that name the file.
 std::vector<std::uint8_t> read_image(const std::string& path, std::uint64_t ram_bytes);
 

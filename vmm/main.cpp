@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "vmm/launcher.hpp"
 #include "vmm/machine.hpp"
 #include "vmm/nic.hpp"
+#include "vmm/run_stats.hpp"
 
 namespace {
 
@@ -30,6 +32,7 @@ struct RunOptions {
   unsigned timeout_seconds = 0;
   std::vector<std::string> nics;
   std::string pcap;
+  std::string stats;
 };
 
 // Without a usable /dev/kvm, run this very command inside the KVM lab, which
@@ -91,6 +94,10 @@ void check_paths_for_lab(const RunOptions& options) {
                                   "' is under /tmp, which the KVM lab cannot see; run from its "
                                   "directory or copy it below the current directory");
   }
+  if (!options.stats.empty() && !inside_cwd(options.stats))
+    throw std::invalid_argument("--stats '" + options.stats +
+                                "' must be below the current directory when running in the KVM "
+                                "lab (the only place the lab can write)");
   if (!options.pcap.empty() && !inside_cwd(options.pcap))
     throw std::invalid_argument("--pcap '" + options.pcap +
                                 "' must be below the current directory when running in the KVM "
@@ -150,16 +157,6 @@ std::string guest_name(const std::string& path, std::map<std::string, int>& seen
   return n == 1 ? stem : stem + "#" + std::to_string(n);
 }
 
-const char* outcome_word(GuestOutcome::Kind kind) {
-  switch (kind) {
-    case GuestOutcome::Kind::exited: return "exited";
-    case GuestOutcome::Kind::halted: return "halted";
-    case GuestOutcome::Kind::crashed: return "CRASHED";
-    case GuestOutcome::Kind::stopped: return "stopped";
-  }
-  return "?";
-}
-
 void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
                        const std::vector<GuestOutcome>& outcomes,
                        const std::vector<std::vector<EmulatedNic*>>& nics_of) {
@@ -177,7 +174,7 @@ void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
     std::fprintf(stderr,
                  "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
                  " %6" PRIu64 " %6" PRIu64 " %7" PRIu64 " %7" PRIu64 "\n",
-                 machines[i]->name().c_str(), outcome_word(outcomes[i].kind), outcomes[i].status,
+                 machines[i]->name().c_str(), outcome_name(outcomes[i].kind), outcomes[i].status,
                  c.userspace_exits.load(), c.port_accesses.load(), c.by_reason[KVM_EXIT_IO].load(),
                  c.by_reason[KVM_EXIT_HLT].load(), c.interrupts_injected.load(),
                  c.machine_checks_delivered.load(), tx, rx);
@@ -266,6 +263,14 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   if (!options.pcap.empty())
     std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network->frames_recorded(),
                  options.pcap.c_str());
+  if (!options.stats.empty()) {
+    std::ofstream out(options.stats);
+    out << run_stats(machines, outcomes, nics_of).dump(2) << '\n';
+    if (!out) {
+      std::fprintf(stderr, "vpio: cannot write --stats file '%s'\n", options.stats.c_str());
+      return kExitVmmFailure;
+    }
+  }
   return exit_code_for(outcomes);
 }
 
@@ -301,6 +306,9 @@ int main(int argc, char** argv) {
                   "Repeatable.")
       ->type_name("SPEC");
   run->add_option("--pcap", options.pcap, "Record every frame on the default hub to this file")
+      ->type_name("FILE");
+  run->add_option("--stats", options.stats,
+                  "Write the run's counters as JSON to this file (docs/run-stats.md)")
       ->type_name("FILE");
   run->add_flag("-q,--quiet", options.quiet, "Do not print the exit report");
   run->add_flag("--no-lab", options.no_lab,

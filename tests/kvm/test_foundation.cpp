@@ -1,6 +1,7 @@
 // The foundation on real KVM: booting, console, exit status, crashes, machine
 // checks, interrupts and string I/O.
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "support.hpp"
@@ -27,6 +28,36 @@ TEST_F(KvmTest, VpioRunPrintsHello) {
   EXPECT_NE(result.output.find("Hello from a vpio guest!"), std::string::npos) << result.output;
   // One guest: no prefix on its lines.
   EXPECT_EQ(result.output.find("[hello]"), std::string::npos) << result.output;
+}
+
+TEST_F(KvmTest, StatsJsonAgreesWithWhatTheGuestsDid) {
+  const std::string stats = testing::TempDir() + "stats.json";
+  auto result =
+      run_command(vpio_binary() + " run -q --stats " + stats + " " +
+                  build_path("guests/hello.img") + " " + build_path("guests/exit_status.img"));
+  ASSERT_EQ(result.exit_code, 42) << result.output;
+  std::ifstream in(stats);
+  nlohmann::json json = nlohmann::json::parse(in);
+  ASSERT_EQ(json["schema"], "vpio-run-stats/1");
+  ASSERT_EQ(json["guests"].size(), 2u);
+  const auto& hello = json["guests"][0];
+  EXPECT_EQ(hello["name"], "hello");
+  EXPECT_EQ(hello["outcome"], "exited");
+  EXPECT_EQ(hello["status"], 0);
+  EXPECT_EQ(json["guests"][1]["status"], 42);
+  // Every console byte is one port access (one exit: rep outsb is not
+  // batched), plus the write to the exit port.
+  std::string printed;
+  std::istringstream lines(result.output);
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with("[hello] ")) printed += line.substr(8) + "\n";
+  ASSERT_FALSE(printed.empty()) << result.output;
+  EXPECT_EQ(hello["port_accesses"].get<std::uint64_t>(), printed.size() + 1);
+  EXPECT_EQ(hello["kvm_exits_by_reason"]["io"].get<std::uint64_t>(), printed.size() + 1);
+  std::uint64_t sum = 0;
+  for (const auto& [reason, count] : hello["kvm_exits_by_reason"].items())
+    sum += count.get<std::uint64_t>();
+  EXPECT_EQ(hello["kvm_exits_to_userspace"].get<std::uint64_t>(), sum);
 }
 
 TEST_F(KvmTest, ExitStatusComesBackThroughVpioRun) {
