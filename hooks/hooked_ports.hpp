@@ -1,0 +1,85 @@
+// The hooked-I/O list of one guest over one device window, and the dispatch
+// of each access to it: direct (forwarded to the physical device with no model
+// code on the path) or hooked (through the monitor), with exact counters per
+// port and path. The model may change the list at run time.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <bitset>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "hooks/port_bus.hpp"
+#include "hw/physical_device.hpp"
+
+namespace vpio {
+
+enum class IoPath : std::uint8_t { direct, hooked, emulated };
+inline constexpr unsigned kIoPaths = 3;
+
+// What the monitor implements for hooked accesses. Called on the guest's vCPU
+// thread; must not throw.
+class HookedIoHandler {
+ public:
+  virtual ~HookedIoHandler() = default;
+  virtual std::uint32_t hooked_read(std::uint16_t offset, unsigned size) noexcept = 0;
+  virtual void hooked_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept = 0;
+  virtual void hooked_read_string(std::uint16_t offset, unsigned size,
+                                  std::span<std::uint8_t> data) noexcept;
+  virtual void hooked_write_string(std::uint16_t offset, unsigned size,
+                                   std::span<const std::uint8_t> data) noexcept;
+};
+
+// Exact per-port, per-path access counts. Each element of a string operation
+// is one access.
+class PortCounters {
+ public:
+  explicit PortCounters(std::uint16_t ports) : counts_(ports) {}
+  void add(std::uint16_t offset, IoPath path, bool write, std::uint64_t n) noexcept {
+    if (offset < counts_.size())
+      counts_[offset][static_cast<unsigned>(path) * 2 + (write ? 1 : 0)].fetch_add(
+          n, std::memory_order_relaxed);
+  }
+  std::uint64_t count(std::uint16_t offset, IoPath path, bool write) const noexcept;
+  std::uint64_t total(IoPath path) const noexcept;
+  std::uint64_t total() const noexcept;
+  std::uint16_t ports() const noexcept { return static_cast<std::uint16_t>(counts_.size()); }
+
+ private:
+  std::vector<std::array<std::atomic<std::uint64_t>, kIoPaths * 2>> counts_;
+};
+
+// The port window of a shared device as one guest sees it.
+class PassthroughWindow final : public PortDevice {
+ public:
+  static constexpr std::uint16_t kMaxPorts = 256;
+
+  PassthroughWindow(std::uint16_t ports, hw::PhysicalDevice& device, HookedIoHandler& monitor);
+
+  // The hooked-I/O list. Offsets past the window are ignored.
+  void hook(std::uint16_t offset) noexcept;
+  void unhook(std::uint16_t offset) noexcept;
+  void hook_all() noexcept;
+  bool hooked(std::uint16_t offset) const noexcept {
+    return offset < ports_ && hooked_.test(offset);
+  }
+  const PortCounters& counters() const noexcept { return counters_; }
+
+  std::uint32_t port_read(std::uint16_t offset, unsigned size) noexcept override;
+  void port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override;
+  void port_read_string(std::uint16_t offset, unsigned size,
+                        std::span<std::uint8_t> data) noexcept override;
+  void port_write_string(std::uint16_t offset, unsigned size,
+                         std::span<const std::uint8_t> data) noexcept override;
+
+ private:
+  std::uint16_t ports_;
+  hw::PhysicalDevice& device_;
+  HookedIoHandler& monitor_;
+  std::bitset<kMaxPorts> hooked_;
+  PortCounters counters_;
+};
+
+}  // namespace vpio

@@ -1,0 +1,29 @@
+// The device side of passthrough: a device that guests reach through the
+// monitor, whether vpio's own chip standing in for hardware or a real card
+// behind host port I/O. It knows nothing of guests.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+namespace vpio::hw {
+
+class PhysicalDevice {
+ public:
+  virtual ~PhysicalDevice() = default;
+  virtual std::string describe() const = 0;
+  // Accesses at an offset in the device's I/O window; size 1, 2 or 4.
+  virtual std::uint32_t read(std::uint16_t offset, unsigned size) = 0;
+  virtual void write(std::uint16_t offset, unsigned size, std::uint32_t value) = 0;
+  // rep ins/outs: data.size() / size elements.
+  virtual void read_string(std::uint16_t offset, unsigned size, std::span<std::uint8_t> data) = 0;
+  virtual void write_string(std::uint16_t offset, unsigned size,
+                            std::span<const std::uint8_t> data) = 0;
+  // Called (from any thread) when the device raises its interrupt. A device
+  // without interrupt delivery to userspace calls it from its poller.
+  virtual void set_interrupt_handler(std::function<void()> handler) = 0;
+};
+
+}  // namespace vpio::hw

@@ -1,0 +1,134 @@
+// The hooked-I/O list and its dispatch, with a fake device and a fake monitor:
+// each access goes exactly one way, the list can change between accesses, and
+// the counts are exact per port, path and direction.
+#include <gtest/gtest.h>
+
+#include "hooks/hooked_ports.hpp"
+#include "hw/chip_device.hpp"
+
+namespace vpio {
+namespace {
+
+class FakeDevice final : public hw::PhysicalDevice {
+ public:
+  std::string describe() const override { return "fake"; }
+  std::uint32_t read(std::uint16_t offset, unsigned) override {
+    ++reads;
+    return 0xd000u + offset;
+  }
+  void write(std::uint16_t, unsigned, std::uint32_t value) override {
+    ++writes;
+    last = value;
+  }
+  void read_string(std::uint16_t, unsigned size, std::span<std::uint8_t> data) override {
+    string_elements += data.size() / size;
+    for (auto& b : data) b = 0xdd;
+  }
+  void write_string(std::uint16_t, unsigned size, std::span<const std::uint8_t> data) override {
+    string_elements += data.size() / size;
+  }
+  void set_interrupt_handler(std::function<void()>) override {}
+  unsigned reads = 0, writes = 0;
+  std::uint64_t string_elements = 0;
+  std::uint32_t last = 0;
+};
+
+class FakeMonitor final : public HookedIoHandler {
+ public:
+  std::uint32_t hooked_read(std::uint16_t offset, unsigned) noexcept override {
+    ++reads;
+    return 0xa000u + offset;
+  }
+  void hooked_write(std::uint16_t, unsigned, std::uint32_t value) noexcept override {
+    ++writes;
+    last = value;
+  }
+  unsigned reads = 0, writes = 0;
+  std::uint32_t last = 0;
+};
+
+TEST(PassthroughWindow, EachAccessGoesExactlyOneWay) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  PassthroughWindow window(0x20, device, monitor);
+  window.hook(0x00);
+  window.hook(0x1f);
+  EXPECT_EQ(window.port_read(0x00, 1), 0xa000u);
+  EXPECT_EQ(window.port_read(0x07, 1), 0xd007u);
+  window.port_write(0x1f, 1, 5);
+  window.port_write(0x10, 2, 0x1234);
+  EXPECT_EQ(monitor.reads, 1u);
+  EXPECT_EQ(monitor.writes, 1u);
+  EXPECT_EQ(monitor.last, 5u);
+  EXPECT_EQ(device.reads, 1u);
+  EXPECT_EQ(device.writes, 1u);
+  EXPECT_EQ(device.last, 0x1234u);
+}
+
+TEST(PassthroughWindow, TheListChangesAtRunTime) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  PassthroughWindow window(0x20, device, monitor);
+  EXPECT_EQ(window.port_read(0x10, 2), 0xd010u);
+  window.hook(0x10);
+  EXPECT_EQ(window.port_read(0x10, 2), 0xa010u);
+  window.unhook(0x10);
+  EXPECT_EQ(window.port_read(0x10, 2), 0xd010u);
+  window.hook_all();
+  for (std::uint16_t p = 0; p < 0x20; ++p) EXPECT_TRUE(window.hooked(p));
+  EXPECT_FALSE(window.hooked(0x20));
+  window.hook(0x40);  // outside the window: ignored
+  EXPECT_FALSE(window.hooked(0x40));
+}
+
+TEST(PassthroughWindow, StringElementsAreCountedPerPathExactly) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  PassthroughWindow window(0x20, device, monitor);
+  std::vector<std::uint8_t> buffer(1514);
+  window.port_write_string(0x10, 2, buffer);  // 757 words, direct
+  window.port_read_string(0x10, 2, std::span(buffer).first(8));
+  window.hook(0x10);
+  window.port_read_string(0x10, 2, std::span(buffer).first(100));  // 50 words, hooked
+  window.port_write(0x00, 1, 0x22);
+  EXPECT_EQ(device.string_elements, 757u + 4u);
+  EXPECT_EQ(monitor.reads, 50u);  // the default string handler loops
+  const PortCounters& c = window.counters();
+  EXPECT_EQ(c.count(0x10, IoPath::direct, true), 757u);
+  EXPECT_EQ(c.count(0x10, IoPath::direct, false), 4u);
+  EXPECT_EQ(c.count(0x10, IoPath::hooked, false), 50u);
+  EXPECT_EQ(c.count(0x00, IoPath::direct, true), 1u);
+  EXPECT_EQ(c.total(IoPath::direct), 762u);
+  EXPECT_EQ(c.total(IoPath::hooked), 50u);
+  EXPECT_EQ(c.total(IoPath::emulated), 0u);
+  EXPECT_EQ(c.total(), 812u);
+  EXPECT_EQ(c.count(0x40, IoPath::direct, true), 0u);
+}
+
+TEST(PassthroughWindow, RejectsImpossibleWindows) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  EXPECT_THROW(PassthroughWindow(0, device, monitor), std::invalid_argument);
+  EXPECT_THROW(PassthroughWindow(257, device, monitor), std::invalid_argument);
+}
+
+TEST(ChipDevice, ForwardsToTheChipAndReportsRisingEdges) {
+  hw::ChipDevice device(hw::MacAddress{{2, 0, 0, 0, 0, 1}});
+  int interrupts = 0;
+  device.set_interrupt_handler([&] { ++interrupts; });
+  device.write(hw::Ne2000::kResetPort, 1, 0);
+  EXPECT_EQ(device.read(0x07, 1) & 0x80, 0x80u);  // ISR.RST
+  device.write(0x0f, 1, 0x40);                    // IMR: remote DMA complete
+  device.write(0x0a, 1, 2);                       // RBCR = 2
+  device.write(0x0b, 1, 0);
+  device.write(0x08, 1, 0);  // RSAR = 0x4000
+  device.write(0x09, 1, 0x40);
+  device.write(0x00, 1, 0x12);  // remote write
+  std::uint8_t two[2] = {1, 2};
+  device.write_string(hw::Ne2000::kDataPort, 1, two);
+  EXPECT_EQ(device.read(0x07, 1) & 0x40, 0x40u) << "ISR.RDC after the count ran out";
+  EXPECT_EQ(interrupts, 1);
+}
+
+}  // namespace
+}  // namespace vpio
