@@ -159,7 +159,8 @@ std::string guest_name(const std::string& path, std::map<std::string, int>& seen
 
 void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
                        const std::vector<GuestOutcome>& outcomes,
-                       const std::vector<std::vector<EmulatedNic*>>& nics_of) {
+                       const std::vector<std::vector<EmulatedNic*>>& nics_of,
+                       const std::vector<std::vector<PassthroughNic*>>& passthrough_of) {
   std::fprintf(stderr, "vpio: %-14s %-8s %8s %10s %10s %8s %8s %6s %6s %7s %7s\n", "guest",
                "outcome", "status", "kvm-exits", "port-acc", "io-exits", "hlt", "irqs", "mce",
                "nic-tx", "nic-rx");
@@ -170,6 +171,13 @@ void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
       auto counts = nic->chip().counters();
       tx += counts.frames_sent;
       rx += counts.frames_received;
+    }
+    for (PassthroughNic* nic : passthrough_of[i]) {
+      if (auto* chip = dynamic_cast<hw::ChipDevice*>(&nic->device())) {
+        auto counts = chip->chip().counters();
+        tx += counts.frames_sent;
+        rx += counts.frames_received;
+      }
     }
     std::fprintf(stderr,
                  "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
@@ -189,9 +197,13 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   try {
     for (const auto& text : options.nics) {
       NicSpec spec = parse_nic_spec(text);
-      if (spec.mode != NicMode::emulate)
-        throw std::invalid_argument("--nic: mode '" + text.substr(0, text.find(',')) +
-                                    "' is not available yet; use emulate");
+      if (spec.mode == NicMode::vpio)
+        throw std::invalid_argument(
+            "--nic: mode 'vpio' is not available yet; use emulate or passthrough");
+      if (spec.mode == NicMode::passthrough && !spec.guest && options.images.size() > 1)
+        throw std::invalid_argument(
+            "--nic: passthrough gives the card whole to one guest and cannot share it; with "
+            "several guests add guest=N");
       if (spec.guest && *spec.guest >= options.images.size())
         throw std::invalid_argument("--nic: guest=" + std::to_string(*spec.guest) + " but only " +
                                     std::to_string(options.images.size()) +
@@ -201,6 +213,17 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       nic_specs.push_back(spec);
     }
     check_port_layout(options.images.size(), nic_specs);
+    std::map<std::string, unsigned> passthrough_owner;
+    for (const auto& spec : nic_specs)
+      if (spec.mode == NicMode::passthrough) {
+        const unsigned guest = spec.guest.value_or(0);
+        auto [it, fresh] = passthrough_owner.emplace(spec.hw, guest);
+        if (!fresh)
+          throw std::invalid_argument("--nic: physical card '" + spec.hw +
+                                      "' given by passthrough to guests " +
+                                      std::to_string(it->second) + " and " + std::to_string(guest) +
+                                      "; passthrough cannot share a card");
+      }
     for (const auto& path : options.images) {
       MachineConfig config;
       config.name = guest_name(path, seen);
@@ -229,6 +252,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   std::vector<std::unique_ptr<Machine>> machines;
   std::unique_ptr<Network> network;
   std::vector<std::vector<EmulatedNic*>> nics_of(configs.size());
+  std::vector<std::vector<PassthroughNic*>> passthrough_of(configs.size());
   try {
     network = std::make_unique<Network>(
         options.pcap.empty() ? std::nullopt : std::optional<std::filesystem::path>(options.pcap));
@@ -237,9 +261,13 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       machines.push_back(std::make_unique<Machine>(kvm, std::move(config), &console));
     for (const auto& spec : nic_specs)
       for (unsigned i = 0; i < machines.size(); ++i)
-        if (!spec.guest || *spec.guest == i)
-          nics_of[i].push_back(
-              &network->attach_emulated(*machines[i], spec, spec.mac.value_or(default_mac(i))));
+        if (!spec.guest || *spec.guest == i) {
+          const hw::MacAddress mac = spec.mac.value_or(default_mac(i));
+          if (spec.mode == NicMode::emulate)
+            nics_of[i].push_back(&network->attach_emulated(*machines[i], spec, mac));
+          else
+            passthrough_of[i].push_back(&network->attach_passthrough(*machines[i], spec, mac));
+        }
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
@@ -259,13 +287,13 @@ int run_command(const RunOptions& options, int argc, char** argv) {
         outcomes[i].kind == GuestOutcome::Kind::stopped)
       std::fprintf(stderr, "vpio: guest '%s' %s\n", machines[i]->name().c_str(),
                    outcomes[i].detail.c_str());
-  if (!options.quiet) print_exit_report(machines, outcomes, nics_of);
+  if (!options.quiet) print_exit_report(machines, outcomes, nics_of, passthrough_of);
   if (!options.pcap.empty())
     std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network->frames_recorded(),
                  options.pcap.c_str());
   if (!options.stats.empty()) {
     std::ofstream out(options.stats);
-    out << run_stats(machines, outcomes, nics_of).dump(2) << '\n';
+    out << run_stats(machines, outcomes, nics_of, passthrough_of).dump(2) << '\n';
     if (!out) {
       std::fprintf(stderr, "vpio: cannot write --stats file '%s'\n", options.stats.c_str());
       return kExitVmmFailure;
@@ -298,13 +326,16 @@ int main(int argc, char** argv) {
                   "Stop guests still running after this many seconds (0: never)")
       ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
-  run->add_option("--nic", options.nics,
-                  "Give guests an NE2000: MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|"
-                  "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N]. MODE is emulate (the "
-                  "guest's own emulated card); passthrough and vpio come later. Without "
-                  "guest=N every guest gets a card, MACs 52:54:00:12:34:56 + guest index. "
-                  "Repeatable.")
-      ->type_name("SPEC");
+  run->add_option(
+         "--nic", options.nics,
+         "Give guests an NE2000: MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|"
+         "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N]. MODE is emulate (the "
+         "guest's own emulated card) or passthrough (the physical card hw=chip, given whole "
+         "to one guest: every access direct); vpio comes later. Without "
+         "guest=N every guest gets a card, MACs 52:54:00:12:34:56 + guest index. "
+         "Repeatable.")
+      ->type_name("SPEC")
+      ->allow_extra_args(false);
   run->add_option("--pcap", options.pcap, "Record every frame on the default hub to this file")
       ->type_name("FILE");
   run->add_option("--stats", options.stats,

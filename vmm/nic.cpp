@@ -62,6 +62,11 @@ NicSpec parse_nic_spec(std::string_view text) {
     } else if (key == "mac") {
       spec.mac = hw::MacAddress::parse(value);
       if (!spec.mac) throw std::invalid_argument("--nic: bad mac '" + std::string(value) + "'");
+    } else if (key == "hw") {
+      if (value != "chip")
+        throw std::invalid_argument("--nic: bad hw '" + std::string(value) +
+                                    "' (chip; host cards come later)");
+      spec.hw = value;
     } else if (key == "wire") {
       bool ok = value == "hub" || value == "none" ||
                 (value.starts_with("hub:") && value.size() > 4) ||
@@ -160,6 +165,36 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw:
   }
   nics_.push_back(std::move(nic));
   return *nics_.back();
+}
+
+PassthroughNic::PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports)
+    : guest_(std::move(guest)), device_(device), window_(ports, device, no_monitor_) {}
+
+PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spec,
+                                            hw::MacAddress mac) {
+  for (const auto& existing : passthrough_)
+    if (&existing->device() == physical_cards_[spec.hw].get())
+      throw std::invalid_argument("--nic: physical card '" + spec.hw +
+                                  "' is already given whole to guest '" + existing->guest() +
+                                  "'; passthrough cannot share a card (vpio mode will)");
+  auto& card = physical_cards_[spec.hw];
+  if (!card) {
+    // The stand-in for hardware: vpio's chip, with the first owner's MAC as
+    // its PROM, on the requested wire.
+    card = std::make_unique<hw::ChipDevice>(mac);
+    if (spec.wire == "hub" || spec.wire.starts_with("hub:")) {
+      std::string name = spec.wire == "hub" ? "" : spec.wire.substr(4);
+      card->chip().set_transmit_sink(hub(name).attach(card->chip(), "card:" + spec.hw));
+    } else if (spec.wire != "none") {
+      throw std::invalid_argument("--nic: passthrough supports wire=hub, hub:NAME or none");
+    }
+  }
+  auto nic = std::make_unique<PassthroughNic>(machine.name(), *card, hw::Ne2000::kWindowPorts);
+  machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, nic->window(), "ne2000 passthrough");
+  card->set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
+  machine.add_interrupt_source();
+  passthrough_.push_back(std::move(nic));
+  return *passthrough_.back();
 }
 
 std::uint64_t Network::frames_recorded() const {

@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "hooks/hooked_ports.hpp"
 #include "hooks/port_bus.hpp"
+#include "hw/chip_device.hpp"
 #include "hw/ne2000.hpp"
 #include "hw/net/hub.hpp"
 #include "hw/net/pcap_recorder.hpp"
@@ -23,7 +25,9 @@ namespace vpio {
 
 enum class NicMode { emulate, passthrough, vpio };
 
-// `MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|tap:IFNAME|none][,mac=..][,guest=N]`
+// `MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|tap:IFNAME|none][,mac=..][,guest=N]
+//  [,hw=chip]`. hw names the physical card of passthrough and vpio modes:
+// `chip` is vpio's own chip on the wire standing in for hardware.
 struct NicSpec {
   NicMode mode = NicMode::emulate;
   std::uint16_t port = 0x300;
@@ -31,6 +35,7 @@ struct NicSpec {
   std::string wire = "hub";
   std::optional<hw::MacAddress> mac;
   std::optional<unsigned> guest;  // 0-based; unset: every guest gets a card
+  std::string hw = "chip";
 };
 
 // Throws std::invalid_argument naming the offending item.
@@ -60,6 +65,29 @@ class EmulatedNic final : public PortDevice {
   hw::Ne2000 chip_;
 };
 
+// A physical card given whole to one guest: every access direct, no model.
+// The unsafe upper bound that VPIO is measured against.
+class PassthroughNic {
+ public:
+  PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports);
+
+  PassthroughWindow& window() noexcept { return window_; }
+  const std::string& guest() const noexcept { return guest_; }
+  hw::PhysicalDevice& device() noexcept { return device_; }
+
+ private:
+  // Passthrough hooks nothing; a hooked access would be a bug.
+  class NoMonitor final : public HookedIoHandler {
+   public:
+    std::uint32_t hooked_read(std::uint16_t, unsigned) noexcept override { return ~0u; }
+    void hooked_write(std::uint16_t, unsigned, std::uint32_t) noexcept override {}
+  };
+  std::string guest_;
+  hw::PhysicalDevice& device_;
+  NoMonitor no_monitor_;
+  PassthroughWindow window_;
+};
+
 // Everything on the wire side of one run. Outlives the machines' threads.
 class Network {
  public:
@@ -72,8 +100,15 @@ class Network {
   // Creates an emulated card for `machine` per `spec`, registers it on the
   // machine's port bus and connects it to its wire.
   EmulatedNic& attach_emulated(Machine& machine, const NicSpec& spec, hw::MacAddress mac);
+  // Gives the physical card `spec.hw` whole to `machine`. Throws
+  // std::invalid_argument if another guest has it already: passthrough
+  // cannot share a card.
+  PassthroughNic& attach_passthrough(Machine& machine, const NicSpec& spec, hw::MacAddress mac);
   hw::Hub& hub(const std::string& name = "");
   const std::vector<std::unique_ptr<EmulatedNic>>& nics() const noexcept { return nics_; }
+  const std::vector<std::unique_ptr<PassthroughNic>>& passthrough_nics() const noexcept {
+    return passthrough_;
+  }
   std::uint64_t frames_recorded() const;
 
  private:
@@ -81,6 +116,8 @@ class Network {
   std::unique_ptr<hw::PcapRecorder> recorder_;
   std::vector<std::unique_ptr<hw::TapDevice>> taps_;
   std::vector<std::unique_ptr<EmulatedNic>> nics_;
+  std::map<std::string, std::unique_ptr<hw::ChipDevice>> physical_cards_;
+  std::vector<std::unique_ptr<PassthroughNic>> passthrough_;
 };
 
 }  // namespace vpio

@@ -15,7 +15,8 @@ const char* outcome_name(GuestOutcome::Kind kind) noexcept {
 
 nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                          const std::vector<GuestOutcome>& outcomes,
-                         const std::vector<std::vector<EmulatedNic*>>& nics_of) {
+                         const std::vector<std::vector<EmulatedNic*>>& nics_of,
+                         const std::vector<std::vector<PassthroughNic*>>& passthrough_of) {
   nlohmann::json guests = nlohmann::json::array();
   for (std::size_t i = 0; i < machines.size(); ++i) {
     const ExitCounters& c = machines[i]->counters();
@@ -36,6 +37,15 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                       {"frames_received", counts.frames_received},
                       {"frames_dropped", counts.frames_dropped},
                       {"bad_programming", counts.bad_programming}});
+    }
+    for (PassthroughNic* nic : passthrough_of[i]) {
+      const PortCounters& ports = nic->window().counters();
+      nics.push_back({{"mode", "passthrough"},
+                      {"device", nic->device().describe()},
+                      {"port_accesses", ports.total()},
+                      {"direct", ports.total(IoPath::direct)},
+                      {"hooked", ports.total(IoPath::hooked)},
+                      {"emulated", ports.total(IoPath::emulated)}});
     }
     guests.push_back({{"name", machines[i]->name()},
                       {"outcome", outcome_name(outcomes[i].kind)},

@@ -12,7 +12,8 @@ namespace vpio {
 
 nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                          const std::vector<GuestOutcome>& outcomes,
-                         const std::vector<std::vector<EmulatedNic*>>& nics_of);
+                         const std::vector<std::vector<EmulatedNic*>>& nics_of,
+                         const std::vector<std::vector<PassthroughNic*>>& passthrough_of);
 
 const char* outcome_name(GuestOutcome::Kind kind) noexcept;
 

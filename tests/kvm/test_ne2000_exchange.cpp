@@ -28,7 +28,7 @@ std::string mac_text(const std::uint8_t* mac) {
 class ExchangeTest : public KvmTest {
  protected:
   void exchange_and_check(const std::string& echo_image, const std::string& sender_image,
-                          bool by_interrupt);
+                          bool by_interrupt, bool sender_passthrough = false);
 };
 
 TEST_F(ExchangeTest, TwoEmulatedCardsExchangeAThousandFramesEachWayPolling) {
@@ -39,8 +39,16 @@ TEST_F(ExchangeTest, TwoEmulatedCardsExchangeAThousandFramesEachWayByInterrupt) 
   exchange_and_check("net_echo_irq", "net_sender_irq", true);
 }
 
+// The sender gets the physical card (the chip standing in for hardware) whole:
+// every one of its NIC accesses is direct, none hooked, and its port accesses
+// add up exactly.
+TEST_F(ExchangeTest, APassthroughGuestExchangesWithAnEmulatedOne) {
+  exchange_and_check("net_echo", "net_sender", false, true);
+}
+
 void ExchangeTest::exchange_and_check(const std::string& echo_image,
-                                      const std::string& sender_image, bool by_interrupt) {
+                                      const std::string& sender_image, bool by_interrupt,
+                                      bool sender_passthrough) {
   const std::string pcap = testing::TempDir() + echo_image + ".pcap";
   std::filesystem::remove(pcap);
   auto network = std::make_unique<Network>(pcap);
@@ -48,7 +56,14 @@ void ExchangeTest::exchange_and_check(const std::string& echo_image,
   auto sender = make_machine(guest_image(sender_image), "sender");
   const hw::MacAddress echo_mac = default_mac(0), sender_mac = default_mac(1);
   network->attach_emulated(*echo, NicSpec{}, echo_mac);
-  network->attach_emulated(*sender, NicSpec{}, sender_mac);
+  PassthroughNic* passthrough = nullptr;
+  if (sender_passthrough) {
+    NicSpec spec;
+    spec.mode = NicMode::passthrough;
+    passthrough = &network->attach_passthrough(*sender, spec, sender_mac);
+  } else {
+    network->attach_emulated(*sender, NicSpec{}, sender_mac);
+  }
 
   auto outcomes =
       run_concurrently(std::vector<Machine*>{echo.get(), sender.get()}, std::chrono::minutes(15));
@@ -65,6 +80,15 @@ void ExchangeTest::exchange_and_check(const std::string& echo_image,
   } else {
     EXPECT_EQ(echo->counters().interrupts_injected.load(), 0u);
     EXPECT_EQ(sender->counters().interrupts_injected.load(), 0u);
+  }
+  if (passthrough != nullptr) {
+    const PortCounters& ports = passthrough->window().counters();
+    EXPECT_GT(ports.total(IoPath::direct), 0u);
+    EXPECT_EQ(ports.total(IoPath::hooked), 0u);
+    EXPECT_EQ(ports.total(IoPath::emulated), 0u);
+    // NIC accesses + console bytes + the exit port = every port access.
+    EXPECT_EQ(ports.total() + sender->console_transcript().size() + 1,
+              sender->counters().port_accesses.load());
   }
   network.reset();  // closes the pcap file
 

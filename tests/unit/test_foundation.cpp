@@ -213,6 +213,14 @@ TEST(CommandLine, BadInputGetsAOneLineErrorAndExitTwo) {
   EXPECT_EQ(r.code, 2) << r.output;
   r = vpio("run --nic vpio " + small);
   EXPECT_EQ(r.code, 2) << r.output;
+  // Passthrough gives a card whole to one guest: sharing it is refused.
+  r = vpio("run --nic passthrough " + small + " " + small);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("cannot share"), std::string::npos) << r.output;
+  r = vpio("run --nic passthrough,guest=0 --nic passthrough,guest=1,port=0x280 " + small + " " +
+           small);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("given by passthrough to guests 0 and 1"), std::string::npos) << r.output;
   r = vpio("run --help");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("--ram"), std::string::npos);
