@@ -7,14 +7,12 @@ namespace vpio {
 
 void HookedIoHandler::hooked_read_string(std::uint16_t offset, unsigned size,
                                          std::span<std::uint8_t> data) noexcept {
-  for (std::size_t i = 0; i + size <= data.size(); i += size)
-    store_element(data.data() + i, size, hooked_read(offset, size));
+  read_elements(size, data, [&] { return hooked_read(offset, size); });
 }
 
 void HookedIoHandler::hooked_write_string(std::uint16_t offset, unsigned size,
                                           std::span<const std::uint8_t> data) noexcept {
-  for (std::size_t i = 0; i + size <= data.size(); i += size)
-    hooked_write(offset, size, load_element(data.data() + i, size));
+  write_elements(size, data, [&](std::uint32_t value) { hooked_write(offset, size, value); });
 }
 
 std::uint64_t PortCounters::count(std::uint16_t offset, IoPath path, bool write) const noexcept {

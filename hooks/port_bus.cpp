@@ -28,14 +28,12 @@ void store_element(std::uint8_t* p, unsigned size, std::uint32_t value) noexcept
 
 void PortDevice::port_read_string(std::uint16_t offset, unsigned size,
                                   std::span<std::uint8_t> data) noexcept {
-  for (std::size_t i = 0; i + size <= data.size(); i += size)
-    store_element(data.data() + i, size, port_read(offset, size));
+  read_elements(size, data, [&] { return port_read(offset, size); });
 }
 
 void PortDevice::port_write_string(std::uint16_t offset, unsigned size,
                                    std::span<const std::uint8_t> data) noexcept {
-  for (std::size_t i = 0; i + size <= data.size(); i += size)
-    port_write(offset, size, load_element(data.data() + i, size));
+  write_elements(size, data, [&](std::uint32_t value) { port_write(offset, size, value); });
 }
 
 void PortBus::add(std::uint16_t base, std::uint32_t length, PortDevice& device, std::string name) {

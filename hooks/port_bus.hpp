@@ -50,4 +50,17 @@ class PortBus {
 std::uint32_t load_element(const std::uint8_t* p, unsigned size) noexcept;
 void store_element(std::uint8_t* p, unsigned size, std::uint32_t value) noexcept;
 
+// String I/O as single accesses: fills `data` element by element from
+// read(), or hands each element of `data` to write(value).
+template <typename Read>
+void read_elements(unsigned size, std::span<std::uint8_t> data, Read read) noexcept {
+  for (std::size_t i = 0; i + size <= data.size(); i += size)
+    store_element(data.data() + i, size, read());
+}
+template <typename Write>
+void write_elements(unsigned size, std::span<const std::uint8_t> data, Write write) noexcept {
+  for (std::size_t i = 0; i + size <= data.size(); i += size)
+    write(load_element(data.data() + i, size));
+}
+
 }  // namespace vpio

@@ -147,15 +147,19 @@ hw::Hub& Network::hub(const std::string& name) {
   return *slot;
 }
 
+hw::Hub* Network::hub_for_wire(const std::string& wire) {
+  if (wire == "hub") return &hub("");
+  if (wire.starts_with("hub:")) return &hub(wire.substr(4));
+  return nullptr;
+}
+
 EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw::MacAddress mac) {
   auto nic =
       std::make_unique<EmulatedNic>(mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, *nic, "ne2000");
   machine.add_interrupt_source();
-  if (spec.wire == "hub" || spec.wire.starts_with("hub:")) {
-    std::string name = spec.wire == "hub" ? "" : spec.wire.substr(4);
-    hw::HubPort& port = hub(name).attach(nic->chip(), machine.name());
-    nic->chip().set_transmit_sink(port);
+  if (hw::Hub* wire_hub = hub_for_wire(spec.wire)) {
+    nic->chip().set_transmit_sink(wire_hub->attach(nic->chip(), machine.name()));
   } else if (spec.wire.starts_with("tap:")) {
     auto tap = std::make_unique<hw::TapDevice>(spec.wire.substr(4));
     tap->up();
@@ -172,22 +176,21 @@ PassthroughNic::PassthroughNic(std::string guest, hw::PhysicalDevice& device, st
 
 PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spec,
                                             hw::MacAddress mac) {
+  hw::Hub* wire_hub = hub_for_wire(spec.wire);
+  if (wire_hub == nullptr && spec.wire != "none")
+    throw std::invalid_argument("--nic: passthrough supports wire=hub, hub:NAME or none");
+  auto& card = physical_cards_[spec.hw];
   for (const auto& existing : passthrough_)
-    if (&existing->device() == physical_cards_[spec.hw].get())
+    if (&existing->device() == card.get())
       throw std::invalid_argument("--nic: physical card '" + spec.hw +
                                   "' is already given whole to guest '" + existing->guest() +
                                   "'; passthrough cannot share a card (vpio mode will)");
-  auto& card = physical_cards_[spec.hw];
   if (!card) {
     // The stand-in for hardware: vpio's chip, with the first owner's MAC as
     // its PROM, on the requested wire.
     card = std::make_unique<hw::ChipDevice>(mac);
-    if (spec.wire == "hub" || spec.wire.starts_with("hub:")) {
-      std::string name = spec.wire == "hub" ? "" : spec.wire.substr(4);
-      card->chip().set_transmit_sink(hub(name).attach(card->chip(), "card:" + spec.hw));
-    } else if (spec.wire != "none") {
-      throw std::invalid_argument("--nic: passthrough supports wire=hub, hub:NAME or none");
-    }
+    if (wire_hub != nullptr)
+      card->chip().set_transmit_sink(wire_hub->attach(card->chip(), "card:" + spec.hw));
   }
   auto nic = std::make_unique<PassthroughNic>(machine.name(), *card, hw::Ne2000::kWindowPorts);
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, nic->window(), "ne2000 passthrough");

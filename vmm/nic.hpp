@@ -105,6 +105,8 @@ class Network {
   // cannot share a card.
   PassthroughNic& attach_passthrough(Machine& machine, const NicSpec& spec, hw::MacAddress mac);
   hw::Hub& hub(const std::string& name = "");
+  // The hub a `wire=` value names (hub, hub:NAME), or nullptr for other wires.
+  hw::Hub* hub_for_wire(const std::string& wire);
   const std::vector<std::unique_ptr<EmulatedNic>>& nics() const noexcept { return nics_; }
   const std::vector<std::unique_ptr<PassthroughNic>>& passthrough_nics() const noexcept {
     return passthrough_;
