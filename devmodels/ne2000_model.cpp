@@ -1,4 +1,5 @@
-// The NE2000 VPIO model: DMA and ring validation, in-flight tracking.
+// The NE2000 VPIO model: classification, translation and validation of a
+// guest's programming, in-flight tracking, the hooked-I/O list.
 #include "devmodels/ne2000_model.hpp"
 
 #include <algorithm>
@@ -9,14 +10,24 @@ namespace vpio::devmodels {
 namespace reg = hw::ne2000;
 namespace {
 
-constexpr std::uint16_t kResetPort = 0x1f;
-constexpr std::uint16_t kMinTransmitBytes = 1;  // the chip pads nothing: 1..1518
 constexpr unsigned kPageShift = 8;
+constexpr std::uint32_t kViewMemoryStart = reg::kMemoryStart;
+constexpr std::uint32_t kViewMemoryEnd = reg::kMemoryStart + reg::kMemoryBytes;
+// DCR bits the card keeps whatever a guest writes: normal operation (LS) on,
+// auto-initialise (AR, bit 4: the card's own send-packet DMA) off.
+constexpr std::uint8_t kDcrAutoInit = 0x10;
 
 // The 16-bit registers are written a byte at a time, low byte first or not.
 void set_byte(std::uint16_t& reg16, unsigned which, std::uint8_t value) noexcept {
   const unsigned shift = which * 8;
   reg16 = static_cast<std::uint16_t>((reg16 & ~(0xffu << shift)) | (unsigned{value} << shift));
+}
+
+std::uint8_t low(unsigned v) noexcept { return static_cast<std::uint8_t>(v & 0xff); }
+std::uint8_t high(unsigned v) noexcept { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
+
+Decision refuse(Violation v, std::uint32_t address) noexcept {
+  return {Action::refuse, {v, address}, {}, false};
 }
 
 }  // namespace
@@ -25,128 +36,197 @@ std::string_view violation_name(Violation v) noexcept {
   switch (v) {
     case Violation::none: return "none";
     case Violation::remote_dma_outside_share: return "remote DMA outside the guest's share";
-    case Violation::transmit_outside_share: return "transmit outside the guest's share";
+    case Violation::transmit_outside_share: return "transmit outside the guest's transmit area";
     case Violation::transmit_length: return "transmit of an impossible length";
-    case Violation::ring_outside_share: return "receive ring outside the guest's share";
+    case Violation::ring_outside_share: return "receive ring outside the card's memory";
     case Violation::ring_inverted: return "receive ring with PSTART >= PSTOP";
-    case Violation::reset_while_busy: return "reset with a transmit in flight";
+    case Violation::reset_while_busy: return "reset while another guest's transmit is in flight";
+    case Violation::not_initialised: return "card used before it was initialised";
+    case Violation::remote_dma_stalled: return "remote DMA held the card too long";
+    case Violation::foreign_source_address: return "transmit with another station's address";
   }
   return "?";
 }
 
-Verdict Ne2000Model::check_remote_dma(bool write) const noexcept {
-  // Reading the PROM (below 0x20) is every driver's first step; writing it is not.
-  if (!write && regs_.rsar + std::uint32_t{regs_.rbcr} <= reg::kPromBytes) return {};
-  // Walk the range as the chip will, wrapping from PSTOP to PSTART.
-  std::uint32_t address = regs_.rsar;
-  for (std::uint32_t left = regs_.rbcr; left > 0;) {
-    const unsigned page = address >> kPageShift;
-    if (!page_in_share(page)) return {Violation::remote_dma_outside_share, address};
-    const std::uint32_t page_end = (page + 1u) << kPageShift;
+std::array<CardRegisterWrite, kCardContextWrites> card_context_writes(
+    const CardContext& c) noexcept {
+  return {{{reg::kDcr, c.dcr},
+           {reg::kRsar0, low(c.rsar)},
+           {reg::kRsar1, high(c.rsar)},
+           {reg::kRbcr0, low(c.rbcr)},
+           {reg::kRbcr1, high(c.rbcr)},
+           {reg::kTpsr, c.tpsr},
+           {reg::kTbcr0, low(c.tbcr)},
+           {reg::kTbcr1, high(c.tbcr)}}};
+}
+
+std::uint16_t Ne2000Model::translate(std::uint32_t view_address) const noexcept {
+  return static_cast<std::uint16_t>(view_address - view_tx_start() +
+                                    (std::uint32_t{layout_.card_tx_page} << kPageShift));
+}
+
+CardContext Ne2000Model::card_context() const noexcept {
+  CardContext c;
+  c.dcr = static_cast<std::uint8_t>((regs_.dcr | reg::kDcrNormal) & ~kDcrAutoInit);
+  c.rsar = in_tx_area(regs_.rsar) ? translate(regs_.rsar) : std::uint16_t{0};
+  c.rbcr = regs_.rbcr;
+  c.tpsr = in_tx_area(std::uint32_t{regs_.tpsr} << kPageShift)
+               ? high(translate(std::uint32_t{regs_.tpsr} << kPageShift))
+               : std::uint8_t{0};
+  c.tbcr = regs_.tbcr;
+  return c;
+}
+
+std::bitset<Ne2000Model::kWindowPorts> Ne2000Model::hooked_ports() const noexcept {
+  std::bitset<kWindowPorts> hooked;
+  hooked.set();
+  if (card_dma_) hooked.reset(kDataPort);
+  return hooked;
+}
+
+bool Ne2000Model::runs(const Ne2000GuestRegisters& r) const noexcept {
+  return (r.cr & reg::kCrStart) != 0 && (r.cr & reg::kCrStop) == 0;
+}
+
+// The remote DMA a CR write starts, walked as the chip walks it (wrapping
+// from PSTOP to PSTART). It may read the PROM, stay in the guest's virtual
+// memory, or stay wholly inside the transmit area, which runs on the card.
+Decision Ne2000Model::classify_remote_dma(const Ne2000GuestRegisters& r) const noexcept {
+  const bool write = (r.cr & reg::kCrDmaMask) == reg::kCrRemoteWrite;
+  if (r.rbcr == 0) return {};
+  if (!write && r.rsar + std::uint32_t{r.rbcr} <= reg::kPromBytes) return {};
+  const bool on_card = in_tx_area(r.rsar);
+  std::uint32_t address = r.rsar;
+  for (std::uint32_t left = r.rbcr; left > 0;) {
+    if (address < kViewMemoryStart || address >= kViewMemoryEnd)
+      return refuse(Violation::remote_dma_outside_share, address);
+    if (in_tx_area(address) != on_card)
+      return refuse(Violation::remote_dma_outside_share, on_card ? view_tx_end() : address);
+    const std::uint32_t page_end = ((address >> kPageShift) + 1u) << kPageShift;
     const std::uint32_t step = std::min(left, page_end - address);
     left -= step;
     address += step;
-    if ((address >> kPageShift) == regs_.pstop && regs_.pstart < regs_.pstop)
-      address = std::uint32_t{regs_.pstart} << kPageShift;
+    if ((address >> kPageShift) == r.pstop && r.pstart < r.pstop)
+      address = std::uint32_t{r.pstart} << kPageShift;
   }
-  return {};
+  if (!on_card) return {};
+  if (!initialised_) return refuse(Violation::not_initialised, r.rsar);
+  return {Action::start_card_dma, {}, {translate(r.rsar), r.rbcr}, write};
 }
 
-Verdict Ne2000Model::check_transmit() const noexcept {
-  if (regs_.tbcr < kMinTransmitBytes || regs_.tbcr > reg::kMaxWireFrameBytes)
-    return {Violation::transmit_length, regs_.tbcr};
-  const std::uint32_t start = std::uint32_t{regs_.tpsr} << kPageShift;
-  const std::uint32_t last = start + regs_.tbcr - 1;
-  if (!page_in_share(regs_.tpsr)) return {Violation::transmit_outside_share, start};
-  if (!page_in_share(last >> kPageShift)) return {Violation::transmit_outside_share, last};
-  return {};
+Decision Ne2000Model::classify_transmit(const Ne2000GuestRegisters& r) const noexcept {
+  const std::uint32_t start = std::uint32_t{r.tpsr} << kPageShift;
+  // A transmitter looped back to its own receiver puts nothing on the wire.
+  if ((r.tcr & reg::kTcrLoopbackMask) != 0) return {};
+  if (!initialised_) return refuse(Violation::not_initialised, start);
+  if (r.tbcr == 0 || r.tbcr > reg::kMaxWireFrameBytes)
+    return refuse(Violation::transmit_length, start);
+  if (!in_tx_area(start)) return refuse(Violation::transmit_outside_share, start);
+  if (start + r.tbcr > view_tx_end())
+    return refuse(Violation::transmit_outside_share, view_tx_end());
+  return {Action::transmit, {}, {translate(start), r.tbcr}, false};
 }
 
-Verdict Ne2000Model::check_ring() const noexcept {
-  const std::uint32_t pstart = regs_.pstart, pstop = regs_.pstop;
-  if (!page_in_share(pstart)) return {Violation::ring_outside_share, pstart << kPageShift};
-  if (pstop > share_.end_page || pstop <= share_.first_page)
+Verdict Ne2000Model::check_ring(const Ne2000GuestRegisters& r) const noexcept {
+  const std::uint32_t pstart = r.pstart, pstop = r.pstop;
+  const auto in_memory = [](std::uint32_t page) {
+    return page >= reg::kFirstMemoryPage && page < reg::kEndMemoryPage;
+  };
+  if (!in_memory(pstart)) return {Violation::ring_outside_share, pstart << kPageShift};
+  if (pstop > reg::kEndMemoryPage || pstop <= reg::kFirstMemoryPage)
     return {Violation::ring_outside_share, pstop << kPageShift};
   if (pstart >= pstop) return {Violation::ring_inverted, pstart << kPageShift};
-  // CURR and BNRY need only stay in the share: Linux's lib8390 parks BNRY at
+  // CURR and BNRY need only stay in memory: Linux's lib8390 parks BNRY at
   // PSTART - 1 (its TX pages), which the chip reads modulo the ring.
-  for (std::uint32_t pointer : {std::uint32_t{regs_.curr}, std::uint32_t{regs_.bnry}})
-    if (!page_in_share(pointer)) return {Violation::ring_outside_share, pointer << kPageShift};
+  for (std::uint32_t pointer : {std::uint32_t{r.curr}, std::uint32_t{r.bnry}})
+    if (!in_memory(pointer)) return {Violation::ring_outside_share, pointer << kPageShift};
   return {};
 }
 
-Verdict Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcept {
+Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
+  Ne2000GuestRegisters next = regs_;
+  next.cr = value;
+  if (ring_programmed_ && runs(next)) {
+    if (Verdict v = check_ring(next); !v.ok()) return {Action::refuse, v, {}, false};
+  }
+  Decision decision;
+  const std::uint8_t dma = value & reg::kCrDmaMask;
+  const bool starts_dma = dma == reg::kCrRemoteRead || dma == reg::kCrRemoteWrite;
+  if (starts_dma) decision = classify_remote_dma(next);
+  if (!decision.verdict.ok()) return decision;
+  // A transmit and a DMA start in one write: the DMA is refused or started
+  // above, and the transmit is checked as well.
+  if ((value & reg::kCrTransmit) != 0 && runs(next)) {
+    // No driver starts a DMA and a transmit in one write; the card would
+    // run both on the same pages.
+    if (decision.action == Action::start_card_dma)
+      return refuse(Violation::transmit_outside_share, std::uint32_t{next.tpsr} << kPageShift);
+    decision = classify_transmit(next);
+    if (!decision.verdict.ok()) return decision;
+  }
+  // Any other DMA command (abort, or a new DMA) ends a remote DMA on the card.
+  if (card_dma_ && dma != 0 && dma != reg::kCrSendPacket) {
+    decision.ends_card_dma = true;
+    card_dma_ = false;
+  }
+  if (decision.action == Action::start_card_dma) {
+    card_dma_ = true;
+    card_dma_write_ = decision.write;
+  }
+  if (decision.action == Action::transmit) tx_unacked_ = true;
+  if (runs(next) && dcr_written_ && !initialised_) initialised_ = ever_initialised_ = true;
+  regs_.cr = value;
+  return decision;
+}
+
+Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcept {
   if (offset == kResetPort) {
-    if (transmitting_) return {Violation::reset_while_busy, 0};
     regs_ = Ne2000GuestRegisters{};
-    remote_dma_ = false;
-    ring_programmed_ = false;
-    return {};
+    card_dma_ = card_dma_write_ = tx_unacked_ = false;
+    dcr_written_ = initialised_ = ring_programmed_ = false;
+    return {Action::reset, {}, {}, false};
   }
-  if (offset >= 0x10) return {};  // the data port: the model is not on that path
+  if (offset >= kDataPort) return {};
+  if (offset == reg::kCr) return on_command(value);
   const unsigned page = regs_.cr >> reg::kCrPageShift;
-  if (offset == reg::kCr) {
-    Ne2000GuestRegisters next = regs_;
-    next.cr = value;
-    const std::uint8_t dma = value & reg::kCrDmaMask;
-    Ne2000Model probe = *this;
-    probe.regs_ = next;
-    if (ring_programmed_ && (value & reg::kCrStart) && !(value & reg::kCrStop)) {
-      if (Verdict v = probe.check_ring(); !v.ok()) return v;
-    }
-    if (dma == reg::kCrRemoteRead || dma == reg::kCrRemoteWrite) {
-      if (Verdict v = probe.check_remote_dma(dma == reg::kCrRemoteWrite); !v.ok()) return v;
-      remote_dma_ = regs_.rbcr > 0;
-    } else if (dma == reg::kCrNoDma) {
-      remote_dma_ = false;
-    }
-    if (value & reg::kCrTransmit) {
-      if (Verdict v = probe.check_transmit(); !v.ok()) return v;
-      transmitting_ = true;
-    }
-    regs_.cr = value;
-    return {};
-  }
-  if (page == 0) {
-    switch (offset) {
-      case reg::kPstart:
-        regs_.pstart = value;
-        ring_programmed_ = true;
-        break;
-      case reg::kPstop:
-        regs_.pstop = value;
-        ring_programmed_ = true;
-        break;
-      case reg::kBnry: regs_.bnry = value; break;
-      case reg::kTpsr: regs_.tpsr = value; break;
-      case reg::kTbcr0: set_byte(regs_.tbcr, 0, value); break;
-      case reg::kTbcr1: set_byte(regs_.tbcr, 1, value); break;
-      case reg::kRsar0: set_byte(regs_.rsar, 0, value); break;
-      case reg::kRsar1: set_byte(regs_.rsar, 1, value); break;
-      case reg::kRbcr0: set_byte(regs_.rbcr, 0, value); break;
-      case reg::kRbcr1: set_byte(regs_.rbcr, 1, value); break;
-      case reg::kRcr: regs_.rcr = value; break;
-      case reg::kTcr: regs_.tcr = value; break;
-      case reg::kDcr: regs_.dcr = value; break;
-      case reg::kImr: regs_.imr = value; break;
-      default: break;
-    }
-    // Ring pointers moved while the card runs must stay in the share.
-    if ((offset == reg::kPstart || offset == reg::kPstop || offset == reg::kBnry) &&
-        ring_programmed_ && (regs_.cr & reg::kCrStart) && !(regs_.cr & reg::kCrStop)) {
-      if (Verdict v = check_ring(); !v.ok()) return v;
-    }
-  } else if (page == 1) {
+  if (page == 1) {
     if (offset >= reg::kPar0 && offset < reg::kPar0 + 6) regs_.par[offset - reg::kPar0] = value;
     if (offset == reg::kCurr) regs_.curr = value;
     if (offset >= reg::kMar0) regs_.mar[offset - reg::kMar0] = value;
   }
+  if (page != 0) return {};
+  Ne2000GuestRegisters next = regs_;
+  switch (offset) {
+    case reg::kPstart: next.pstart = value; break;
+    case reg::kPstop: next.pstop = value; break;
+    case reg::kBnry: next.bnry = value; break;
+    case reg::kTpsr: next.tpsr = value; break;
+    case reg::kTbcr0: set_byte(next.tbcr, 0, value); break;
+    case reg::kTbcr1: set_byte(next.tbcr, 1, value); break;
+    case reg::kIsr:
+      if ((value & (reg::kIsrPtx | reg::kIsrTxe)) != 0) tx_unacked_ = false;
+      break;
+    case reg::kRsar0: set_byte(next.rsar, 0, value); break;
+    case reg::kRsar1: set_byte(next.rsar, 1, value); break;
+    case reg::kRbcr0: set_byte(next.rbcr, 0, value); break;
+    case reg::kRbcr1: set_byte(next.rbcr, 1, value); break;
+    case reg::kRcr: next.rcr = value; break;
+    case reg::kTcr: next.tcr = value; break;
+    case reg::kDcr:
+      next.dcr = value;
+      dcr_written_ = true;
+      break;
+    case reg::kImr: next.imr = value; break;
+    default: break;
+  }
+  // Ring pointers moved while the card runs must stay in memory and in order.
+  const bool ring_write = offset == reg::kPstart || offset == reg::kPstop || offset == reg::kBnry;
+  if (ring_write && (ring_programmed_ || offset != reg::kBnry) && runs(next)) {
+    if (Verdict v = check_ring(next); !v.ok()) return {Action::refuse, v, {}, false};
+  }
+  if (offset == reg::kPstart || offset == reg::kPstop) ring_programmed_ = true;
+  regs_ = next;
   return {};
-}
-
-void Ne2000Model::on_isr(std::uint8_t isr) noexcept {
-  if (isr & (reg::kIsrPtx | reg::kIsrTxe)) transmitting_ = false;
-  if (isr & reg::kIsrRdc) remote_dma_ = false;
 }
 
 }  // namespace vpio::devmodels

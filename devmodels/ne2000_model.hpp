@@ -1,45 +1,80 @@
-// The VPIO model of the NE2000 (first part): what a guest's programming of the
-// card will make it touch, checked against the card memory the guest may use.
-// Covers: remote DMA (read/write, with the DP8390's wrap from PSTOP to
-// PSTART), transmit (TPSR/TBCR), the receive ring pointers, and whether a
-// transmit or remote DMA is in flight (is the card reusable). Leaves out, for
-// now: address translation between a guest's view and its share, the receive
-// demultiplexing and the context switch (see docs/vpio-plan.md). Knows nothing
-// of KVM or of guests other than through its share.
+// The VPIO model of the NE2000, one per guest sharing a card. It answers the
+// three questions of the monitor for each access the guest makes:
+//   1. is the card reusable now (no remote DMA of this guest in flight on it)?
+//   2. is a DMA about to begin, and what card memory will it touch: a remote
+//      DMA or transmit in the guest's transmit area (translated to where that
+//      area lives on the card), or anything else, which stays in the guest's
+//      own virtual card (its shadow);
+//   3. which ports must stay hooked: all but the data port, which goes
+//      direct while the guest's remote DMA runs on the card.
+// The guest sees a whole card: PROM, registers and pages 0x40..0x7f. Only its
+// transmit area (GuestLayout) is backed by card memory; the receive ring is
+// virtual, filled by the monitor. The model validates every programming that
+// would touch card memory and names what a refused one would have touched.
+// It knows nothing of KVM, of the monitor or of other guests.
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <string_view>
 
 namespace vpio::devmodels {
 
-// The part of card memory one guest may touch, in 256-byte pages
-// [first_page, end_page) inside 0x40..0x80, plus reading the PROM.
-struct CardShare {
-  std::uint8_t first_page = 0x40;
-  std::uint16_t end_page = 0x80;
+// Where the guest's transmit area is, in its view and on the card.
+struct GuestLayout {
+  std::uint8_t view_tx_page = 0x40;  // first page of the area as the guest sees it
+  std::uint8_t tx_pages = 6;         // one maximal frame
+  std::uint8_t card_tx_page = 0x40;  // where the area lives on the physical card
 };
 
+// Violation codes; the number is what a machine check reports (docs/vpio.md).
 enum class Violation : std::uint8_t {
-  none,
-  remote_dma_outside_share,  // RSAR..RSAR+RBCR leaves the share (or writes the PROM)
-  transmit_outside_share,    // TPSR..TPSR+TBCR leaves the share
-  transmit_length,           // TBCR of no Ethernet frame's length
-  ring_outside_share,        // PSTART/PSTOP/BNRY/CURR outside the share
-  ring_inverted,             // PSTART >= PSTOP when the card is started
-  reset_while_busy,          // reset with a transmit in flight
+  none = 0,
+  remote_dma_outside_share = 1,  // leaves 0x4000..0x7fff, or the transmit area it started in
+  transmit_outside_share = 2,    // TPSR..TPSR+TBCR leaves the transmit area
+  transmit_length = 3,           // TBCR of no Ethernet frame's length
+  ring_outside_share = 4,        // PSTART/PSTOP/BNRY/CURR outside pages 0x40..0x80
+  ring_inverted = 5,             // PSTART >= PSTOP while the card runs
+  reset_while_busy = 6,          // reset while another guest's transmit is in flight
+  not_initialised = 7,           // DMA or transmit on the card before DCR and a start
+  remote_dma_stalled = 8,        // a remote DMA held the card past the monitor's limit
+  foreign_source_address = 9,    // a transmitted frame names another station as its source
 };
 std::string_view violation_name(Violation v) noexcept;
 
 struct Verdict {
   Violation violation = Violation::none;
-  std::uint32_t card_address = 0;  // what the violation would have touched
+  std::uint32_t card_address = 0;  // in the guest's view: what it would have touched
   bool ok() const noexcept { return violation == Violation::none; }
 };
 
-// The guest-specific registers, as the guest programmed them: one declared
-// list, what a context switch saves and restores.
+// What the monitor must do with one guest write the model has seen.
+enum class Action : std::uint8_t {
+  refuse,          // a violation: perform nothing
+  shadow,          // the guest's virtual card only
+  start_card_dma,  // CR starting a remote DMA in the transmit area: run it on the card
+  transmit,        // CR.TXP: transmit from the transmit area on the card
+  reset,           // the reset port: reset the guest's virtual card
+};
+
+// A range of card memory, as the card addresses it.
+struct CardRange {
+  std::uint16_t address = 0;
+  std::uint16_t bytes = 0;
+};
+
+struct Decision {
+  Action action = Action::shadow;
+  Verdict verdict;
+  CardRange card;      // start_card_dma, transmit: the translated range
+  bool write = false;  // start_card_dma: a remote write
+  // The write ends the guest's remote DMA on the card (an abort or a new
+  // command): the monitor aborts it on the card before anything else.
+  bool ends_card_dma = false;
+};
+
+// The guest's registers as it programmed them (its view).
 struct Ne2000GuestRegisters {
   std::uint8_t cr = 0x21;
   std::uint8_t pstart = 0, pstop = 0, bnry = 0, tpsr = 0, curr = 0;
@@ -49,36 +84,82 @@ struct Ne2000GuestRegisters {
   std::array<std::uint8_t, 8> mar{};
 };
 
+// The guest-specific state that lives on the physical card: the one declared
+// list a context switch saves (from the model: these registers are write-only
+// on a DP8390) and restores (by writing them, in this order, on page 0).
+struct CardContext {
+  std::uint8_t dcr = 0;    // data configuration: word or byte transfers, byte order
+  std::uint16_t rsar = 0;  // remote DMA start, translated
+  std::uint16_t rbcr = 0;  // remote DMA count
+  std::uint8_t tpsr = 0;   // transmit page, translated
+  std::uint16_t tbcr = 0;  // transmit count
+  bool operator==(const CardContext&) const = default;
+};
+struct CardRegisterWrite {
+  std::uint16_t offset;
+  std::uint8_t value;
+};
+inline constexpr std::size_t kCardContextWrites = 8;
+std::array<CardRegisterWrite, kCardContextWrites> card_context_writes(
+    const CardContext& c) noexcept;
+
 class Ne2000Model {
  public:
-  explicit Ne2000Model(CardShare share) : share_(share) {}
+  static constexpr std::uint16_t kWindowPorts = 0x20;
+  static constexpr std::uint16_t kDataPort = 0x10;
+  static constexpr std::uint16_t kResetPort = 0x1f;
 
-  // A guest write to the window (offset 0x00..0x1f) before it reaches the
-  // card. A verdict that is not ok means: do not perform it.
-  Verdict on_write(std::uint16_t offset, std::uint8_t value) noexcept;
-  // The card's ISR as read (by the guest or the monitor): completions end
-  // what was in flight.
-  void on_isr(std::uint8_t isr) noexcept;
+  explicit Ne2000Model(GuestLayout layout) : layout_(layout) {}
 
-  bool transmit_in_flight() const noexcept { return transmitting_; }
-  bool remote_dma_in_flight() const noexcept { return remote_dma_; }
-  // Question 1 of the model: may the card be handed to another guest now?
-  bool reusable() const noexcept { return !transmitting_ && !remote_dma_; }
+  // A guest write of one byte at an offset of the window (not the data port)
+  // before it reaches anything. Each write to the reset port, or read of it,
+  // is given as on_write(kResetPort, ...).
+  Decision on_write(std::uint16_t offset, std::uint8_t value) noexcept;
+  // The monitor saw the card finish (or abort) this guest's remote DMA.
+  void card_dma_done() noexcept { card_dma_ = false; }
+  // The monitor refused the transmit the last CR.TXP asked for.
+  void transmit_refused() noexcept { tx_unacked_ = false; }
+
+  // Question 1: may the card be handed to another guest now?
+  bool reusable() const noexcept { return !card_dma_; }
+  bool card_dma_in_flight() const noexcept { return card_dma_; }
+  bool card_dma_is_write() const noexcept { return card_dma_write_; }
+  // From the start of a remote write into the transmit area until the guest
+  // acknowledges the transmit's PTX/TXE in ISR.
+  bool transmit_in_flight() const noexcept { return (card_dma_ && card_dma_write_) || tx_unacked_; }
+  // Question 3: the hooked-I/O list.
+  std::bitset<kWindowPorts> hooked_ports() const noexcept;
+  // Has the guest, since its card came up, ever written DCR and started it.
+  bool ever_initialised() const noexcept { return ever_initialised_; }
+  bool initialised() const noexcept { return initialised_; }
+
   const Ne2000GuestRegisters& registers() const noexcept { return regs_; }
-  const CardShare& share() const noexcept { return share_; }
+  const GuestLayout& layout() const noexcept { return layout_; }
+  CardContext card_context() const noexcept;
 
  private:
-  bool page_in_share(unsigned page) const noexcept {
-    return page >= share_.first_page && page < share_.end_page;
+  std::uint32_t view_tx_start() const noexcept { return std::uint32_t{layout_.view_tx_page} << 8; }
+  std::uint32_t view_tx_end() const noexcept {
+    return view_tx_start() + (std::uint32_t{layout_.tx_pages} << 8);
   }
-  Verdict check_remote_dma(bool write) const noexcept;
-  Verdict check_transmit() const noexcept;
-  Verdict check_ring() const noexcept;
+  bool in_tx_area(std::uint32_t address) const noexcept {
+    return address >= view_tx_start() && address < view_tx_end();
+  }
+  std::uint16_t translate(std::uint32_t view_address) const noexcept;
+  Decision on_command(std::uint8_t value) noexcept;
+  Decision classify_remote_dma(const Ne2000GuestRegisters& next) const noexcept;
+  Decision classify_transmit(const Ne2000GuestRegisters& next) const noexcept;
+  Verdict check_ring(const Ne2000GuestRegisters& r) const noexcept;
+  bool runs(const Ne2000GuestRegisters& r) const noexcept;
 
-  CardShare share_;
+  GuestLayout layout_;
   Ne2000GuestRegisters regs_;
-  bool transmitting_ = false;
-  bool remote_dma_ = false;
+  bool card_dma_ = false;
+  bool card_dma_write_ = false;
+  bool tx_unacked_ = false;
+  bool dcr_written_ = false;
+  bool initialised_ = false;
+  bool ever_initialised_ = false;
   // Drivers start the card to read the PROM before they program the ring;
   // the ring is checked once PSTART or PSTOP has been written.
   bool ring_programmed_ = false;

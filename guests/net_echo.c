@@ -1,7 +1,10 @@
 /* The echo end of the network test: announces itself by broadcast until DATA
    arrives, echoes every good DATA frame addressed to it, acknowledges DONE and
    checks the sender's count. Protocol and exit statuses: net_proto.h.
-   Polling by default; -DNET_USE_INTERRUPTS halts between frames instead. */
+   Polling by default; -DNET_USE_INTERRUPTS halts between frames instead.
+   -DNET_ANNOUNCE_TO_GUEST=k announces by unicast to guest k's default MAC
+   (52:54:00:12:34:56 + k) instead, so that only that guest's sender answers
+   when several share the wire. */
 #include "ne2000/ne2000.h"
 #include "net_proto.h"
 #include "runtime/guest.h"
@@ -21,7 +24,14 @@
 static struct ne_card card;
 static uint8_t rx[NE_MAX_STORED_FRAME];
 static uint8_t tx[NET_MAX_FRAME];
-static const uint8_t broadcast_mac[NET_MAC_BYTES] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+#ifdef NET_ANNOUNCE_TO_GUEST
+/* vpio's default MACs: 52:54:00:12:34:56 for guest 0, one more per guest. */
+#define DEFAULT_MAC_LAST_BYTE 0x56
+static const uint8_t announce_mac[NET_MAC_BYTES] = {
+    0x52, 0x54, 0x00, 0x12, 0x34, (uint8_t)(DEFAULT_MAC_LAST_BYTE + NET_ANNOUNCE_TO_GUEST)};
+#else
+static const uint8_t announce_mac[NET_MAC_BYTES] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+#endif
 
 struct echo_stats {
   uint32_t data_frames; /* distinct sequence numbers received intact */
@@ -118,7 +128,7 @@ int main(void) {
 #endif
 
   uint32_t announces = 0;
-  send_control(broadcast_mac, NET_MSG_ANNOUNCE, announces++);
+  send_control(announce_mac, NET_MSG_ANNOUNCE, announces++);
   while (!stats.seen_done) {
     int len = ne_receive_wait(&card, rx, sizeof rx,
                               stats.seen_data ? IDLE_POLLS : ANNOUNCE_INTERVAL_POLLS);
@@ -134,7 +144,7 @@ int main(void) {
         ne_print_counters(&card, "echo");
         return NET_ECHO_STATUS_NO_DATA;
       }
-      send_control(broadcast_mac, NET_MSG_ANNOUNCE, announces++);
+      send_control(announce_mac, NET_MSG_ANNOUNCE, announces++);
     }
   }
 #ifndef NET_USE_INTERRUPTS

@@ -33,82 +33,82 @@ std::uint64_t PortCounters::total() const noexcept {
 }
 
 PassthroughWindow::PassthroughWindow(std::uint16_t ports, hw::PhysicalDevice& device,
-                                     HookedIoHandler& monitor)
-    : ports_(ports), device_(device), monitor_(monitor), counters_(ports) {
+                                     HookedIoHandler& monitor, std::mutex* gate)
+    : ports_(ports), device_(device), gate_(gate), monitor_(monitor), counters_(ports) {
   if (ports == 0 || ports > kMaxPorts)
     throw std::invalid_argument("passthrough window of " + std::to_string(ports) +
                                 " ports (1 to 256)");
 }
 
 void PassthroughWindow::hook(std::uint16_t offset) noexcept {
-  if (offset < ports_) hooked_.set(offset);
+  if (offset < ports_) hooked_[offset].store(true, std::memory_order_release);
 }
 
 void PassthroughWindow::unhook(std::uint16_t offset) noexcept {
-  if (offset < ports_) hooked_.reset(offset);
+  if (offset < ports_) hooked_[offset].store(false, std::memory_order_release);
 }
 
 void PassthroughWindow::hook_all() noexcept {
-  for (std::uint16_t p = 0; p < ports_; ++p) hooked_.set(p);
+  for (std::uint16_t p = 0; p < ports_; ++p) hook(p);
 }
 
 // The device may throw (a wire failing); the exit path must not. A lost
 // access is the least harm.
-std::uint32_t PassthroughWindow::port_read(std::uint16_t offset, unsigned size) noexcept {
-  if (hooked(offset)) {
-    counters_.add(offset, IoPath::hooked, false, 1);
-    return monitor_.hooked_read(offset, size);
+template <typename Access>
+bool PassthroughWindow::run_direct(std::uint16_t offset, Access&& access) noexcept {
+  if (hooked(offset)) return false;
+  std::unique_lock<std::mutex> lock;
+  if (gate_ != nullptr) {
+    lock = std::unique_lock(*gate_);
+    if (hooked(offset)) return false;
   }
-  counters_.add(offset, IoPath::direct, false, 1);
   try {
-    return device_.read(offset, size);
+    access();
   } catch (...) {
-    return ~0u;
   }
+  return true;
+}
+
+std::uint32_t PassthroughWindow::port_read(std::uint16_t offset, unsigned size) noexcept {
+  std::uint32_t value = ~0u;
+  if (run_direct(offset, [&] { value = device_.read(offset, size); })) {
+    counters_.add(offset, IoPath::direct, false, 1);
+    return value;
+  }
+  counters_.add(offset, IoPath::hooked, false, 1);
+  return monitor_.hooked_read(offset, size);
 }
 
 void PassthroughWindow::port_write(std::uint16_t offset, unsigned size,
                                    std::uint32_t value) noexcept {
-  if (hooked(offset)) {
-    counters_.add(offset, IoPath::hooked, true, 1);
-    monitor_.hooked_write(offset, size, value);
+  if (run_direct(offset, [&] { device_.write(offset, size, value); })) {
+    counters_.add(offset, IoPath::direct, true, 1);
     return;
   }
-  counters_.add(offset, IoPath::direct, true, 1);
-  try {
-    device_.write(offset, size, value);
-  } catch (...) {
-  }
+  counters_.add(offset, IoPath::hooked, true, 1);
+  monitor_.hooked_write(offset, size, value);
 }
 
 void PassthroughWindow::port_read_string(std::uint16_t offset, unsigned size,
                                          std::span<std::uint8_t> data) noexcept {
   const std::uint64_t elements = size == 0 ? 0 : data.size() / size;
-  if (hooked(offset)) {
-    counters_.add(offset, IoPath::hooked, false, elements);
-    monitor_.hooked_read_string(offset, size, data);
+  if (run_direct(offset, [&] { device_.read_string(offset, size, data); })) {
+    counters_.add(offset, IoPath::direct, false, elements);
     return;
   }
-  counters_.add(offset, IoPath::direct, false, elements);
-  try {
-    device_.read_string(offset, size, data);
-  } catch (...) {
-  }
+  counters_.add(offset, IoPath::hooked, false, elements);
+  monitor_.hooked_read_string(offset, size, data);
 }
 
 void PassthroughWindow::port_write_string(std::uint16_t offset, unsigned size,
                                           std::span<const std::uint8_t> data) noexcept {
   const std::uint64_t elements = size == 0 ? 0 : data.size() / size;
-  if (hooked(offset)) {
-    counters_.add(offset, IoPath::hooked, true, elements);
-    monitor_.hooked_write_string(offset, size, data);
+  if (run_direct(offset, [&] { device_.write_string(offset, size, data); })) {
+    counters_.add(offset, IoPath::direct, true, elements);
     return;
   }
-  counters_.add(offset, IoPath::direct, true, elements);
-  try {
-    device_.write_string(offset, size, data);
-  } catch (...) {
-  }
+  counters_.add(offset, IoPath::hooked, true, elements);
+  monitor_.hooked_write_string(offset, size, data);
 }
 
 }  // namespace vpio

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <bitset>
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -56,14 +57,18 @@ class PassthroughWindow final : public PortDevice {
  public:
   static constexpr std::uint16_t kMaxPorts = 256;
 
-  PassthroughWindow(std::uint16_t ports, hw::PhysicalDevice& device, HookedIoHandler& monitor);
+  // With a gate, each direct access holds it and re-checks the list under it,
+  // so a monitor holding the gate knows no direct access is under way and
+  // none will start on a port it has just hooked.
+  PassthroughWindow(std::uint16_t ports, hw::PhysicalDevice& device, HookedIoHandler& monitor,
+                    std::mutex* gate = nullptr);
 
   // The hooked-I/O list. Offsets past the window are ignored.
   void hook(std::uint16_t offset) noexcept;
   void unhook(std::uint16_t offset) noexcept;
   void hook_all() noexcept;
   bool hooked(std::uint16_t offset) const noexcept {
-    return offset < ports_ && hooked_.test(offset);
+    return offset < ports_ && hooked_[offset].load(std::memory_order_acquire);
   }
   const PortCounters& counters() const noexcept { return counters_; }
 
@@ -75,10 +80,16 @@ class PassthroughWindow final : public PortDevice {
                          std::span<const std::uint8_t> data) noexcept override;
 
  private:
+  // Runs a direct access under the gate if the port is still direct there.
+  template <typename Access>
+  bool run_direct(std::uint16_t offset, Access&& access) noexcept;
+
   std::uint16_t ports_;
   hw::PhysicalDevice& device_;
+  std::mutex* gate_;
   HookedIoHandler& monitor_;
-  std::bitset<kMaxPorts> hooked_;
+  // Read without the gate on the fast path; written under it by the monitor.
+  std::array<std::atomic<bool>, kMaxPorts> hooked_{};
   PortCounters counters_;
 };
 

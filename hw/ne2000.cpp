@@ -55,6 +55,34 @@ constexpr bool running(std::uint8_t command) {
   return (command & kCrStart) != 0 && (command & kCrStop) == 0;
 }
 
+constexpr unsigned pages_for(std::size_t stored_bytes) {
+  return static_cast<unsigned>((stored_bytes + kPageBytes - 1) / kPageBytes);
+}
+
+// Pages the receiver may still link before it would run into BNRY, or nothing
+// when the ring is unusable (not wholly inside memory, or CURR off it).
+std::optional<unsigned> free_ring_pages(const Ne2000State& s) {
+  const unsigned start = s.page_start;
+  const unsigned stop = s.page_stop;
+  const unsigned current = s.current_page;
+  if (start < kFirstMemoryPage || start >= stop || stop > kEndMemoryPage || current < start ||
+      current >= stop)
+    return std::nullopt;
+  const unsigned ring_pages = stop - start;
+  // BNRY is taken modulo the ring: lib8390 writes PSTART - 1 for "the page
+  // before PSTART", which this reads as PSTOP - 1, as intended.
+  const unsigned boundary = s.boundary;
+  const unsigned boundary_in_ring =
+      boundary >= start ? (boundary - start) % ring_pages
+                        : (ring_pages - (start - boundary) % ring_pages) % ring_pages;
+  // The DP8390 checks BNRY only when linking a further page, so with
+  // CURR == BNRY the whole ring is open. Stopping one page short of BNRY
+  // keeps reception from ever making CURR equal BNRY, which would make a
+  // full ring look empty under either driver convention for BNRY.
+  const unsigned free_pages = (boundary_in_ring + ring_pages - (current - start)) % ring_pages;
+  return free_pages == 0 ? ring_pages : free_pages;
+}
+
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -592,34 +620,19 @@ void Ne2000::receive_locked(std::span<const std::uint8_t> wire_frame) {
   // Only a ring wholly inside buffer memory with CURR on it is written (the
   // real chip would scribble wherever CURR points: CVE-2015-5279); anything
   // else is a driver bug the chip answers with a missed packet.
-  const unsigned start = s.page_start;
-  const unsigned stop = s.page_stop;
-  const unsigned current = s.current_page;
-  const bool ring_ok = start >= kFirstMemoryPage && start < stop && stop <= kEndMemoryPage &&
-                       current >= start && current < stop;
-  if (!ring_ok) {
+  const std::optional<unsigned> free_pages = free_ring_pages(s);
+  if (!free_pages) {
     ++counters_.bad_programming;
     count_missed_locked();
     return;
   }
-
+  const unsigned start = s.page_start;
+  const unsigned stop = s.page_stop;
+  const unsigned current = s.current_page;
   const unsigned ring_pages = stop - start;
   const std::size_t stored = kRingHeaderBytes + length;
-  const unsigned needed = static_cast<unsigned>((stored + kPageBytes - 1) / kPageBytes);
-  // BNRY is taken modulo the ring: lib8390 writes PSTART - 1 for "the page
-  // before PSTART", which this reads as PSTOP - 1, as intended.
-  const unsigned boundary = s.boundary;
-  const unsigned boundary_in_ring =
-      boundary >= start ? (boundary - start) % ring_pages
-                        : (ring_pages - (start - boundary) % ring_pages) % ring_pages;
-  const unsigned current_in_ring = current - start;
-  // The DP8390 checks BNRY only when linking a further page, so with
-  // CURR == BNRY the whole ring is open. Stopping one page short of BNRY
-  // keeps reception from ever making CURR equal BNRY, which would make a
-  // full ring look empty under either driver convention for BNRY.
-  unsigned free_pages = (boundary_in_ring + ring_pages - current_in_ring) % ring_pages;
-  if (free_pages == 0) free_pages = ring_pages;
-  if (needed >= free_pages) {
+  const unsigned needed = pages_for(stored);
+  if (needed >= *free_pages) {
     s.interrupt_status |= kIsrOvw;
     count_missed_locked();
     return;
@@ -649,6 +662,17 @@ void Ne2000::receive_locked(std::span<const std::uint8_t> wire_frame) {
   s.receive_status = status;
   s.interrupt_status |= kIsrPrx;
   ++counters_.frames_received;
+}
+
+bool Ne2000::can_store(std::size_t frame_bytes) const {
+  std::lock_guard lock(mutex_);
+  const Ne2000State& s = state_;
+  if (!running(s.command) || (s.transmit_config & kTcrLoopbackMask) != 0 ||
+      (s.receive_config & kRcrMonitor) != 0 || frame_bytes > kMaxWireFrameBytes)
+    return false;
+  const std::optional<unsigned> free_pages = free_ring_pages(s);
+  return free_pages &&
+         pages_for(kRingHeaderBytes + std::max(frame_bytes, kMinFrameBytes)) < *free_pages;
 }
 
 // ---- Interrupt line and hand-out ----

@@ -229,6 +229,11 @@ class Ne2000 final : public FrameSink {
   // A frame arrives from the wire.
   void deliver(std::span<const std::uint8_t> frame) override;
 
+  // Whether a frame of this many bytes would be stored in the receive ring
+  // now, address filter aside: the card runs, listens to the wire, and the
+  // ring has room. A monitor feeding the chip uses it to hold frames back
+  // rather than see them missed.
+  bool can_store(std::size_t frame_bytes) const;
   bool irq_asserted() const;
   Ne2000State save() const;
   void restore(const Ne2000State& state);

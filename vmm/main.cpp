@@ -159,33 +159,22 @@ std::string guest_name(const std::string& path, std::map<std::string, int>& seen
 
 void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
                        const std::vector<GuestOutcome>& outcomes,
-                       const std::vector<std::vector<EmulatedNic*>>& nics_of,
-                       const std::vector<std::vector<PassthroughNic*>>& passthrough_of) {
-  std::fprintf(stderr, "vpio: %-14s %-8s %8s %10s %10s %8s %8s %6s %6s %7s %7s\n", "guest",
-               "outcome", "status", "kvm-exits", "port-acc", "io-exits", "hlt", "irqs", "mce",
-               "nic-tx", "nic-rx");
+                       const std::vector<GuestNics>& nics_of) {
+  std::fprintf(stderr, "vpio: %-14s %-8s %8s %10s %10s %8s %8s %6s %4s %7s %7s %10s %8s %6s %4s\n",
+               "guest", "outcome", "status", "kvm-exits", "port-acc", "io-exits", "hlt", "irqs",
+               "mce", "nic-tx", "nic-rx", "direct", "hooked", "ctx-sw", "viol");
   for (std::size_t i = 0; i < machines.size(); ++i) {
     const auto& c = machines[i]->counters();
-    std::uint64_t tx = 0, rx = 0;
-    for (EmulatedNic* nic : nics_of[i]) {
-      auto counts = nic->chip().counters();
-      tx += counts.frames_sent;
-      rx += counts.frames_received;
-    }
-    for (PassthroughNic* nic : passthrough_of[i]) {
-      if (auto* chip = dynamic_cast<hw::ChipDevice*>(&nic->device())) {
-        auto counts = chip->chip().counters();
-        tx += counts.frames_sent;
-        rx += counts.frames_received;
-      }
-    }
+    const NicTotals t = nic_totals(nics_of[i]);
     std::fprintf(stderr,
                  "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
-                 " %6" PRIu64 " %6" PRIu64 " %7" PRIu64 " %7" PRIu64 "\n",
+                 " %6" PRIu64 " %4" PRIu64 " %7" PRIu64 " %7" PRIu64 " %10" PRIu64 " %8" PRIu64
+                 " %6" PRIu64 " %4" PRIu64 "\n",
                  machines[i]->name().c_str(), outcome_name(outcomes[i].kind), outcomes[i].status,
                  c.userspace_exits.load(), c.port_accesses.load(), c.by_reason[KVM_EXIT_IO].load(),
                  c.by_reason[KVM_EXIT_HLT].load(), c.interrupts_injected.load(),
-                 c.machine_checks_delivered.load(), tx, rx);
+                 c.machine_checks_delivered.load(), t.frames_sent, t.frames_received, t.direct,
+                 t.hooked, t.context_switches, t.violations);
   }
 }
 
@@ -194,12 +183,10 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   std::vector<MachineConfig> configs;
   std::vector<NicSpec> nic_specs;
   std::map<std::string, int> seen;
+  std::map<std::string, unsigned> sharers;  // vpio guests per physical card
   try {
     for (const auto& text : options.nics) {
       NicSpec spec = parse_nic_spec(text);
-      if (spec.mode == NicMode::vpio)
-        throw std::invalid_argument(
-            "--nic: mode 'vpio' is not available yet; use emulate or passthrough");
       if (spec.mode == NicMode::passthrough && !spec.guest && options.images.size() > 1)
         throw std::invalid_argument(
             "--nic: passthrough gives the card whole to one guest and cannot share it; with "
@@ -223,6 +210,18 @@ int run_command(const RunOptions& options, int argc, char** argv) {
                                       "' given by passthrough to guests " +
                                       std::to_string(it->second) + " and " + std::to_string(guest) +
                                       "; passthrough cannot share a card");
+      }
+    for (const auto& spec : nic_specs)
+      if (spec.mode == NicMode::vpio) {
+        if (passthrough_owner.contains(spec.hw))
+          throw std::invalid_argument("--nic: physical card '" + spec.hw +
+                                      "' is given by passthrough and shared by vpio; a card is "
+                                      "one or the other");
+        sharers[spec.hw] += spec.guest ? 1u : static_cast<unsigned>(options.images.size());
+        if (sharers[spec.hw] > kMaxVpioGuests)
+          throw std::invalid_argument(
+              "--nic: " + std::to_string(sharers[spec.hw]) + " guests share card '" + spec.hw +
+              "' in vpio mode; at most " + std::to_string(kMaxVpioGuests) + " fit its memory");
       }
     for (const auto& path : options.images) {
       MachineConfig config;
@@ -251,8 +250,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   // IRQs on machines and must stop before the machines do.
   std::vector<std::unique_ptr<Machine>> machines;
   std::unique_ptr<Network> network;
-  std::vector<std::vector<EmulatedNic*>> nics_of(configs.size());
-  std::vector<std::vector<PassthroughNic*>> passthrough_of(configs.size());
+  std::vector<GuestNics> nics_of(configs.size());
   try {
     network = std::make_unique<Network>(
         options.pcap.empty() ? std::nullopt : std::optional<std::filesystem::path>(options.pcap));
@@ -264,9 +262,12 @@ int run_command(const RunOptions& options, int argc, char** argv) {
         if (!spec.guest || *spec.guest == i) {
           const hw::MacAddress mac = spec.mac.value_or(default_mac(i));
           if (spec.mode == NicMode::emulate)
-            nics_of[i].push_back(&network->attach_emulated(*machines[i], spec, mac));
+            nics_of[i].emulated.push_back(&network->attach_emulated(*machines[i], spec, mac));
+          else if (spec.mode == NicMode::passthrough)
+            nics_of[i].passthrough.push_back(&network->attach_passthrough(*machines[i], spec, mac));
           else
-            passthrough_of[i].push_back(&network->attach_passthrough(*machines[i], spec, mac));
+            nics_of[i].vpio.push_back(
+                &network->attach_vpio(*machines[i], spec, mac, sharers[spec.hw]));
         }
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
@@ -281,19 +282,20 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     StopOnSignal stop_on_signal(machines);
     outcomes = run_concurrently(machines, std::chrono::seconds(options.timeout_seconds));
   }
+  network->stop_monitors();
   std::cout.flush();
   for (std::size_t i = 0; i < machines.size(); ++i)
     if (outcomes[i].kind == GuestOutcome::Kind::crashed ||
         outcomes[i].kind == GuestOutcome::Kind::stopped)
       std::fprintf(stderr, "vpio: guest '%s' %s\n", machines[i]->name().c_str(),
                    outcomes[i].detail.c_str());
-  if (!options.quiet) print_exit_report(machines, outcomes, nics_of, passthrough_of);
+  if (!options.quiet) print_exit_report(machines, outcomes, nics_of);
   if (!options.pcap.empty())
     std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network->frames_recorded(),
                  options.pcap.c_str());
   if (!options.stats.empty()) {
     std::ofstream out(options.stats);
-    out << run_stats(machines, outcomes, nics_of, passthrough_of).dump(2) << '\n';
+    out << run_stats(machines, outcomes, nics_of).dump(2) << '\n';
     if (!out) {
       std::fprintf(stderr, "vpio: cannot write --stats file '%s'\n", options.stats.c_str());
       return kExitVmmFailure;
@@ -329,9 +331,10 @@ int main(int argc, char** argv) {
   run->add_option(
          "--nic", options.nics,
          "Give guests an NE2000: MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|"
-         "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N]. MODE is emulate (the "
-         "guest's own emulated card) or passthrough (the physical card hw=chip, given whole "
-         "to one guest: every access direct); vpio comes later. Without "
+         "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N][,hw=chip][,queue=64]. MODE is "
+         "emulate (the guest's own emulated card), passthrough (the physical card hw=chip, "
+         "given whole to one guest: every access direct) or vpio (the physical card shared by "
+         "up to 8 guests through the monitor; queue bounds each guest's receive queue). Without "
          "guest=N every guest gets a card, MACs 52:54:00:12:34:56 + guest index. "
          "Repeatable.")
       ->type_name("SPEC")

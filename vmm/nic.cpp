@@ -1,6 +1,7 @@
 // Network cards attached to guests, and their wires.
 #include "vmm/nic.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -67,6 +68,9 @@ NicSpec parse_nic_spec(std::string_view text) {
         throw std::invalid_argument("--nic: bad hw '" + std::string(value) +
                                     "' (chip; host cards come later)");
       spec.hw = value;
+    } else if (key == "queue") {
+      spec.queue = parse_number(key, value, 65536);
+      if (spec.queue == 0) throw std::invalid_argument("--nic: queue must be at least 1");
     } else if (key == "wire") {
       bool ok = value == "hub" || value == "none" ||
                 (value.starts_with("hub:") && value.size() > 4) ||
@@ -139,6 +143,7 @@ Network::Network(std::optional<std::filesystem::path> pcap) {
 Network::~Network() {
   // Tap reader threads deliver into chips: stop them before anything goes.
   for (auto& tap : taps_) tap->stop();
+  stop_monitors();
 }
 
 hw::Hub& Network::hub(const std::string& name) {
@@ -174,30 +179,75 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw:
 PassthroughNic::PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports)
     : guest_(std::move(guest)), device_(device), window_(ports, device, no_monitor_) {}
 
+// The stand-in for hardware: vpio's chip, with the first user's MAC as its
+// PROM, on the requested wire.
+hw::ChipDevice& Network::physical_card(const NicSpec& spec, hw::Hub* wire_hub, hw::MacAddress mac) {
+  auto& card = physical_cards_[spec.hw];
+  if (!card) {
+    card = std::make_unique<hw::ChipDevice>(mac);
+    if (wire_hub != nullptr)
+      card->chip().set_transmit_sink(wire_hub->attach(card->chip(), "card:" + spec.hw));
+  }
+  return *card;
+}
+
 PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spec,
                                             hw::MacAddress mac) {
   hw::Hub* wire_hub = hub_for_wire(spec.wire);
   if (wire_hub == nullptr && spec.wire != "none")
     throw std::invalid_argument("--nic: passthrough supports wire=hub, hub:NAME or none");
-  auto& card = physical_cards_[spec.hw];
-  for (const auto& existing : passthrough_)
-    if (&existing->device() == card.get())
-      throw std::invalid_argument("--nic: physical card '" + spec.hw +
-                                  "' is already given whole to guest '" + existing->guest() +
-                                  "'; passthrough cannot share a card (vpio mode will)");
-  if (!card) {
-    // The stand-in for hardware: vpio's chip, with the first owner's MAC as
-    // its PROM, on the requested wire.
-    card = std::make_unique<hw::ChipDevice>(mac);
-    if (wire_hub != nullptr)
-      card->chip().set_transmit_sink(wire_hub->attach(card->chip(), "card:" + spec.hw));
-  }
-  auto nic = std::make_unique<PassthroughNic>(machine.name(), *card, hw::Ne2000::kWindowPorts);
+  if (monitors_.contains(spec.hw))
+    throw std::invalid_argument("--nic: physical card '" + spec.hw +
+                                "' is shared in vpio mode; passthrough cannot have it too");
+  if (auto it = physical_cards_.find(spec.hw); it != physical_cards_.end())
+    for (const auto& existing : passthrough_)
+      if (&existing->device() == it->second.get())
+        throw std::invalid_argument("--nic: physical card '" + spec.hw +
+                                    "' is already given whole to guest '" + existing->guest() +
+                                    "'; passthrough cannot share a card (vpio mode will)");
+  hw::ChipDevice& card = physical_card(spec, wire_hub, mac);
+  auto nic = std::make_unique<PassthroughNic>(machine.name(), card, hw::Ne2000::kWindowPorts);
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, nic->window(), "ne2000 passthrough");
-  card->set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
+  card.set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.add_interrupt_source();
   passthrough_.push_back(std::move(nic));
   return *passthrough_.back();
+}
+
+VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddress mac,
+                              unsigned sharers) {
+  hw::Hub* wire_hub = hub_for_wire(spec.wire);
+  if (wire_hub == nullptr && spec.wire != "none")
+    throw std::invalid_argument("--nic: vpio supports wire=hub, hub:NAME or none");
+  if (physical_cards_.contains(spec.hw) && !monitors_.contains(spec.hw))
+    throw std::invalid_argument("--nic: physical card '" + spec.hw +
+                                "' is given whole to a guest by passthrough; vpio cannot share it");
+  auto& monitor = monitors_[spec.hw];
+  if (!monitor) {
+    dmm::MonitorConfig config;
+    config.queue_frames = spec.queue;
+    config.max_guests = std::max(sharers, 1u);
+    monitor = std::make_unique<dmm::Ne2000Monitor>(physical_card(spec, wire_hub, mac), config);
+  }
+  dmm::GuestCallbacks callbacks;
+  callbacks.raise_irq = [&machine, irq = spec.irq] { machine.raise_irq(irq); };
+  callbacks.machine_check = [&machine](const dmm::MachineCheckRequest& r) {
+    MachineCheck event;
+    event.bank = r.bank;
+    event.status = r.status;
+    event.addr = r.addr;
+    event.misc = r.misc;
+    machine.inject_machine_check(event);
+  };
+  auto& share = monitor->add_guest(machine.name(), mac, spec.port, std::move(callbacks));
+  machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, share.window(), "ne2000 vpio");
+  machine.add_interrupt_source();
+  vpio_.push_back(std::make_unique<VpioNic>(VpioNic{machine.name(), monitor.get(), &share}));
+  return *vpio_.back();
+}
+
+void Network::stop_monitors() {
+  for (auto& [name, monitor] : monitors_) monitor->stop();
 }
 
 std::uint64_t Network::frames_recorded() const {

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dmm/ne2000_monitor.hpp"
 #include "hooks/hooked_ports.hpp"
 #include "hooks/port_bus.hpp"
 #include "hw/chip_device.hpp"
@@ -26,8 +27,9 @@ namespace vpio {
 enum class NicMode { emulate, passthrough, vpio };
 
 // `MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|tap:IFNAME|none][,mac=..][,guest=N]
-//  [,hw=chip]`. hw names the physical card of passthrough and vpio modes:
-// `chip` is vpio's own chip on the wire standing in for hardware.
+//  [,hw=chip][,queue=N]`. hw names the physical card of passthrough and vpio
+// modes: `chip` is vpio's own chip on the wire standing in for hardware.
+// queue bounds each vpio guest's receive queue in the monitor.
 struct NicSpec {
   NicMode mode = NicMode::emulate;
   std::uint16_t port = 0x300;
@@ -36,7 +38,11 @@ struct NicSpec {
   std::optional<hw::MacAddress> mac;
   std::optional<unsigned> guest;  // 0-based; unset: every guest gets a card
   std::string hw = "chip";
+  std::size_t queue = 64;
 };
+
+// The largest number of guests one card can be shared by in vpio mode.
+inline constexpr unsigned kMaxVpioGuests = 8;
 
 // Throws std::invalid_argument naming the offending item.
 NicSpec parse_nic_spec(std::string_view text);
@@ -88,6 +94,20 @@ class PassthroughNic {
   PassthroughWindow window_;
 };
 
+// A guest's card in vpio mode: its part of the monitor of a shared card.
+struct VpioNic {
+  std::string guest;
+  dmm::Ne2000Monitor* monitor;
+  dmm::Ne2000Monitor::Guest* share;
+};
+
+// The cards of one guest, by mode.
+struct GuestNics {
+  std::vector<EmulatedNic*> emulated;
+  std::vector<PassthroughNic*> passthrough;
+  std::vector<VpioNic*> vpio;
+};
+
 // Everything on the wire side of one run. Outlives the machines' threads.
 class Network {
  public:
@@ -104,6 +124,13 @@ class Network {
   // std::invalid_argument if another guest has it already: passthrough
   // cannot share a card.
   PassthroughNic& attach_passthrough(Machine& machine, const NicSpec& spec, hw::MacAddress mac);
+  // Shares the physical card `spec.hw` with `machine` through the card's
+  // monitor, created for `sharers` guests at the first call. Throws
+  // std::invalid_argument if the card is given by passthrough or full.
+  VpioNic& attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddress mac, unsigned sharers);
+  // Stops every monitor's thread and its calls into guests; call once the
+  // machines have stopped running and before they go.
+  void stop_monitors();
   hw::Hub& hub(const std::string& name = "");
   // The hub a `wire=` value names (hub, hub:NAME), or nullptr for other wires.
   hw::Hub* hub_for_wire(const std::string& wire);
@@ -120,6 +147,10 @@ class Network {
   std::vector<std::unique_ptr<EmulatedNic>> nics_;
   std::map<std::string, std::unique_ptr<hw::ChipDevice>> physical_cards_;
   std::vector<std::unique_ptr<PassthroughNic>> passthrough_;
+  std::map<std::string, std::unique_ptr<dmm::Ne2000Monitor>> monitors_;
+  std::vector<std::unique_ptr<VpioNic>> vpio_;
+
+  hw::ChipDevice& physical_card(const NicSpec& spec, hw::Hub* wire_hub, hw::MacAddress mac);
 };
 
 }  // namespace vpio

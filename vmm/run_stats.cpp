@@ -13,10 +13,36 @@ const char* outcome_name(GuestOutcome::Kind kind) noexcept {
   return "unknown";
 }
 
+NicTotals nic_totals(const GuestNics& nics) {
+  NicTotals t;
+  for (EmulatedNic* nic : nics.emulated) {
+    const auto counts = nic->chip().counters();
+    t.frames_sent += counts.frames_sent;
+    t.frames_received += counts.frames_received;
+  }
+  for (PassthroughNic* nic : nics.passthrough) {
+    t.direct += nic->window().counters().total(IoPath::direct);
+    t.hooked += nic->window().counters().total(IoPath::hooked);
+    if (auto* chip = dynamic_cast<hw::ChipDevice*>(&nic->device())) {
+      t.frames_sent += chip->chip().counters().frames_sent;
+      t.frames_received += chip->chip().counters().frames_received;
+    }
+  }
+  for (VpioNic* nic : nics.vpio) {
+    const dmm::GuestStats g = nic->share->stats();
+    t.frames_sent += g.frames_sent;
+    t.frames_received += g.frames_received;
+    t.direct += nic->share->window().counters().total(IoPath::direct);
+    t.hooked += nic->share->window().counters().total(IoPath::hooked);
+    t.context_switches += g.context_switches;
+    t.violations += g.violations;
+  }
+  return t;
+}
+
 nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                          const std::vector<GuestOutcome>& outcomes,
-                         const std::vector<std::vector<EmulatedNic*>>& nics_of,
-                         const std::vector<std::vector<PassthroughNic*>>& passthrough_of) {
+                         const std::vector<GuestNics>& nics_of) {
   nlohmann::json guests = nlohmann::json::array();
   for (std::size_t i = 0; i < machines.size(); ++i) {
     const ExitCounters& c = machines[i]->counters();
@@ -29,7 +55,7 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
       by_reason[name] = n;
     }
     nlohmann::json nics = nlohmann::json::array();
-    for (const EmulatedNic* nic : nics_of[i]) {
+    for (const EmulatedNic* nic : nics_of[i].emulated) {
       auto counts = const_cast<EmulatedNic*>(nic)->chip().counters();
       nics.push_back({{"mode", "emulate"},
                       {"mac", nic->mac().to_string()},
@@ -38,14 +64,45 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                       {"frames_dropped", counts.frames_dropped},
                       {"bad_programming", counts.bad_programming}});
     }
-    for (PassthroughNic* nic : passthrough_of[i]) {
+    for (PassthroughNic* nic : nics_of[i].passthrough) {
       const PortCounters& ports = nic->window().counters();
-      nics.push_back({{"mode", "passthrough"},
-                      {"device", nic->device().describe()},
+      nlohmann::json entry = {{"mode", "passthrough"},
+                              {"device", nic->device().describe()},
+                              {"port_accesses", ports.total()},
+                              {"direct", ports.total(IoPath::direct)},
+                              {"hooked", ports.total(IoPath::hooked)},
+                              {"emulated", ports.total(IoPath::emulated)}};
+      if (auto* chip = dynamic_cast<hw::ChipDevice*>(&nic->device())) {
+        entry["frames_sent"] = chip->chip().counters().frames_sent;
+        entry["frames_received"] = chip->chip().counters().frames_received;
+      }
+      nics.push_back(entry);
+    }
+    for (VpioNic* nic : nics_of[i].vpio) {
+      const PortCounters& ports = nic->share->window().counters();
+      const dmm::GuestStats g = nic->share->stats();
+      const dmm::MonitorStats m = nic->monitor->stats();
+      nics.push_back({{"mode", "vpio"},
+                      {"device", nic->monitor->describe_card()},
+                      {"mac", nic->share->mac().to_string()},
                       {"port_accesses", ports.total()},
                       {"direct", ports.total(IoPath::direct)},
                       {"hooked", ports.total(IoPath::hooked)},
-                      {"emulated", ports.total(IoPath::emulated)}});
+                      {"emulated", ports.total(IoPath::emulated)},
+                      {"context_switches", g.context_switches},
+                      {"violations", g.violations},
+                      {"frames_sent", g.frames_sent},
+                      {"frames_received", g.frames_received},
+                      {"frames_filtered", g.frames_filtered},
+                      {"queue_drops", g.queue_drops},
+                      {"frames_queued", g.frames_queued},
+                      {"card",
+                       {{"context_switches", m.context_switches},
+                        {"switch_nanoseconds", m.switch_nanoseconds},
+                        {"frames_drained", m.frames_drained},
+                        {"frames_unclaimed", m.frames_unclaimed},
+                        {"frames_looped", m.frames_looped},
+                        {"ring_resyncs", m.ring_resyncs}}}});
     }
     guests.push_back({{"name", machines[i]->name()},
                       {"outcome", outcome_name(outcomes[i].kind)},

@@ -1,0 +1,532 @@
+// The Device Modeling Monitor for a shared NE2000.
+#include "dmm/ne2000_monitor.hpp"
+
+#include <algorithm>
+#include <array>
+#include <stdexcept>
+
+namespace vpio::dmm {
+namespace reg = hw::ne2000;
+using devmodels::Action;
+using devmodels::Decision;
+using devmodels::Violation;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::uint16_t kDataPort = devmodels::Ne2000Model::kDataPort;
+constexpr std::uint16_t kResetPort = devmodels::Ne2000Model::kResetPort;
+constexpr std::uint16_t kWindowPorts = devmodels::Ne2000Model::kWindowPorts;
+constexpr unsigned kMinRingPages = 12;  // two maximal frames
+// The card's own settings while the monitor holds it: word transfers,
+// normal operation, 8-byte FIFO threshold.
+constexpr std::uint8_t kMonitorDcr = reg::kDcrWordTransfer | reg::kDcrNormal | reg::kDcrFifo8Bytes;
+constexpr std::uint8_t kRun = reg::kCrStart | reg::kCrNoDma;  // page 0, started, no DMA
+constexpr std::uint8_t kReceiveEvents = reg::kIsrPrx | reg::kIsrRxe | reg::kIsrOvw;
+// Polls of ISR for a remote DMA or transmit of the monitor's own to end.
+// The chip and QEMU finish at once; real cards within microseconds.
+constexpr unsigned kCardPolls = 100000;
+constexpr std::uint64_t kStatusBits = (1ULL << 63) | (1ULL << 61) | (1ULL << 60) | (1ULL << 59) |
+                                      (1ULL << 58);  // VAL UC EN MISCV ADDRV
+constexpr std::uint64_t kMcaIoWriteError = 0x082b;
+
+std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
+std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
+
+}  // namespace
+
+std::uint64_t machine_check_status(Violation v) noexcept {
+  return kStatusBits | (std::uint64_t{static_cast<std::uint8_t>(v)} << 16) | kMcaIoWriteError;
+}
+
+// ---- Guests ----
+
+Ne2000Monitor::Guest::Guest(Ne2000Monitor& monitor, std::string name, hw::MacAddress mac,
+                            std::uint16_t io_base, devmodels::GuestLayout layout,
+                            GuestCallbacks callbacks)
+    : monitor_(monitor),
+      name_(std::move(name)),
+      mac_(mac),
+      io_base_(io_base),
+      callbacks_(std::move(callbacks)),
+      model_(layout),
+      shadow_(mac),
+      window_(kWindowPorts, monitor.card_, *this, &monitor.mutex_) {
+  window_.hook_all();
+  shadow_.set_irq_line([raise = callbacks_.raise_irq](bool asserted) {
+    if (asserted && raise) raise();
+  });
+}
+
+GuestStats Ne2000Monitor::Guest::stats() const {
+  std::lock_guard lock(monitor_.mutex_);
+  GuestStats s = stats_;
+  s.frames_queued = queue_.size();
+  return s;
+}
+
+std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned size) noexcept {
+  Ne2000Monitor& m = monitor_;
+  Lock lock(m.mutex_);
+  if (m.stopping_) return ~0u;
+  try {
+    if (offset == kResetPort) {
+      // Reading the reset port resets the card as writing it does.
+      if (!m.reset_locked(*this)) return ~0u;
+      return shadow_.read(offset, size);
+    }
+    const bool page0 = (model_.registers().cr >> reg::kCrPageShift) == 0;
+    if (offset == reg::kIsr && page0) {
+      if (m.dma_owner_ == this) m.poll_card_dma_locked();
+      m.flush_locked(*this);
+    }
+    return shadow_.read(offset, size);
+  } catch (...) {
+    return ~0u;
+  }
+}
+
+void Ne2000Monitor::Guest::hooked_write(std::uint16_t offset, unsigned size,
+                                        std::uint32_t value) noexcept {
+  Ne2000Monitor& m = monitor_;
+  Lock lock(m.mutex_);
+  if (m.stopping_) return;
+  try {
+    if (offset >= kDataPort && offset != kResetPort) {
+      // The data port outside a remote DMA on the card, and the ASIC's
+      // other ports, reach the guest's own card only.
+      shadow_.write(offset, size, value);
+      return;
+    }
+    // A wide access to registers is byte accesses to consecutive ports.
+    for (unsigned i = 0; i < size && offset + i < kWindowPorts; ++i) {
+      const auto port = static_cast<std::uint16_t>(offset + i);
+      if (!m.write_byte_locked(lock, *this, port, static_cast<std::uint8_t>(value >> (8 * i))))
+        break;
+    }
+    if (!queue_.empty()) m.flush_locked(*this);
+  } catch (...) {
+  }
+}
+
+void Ne2000Monitor::Guest::hooked_read_string(std::uint16_t offset, unsigned size,
+                                              std::span<std::uint8_t> data) noexcept {
+  if (offset != kDataPort) return HookedIoHandler::hooked_read_string(offset, size, data);
+  Lock lock(monitor_.mutex_);
+  try {
+    if (!monitor_.stopping_) shadow_.read_string(offset, size, data);
+  } catch (...) {
+  }
+}
+
+void Ne2000Monitor::Guest::hooked_write_string(std::uint16_t offset, unsigned size,
+                                               std::span<const std::uint8_t> data) noexcept {
+  if (offset != kDataPort) return HookedIoHandler::hooked_write_string(offset, size, data);
+  Lock lock(monitor_.mutex_);
+  try {
+    if (!monitor_.stopping_) shadow_.write_string(offset, size, data);
+  } catch (...) {
+  }
+}
+
+// ---- The monitor ----
+
+Ne2000Monitor::Ne2000Monitor(hw::PhysicalDevice& card, MonitorConfig config)
+    : card_(card), config_(config) {
+  const unsigned memory_pages = reg::kEndMemoryPage - reg::kFirstMemoryPage;
+  if (config_.tx_pages == 0 || config_.max_guests == 0 ||
+      config_.max_guests * config_.tx_pages + kMinRingPages > memory_pages)
+    throw std::invalid_argument(
+        "NE2000 monitor: " + std::to_string(config_.max_guests) + " guests of " +
+        std::to_string(config_.tx_pages) + " transmit pages leave no receive ring of " +
+        std::to_string(kMinRingPages) + " pages in " + std::to_string(memory_pages));
+  ring_start_ =
+      static_cast<std::uint8_t>(reg::kFirstMemoryPage + config_.max_guests * config_.tx_pages);
+  {
+    Lock lock(mutex_);
+    program_card_locked();
+  }
+  card_.set_interrupt_handler([this] {
+    rx_pending_.store(true);
+    rx_wakeup_.notify_one();
+  });
+  thread_ = std::thread([this] { receive_thread(); });
+}
+
+Ne2000Monitor::~Ne2000Monitor() { stop(); }
+
+void Ne2000Monitor::stop() {
+  {
+    Lock lock(mutex_);
+    stopping_ = true;
+  }
+  rx_wakeup_.notify_all();
+  card_free_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  card_.set_interrupt_handler({});
+}
+
+Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress mac,
+                                               std::uint16_t io_base, GuestCallbacks callbacks) {
+  Lock lock(mutex_);
+  if (guests_.size() >= config_.max_guests)
+    throw std::invalid_argument("NE2000 monitor: no room for guest '" + name + "': the card " +
+                                describe_card() + " is set up for " +
+                                std::to_string(config_.max_guests) + " guests");
+  for (const auto& g : guests_)
+    if (g->mac_ == mac)
+      throw std::invalid_argument("NE2000 monitor: guest '" + name + "' wants MAC " +
+                                  mac.to_string() + ", which guest '" + g->name_ + "' has");
+  devmodels::GuestLayout layout;
+  layout.tx_pages = config_.tx_pages;
+  layout.card_tx_page =
+      static_cast<std::uint8_t>(reg::kFirstMemoryPage + guests_.size() * config_.tx_pages);
+  guests_.push_back(std::unique_ptr<Guest>(
+      new Guest(*this, std::move(name), mac, io_base, layout, std::move(callbacks))));
+  return *guests_.back();
+}
+
+std::string Ne2000Monitor::describe_card() const { return card_.describe(); }
+
+MonitorStats Ne2000Monitor::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void Ne2000Monitor::drain_now() {
+  Lock lock(mutex_);
+  if (!wait_card_free_locked(lock)) return;
+  drain_locked();
+}
+
+// ---- Guest writes ----
+
+bool Ne2000Monitor::reset_locked(Guest& g) {
+  // The card is never reset for a guest: its own card is. A driver resets
+  // at probe; one that has run its card and resets it while another guest's
+  // transmit is in flight would, on a card of its own, abort that transmit.
+  if (g.model_.ever_initialised() && other_transmit_in_flight_locked(g)) {
+    violation_locked(g, {Violation::reset_while_busy, 0}, kResetPort);
+    return false;
+  }
+  if (dma_owner_ == &g) abort_card_dma_locked(g);
+  g.model_.on_write(kResetPort, 0);
+  return true;
+}
+
+bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset,
+                                      std::uint8_t value) {
+  if (offset == kResetPort) {
+    if (!reset_locked(g)) return false;
+    g.shadow_.write(offset, 1, value);
+    return true;
+  }
+  const Decision d = g.model_.on_write(offset, value);
+  if (d.action == Action::refuse) {
+    violation_locked(g, d.verdict, offset);
+    return false;
+  }
+  if (d.ends_card_dma && dma_owner_ == &g) abort_card_dma_locked(g);
+  if (d.action == Action::start_card_dma) {
+    if (!acquire_card_locked(lock, g)) return false;
+    start_card_dma_locked(g, d);
+  } else if (d.action == Action::transmit) {
+    if (!acquire_card_locked(lock, g)) return false;
+    if (!transmit_locked(g, d)) return false;
+  }
+  g.shadow_.write(offset, 1, value);
+  return true;
+}
+
+void Ne2000Monitor::violation_locked(Guest& g, devmodels::Verdict verdict, std::uint16_t offset) {
+  ++g.stats_.violations;
+  MachineCheckRequest request;
+  request.bank = kMachineCheckBank;
+  request.status = machine_check_status(verdict.violation);
+  request.addr = verdict.card_address;
+  request.misc = std::uint64_t{g.io_base_} + offset;
+  if (g.callbacks_.machine_check) g.callbacks_.machine_check(request);
+}
+
+bool Ne2000Monitor::other_transmit_in_flight_locked(const Guest& g) const {
+  return std::any_of(guests_.begin(), guests_.end(), [&](const auto& other) {
+    return other.get() != &g && other->model_.transmit_in_flight();
+  });
+}
+
+// ---- The card between guests ----
+
+bool Ne2000Monitor::wait_card_free_locked(Lock& lock, const Guest* for_guest) {
+  while (dma_owner_ != nullptr && dma_owner_ != for_guest) {
+    poll_card_dma_locked();
+    if (dma_owner_ == nullptr || dma_owner_ == for_guest) break;
+    if (stopping_) return false;
+    if (Clock::now() - dma_started_ > config_.dma_stall_limit) {
+      Guest& owner = *dma_owner_;
+      abort_card_dma_locked(owner);
+      violation_locked(owner, {Violation::remote_dma_stalled, owner.model_.registers().rsar},
+                       reg::kCr);
+      break;
+    }
+    card_free_.wait_for(lock, std::chrono::microseconds(200));
+  }
+  return !stopping_;
+}
+
+bool Ne2000Monitor::acquire_card_locked(Lock& lock, Guest& g) {
+  if (!wait_card_free_locked(lock, &g)) return false;
+  load_context_locked(g);
+  return true;
+}
+
+// Restores g's card context unless the card holds it already. A switch
+// between guests is counted and timed; writes of a context changed by the
+// guest itself (its DCR) are not.
+void Ne2000Monitor::load_context_locked(Guest& g) {
+  const devmodels::CardContext wanted = g.model_.card_context();
+  if (loaded_ == &g && g.loaded_context_ == wanted) return;
+  const bool handoff = last_guest_ != &g;
+  const auto start = Clock::now();
+  for (const auto& w : devmodels::card_context_writes(wanted)) card_write(w.offset, w.value);
+  g.loaded_context_ = wanted;
+  loaded_ = &g;
+  last_guest_ = &g;
+  if (handoff) {
+    ++stats_.context_switches;
+    ++g.stats_.context_switches;
+    stats_.switch_nanoseconds += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+  }
+}
+
+void Ne2000Monitor::start_card_dma_locked(Guest& g, const Decision& d) {
+  card_write(reg::kCr, kRun);
+  card_write(reg::kRbcr0, lo(d.card.bytes));
+  card_write(reg::kRbcr1, hi(d.card.bytes));
+  card_write(reg::kRsar0, lo(d.card.address));
+  card_write(reg::kRsar1, hi(d.card.address));
+  g.loaded_context_.rsar = d.card.address;
+  g.loaded_context_.rbcr = d.card.bytes;
+  card_write(reg::kCr, static_cast<std::uint8_t>(
+                           reg::kCrStart | (d.write ? reg::kCrRemoteWrite : reg::kCrRemoteRead)));
+  dma_owner_ = &g;
+  dma_started_ = Clock::now();
+  g.window_.unhook(kDataPort);
+}
+
+// The card reports the end of the owner's remote DMA by ISR.RDC.
+void Ne2000Monitor::poll_card_dma_locked() {
+  if (dma_owner_ == nullptr) return;
+  if ((card_read(reg::kIsr) & reg::kIsrRdc) == 0) return;
+  Guest& g = *dma_owner_;
+  release_card_dma_locked(g);
+  // The guest's own card ran the same DMA without data; complete it there
+  // so that it reports RDC (and raises its line) as the card did.
+  const auto& r = g.model_.registers();
+  const unsigned width = (r.dcr & reg::kDcrWordTransfer) != 0 ? 2 : 1;
+  std::vector<std::uint8_t> filler((r.rbcr + width - 1) / width * width);
+  if (g.model_.card_dma_is_write())
+    g.shadow_.write_string(kDataPort, width, filler);
+  else
+    g.shadow_.read_string(kDataPort, width, filler);
+  g.model_.card_dma_done();
+}
+
+void Ne2000Monitor::abort_card_dma_locked(Guest& g) {
+  card_write(reg::kCr, kRun);
+  release_card_dma_locked(g);
+  g.model_.card_dma_done();
+}
+
+void Ne2000Monitor::release_card_dma_locked(Guest& g) {
+  g.window_.hook(kDataPort);
+  card_write(reg::kIsr, reg::kIsrRdc);
+  dma_owner_ = nullptr;
+  card_free_.notify_all();
+}
+
+bool Ne2000Monitor::transmit_locked(Guest& g, const Decision& d) {
+  // The source address must be the guest's own: no guest sends as another.
+  std::array<std::uint8_t, 12> addresses{};
+  card_read_memory(d.card.address, addresses);
+  if (!std::equal(g.mac_.bytes.begin(), g.mac_.bytes.end(), addresses.begin() + 6)) {
+    g.model_.transmit_refused();
+    violation_locked(
+        g, {Violation::foreign_source_address, std::uint32_t{g.model_.registers().tpsr} << 8 | 6u},
+        reg::kCr);
+    return false;
+  }
+  load_context_locked(g);  // the read above used the card's DMA registers
+  card_write(reg::kTpsr, hi(d.card.address));
+  card_write(reg::kTbcr0, lo(d.card.bytes));
+  card_write(reg::kTbcr1, hi(d.card.bytes));
+  card_write(reg::kCr, kRun | reg::kCrTransmit);
+  std::uint8_t isr = 0;
+  for (unsigned poll = 0; poll < kCardPolls; ++poll) {
+    isr = card_read(reg::kIsr) & (reg::kIsrPtx | reg::kIsrTxe);
+    if (isr != 0) break;
+  }
+  if (isr != 0) card_write(reg::kIsr, isr);
+  if ((isr & reg::kIsrPtx) != 0) ++g.stats_.frames_sent;
+
+  // The card does not hear itself: frames for other guests on it go round.
+  const bool group = (addresses[0] & 1) != 0;
+  const bool local = group || std::any_of(guests_.begin(), guests_.end(), [&](const auto& o) {
+                       return o.get() != &g && std::equal(o->mac_.bytes.begin(),
+                                                          o->mac_.bytes.end(), addresses.begin());
+                     });
+  if (local) {
+    std::vector<std::uint8_t> frame(d.card.bytes);
+    card_read_memory(d.card.address, frame);
+    ++stats_.frames_looped;
+    demux_locked(frame, &g);
+    load_context_locked(g);
+  }
+  return true;
+}
+
+// ---- The card ----
+
+void Ne2000Monitor::card_write(std::uint16_t offset, std::uint8_t value) {
+  card_.write(offset, 1, value);
+}
+
+std::uint8_t Ne2000Monitor::card_read(std::uint16_t offset) {
+  return static_cast<std::uint8_t>(card_.read(offset, 1));
+}
+
+// A remote read of card memory by the monitor; the card must be free.
+void Ne2000Monitor::card_read_memory(std::uint16_t address, std::span<std::uint8_t> out) {
+  if (loaded_ != nullptr) {
+    card_write(reg::kDcr, kMonitorDcr);
+    loaded_ = nullptr;
+  }
+  const auto bytes = static_cast<std::uint16_t>((out.size() + 1) & ~std::size_t{1});
+  card_write(reg::kCr, kRun);
+  card_write(reg::kRbcr0, lo(bytes));
+  card_write(reg::kRbcr1, hi(bytes));
+  card_write(reg::kRsar0, lo(address));
+  card_write(reg::kRsar1, hi(address));
+  card_write(reg::kCr, reg::kCrStart | reg::kCrRemoteRead);
+  std::vector<std::uint8_t> words(bytes);
+  card_.read_string(kDataPort, 2, words);
+  std::copy_n(words.begin(), out.size(), out.begin());
+  for (unsigned poll = 0; poll < kCardPolls; ++poll)
+    if ((card_read(reg::kIsr) & reg::kIsrRdc) != 0) break;
+  card_write(reg::kIsr, reg::kIsrRdc);
+  card_write(reg::kCr, kRun);
+}
+
+// The card as the monitor runs it: every guest's transmit area below a
+// receive ring the monitor owns, receiving everything on the wire.
+void Ne2000Monitor::program_card_locked() {
+  card_read(kResetPort);
+  card_write(kResetPort, 0);
+  for (unsigned poll = 0; poll < kCardPolls; ++poll)
+    if ((card_read(reg::kIsr) & reg::kIsrRst) != 0) break;
+  card_write(reg::kCr, reg::kCrStop | reg::kCrNoDma);
+  card_write(reg::kDcr, kMonitorDcr);
+  card_write(reg::kRbcr0, 0);
+  card_write(reg::kRbcr1, 0);
+  card_write(reg::kRcr, reg::kRcrMonitor);
+  card_write(reg::kTcr, reg::kTcrInternalLoopback);
+  card_write(reg::kPstart, ring_start_);
+  card_write(reg::kBnry, ring_start_);
+  card_write(reg::kPstop, reg::kEndMemoryPage);
+  card_write(reg::kIsr, 0xff);
+  card_write(reg::kImr, kReceiveEvents);
+  card_write(reg::kCr, reg::kCrStop | reg::kCrNoDma | reg::kCrPage1);
+  next_page_ = static_cast<std::uint8_t>(ring_start_ + 1);
+  card_write(reg::kCurr, next_page_);
+  for (unsigned i = 0; i < 8; ++i) card_write(static_cast<std::uint16_t>(reg::kMar0 + i), 0xff);
+  card_write(reg::kCr, reg::kCrStop | reg::kCrNoDma);
+  card_write(reg::kCr, kRun);
+  card_write(reg::kTcr, 0);
+  card_write(reg::kRcr, reg::kRcrPromiscuous | reg::kRcrBroadcast | reg::kRcrMulticast);
+  loaded_ = nullptr;
+}
+
+// Reads every frame the card has stored and hands it on.
+void Ne2000Monitor::drain_locked() {
+  ++stats_.drains;
+  const std::uint8_t isr = card_read(reg::kIsr) & kReceiveEvents;
+  if (isr != 0) card_write(reg::kIsr, isr);  // before CURR: a later frame raises PRX again
+  card_write(reg::kCr, kRun | reg::kCrPage1);
+  const std::uint8_t curr = card_read(reg::kCurr);
+  card_write(reg::kCr, kRun);
+  const unsigned stop = reg::kEndMemoryPage;
+  while (next_page_ != curr) {
+    std::array<std::uint8_t, reg::kRingHeaderBytes> header{};
+    card_read_memory(static_cast<std::uint16_t>(next_page_ << 8), header);
+    const std::uint8_t next = header[1];
+    const unsigned count = header[2] | unsigned{header[3]} << 8;
+    const bool ok = next >= ring_start_ && next < stop && count > reg::kRingHeaderBytes &&
+                    count <= reg::kRingHeaderBytes + reg::kMaxWireFrameBytes + 4;
+    if (!ok) {
+      ++stats_.ring_resyncs;
+      next_page_ = curr;
+    } else {
+      std::vector<std::uint8_t> frame(count - reg::kRingHeaderBytes);
+      const unsigned start = (unsigned{next_page_} << 8) + reg::kRingHeaderBytes;
+      const std::size_t to_end = std::min<std::size_t>(frame.size(), (stop << 8) - start);
+      card_read_memory(static_cast<std::uint16_t>(start), std::span(frame).first(to_end));
+      if (to_end < frame.size())
+        card_read_memory(static_cast<std::uint16_t>(ring_start_ << 8),
+                         std::span(frame).subspan(to_end));
+      ++stats_.frames_drained;
+      demux_locked(frame, nullptr);
+      next_page_ = next;
+    }
+    const unsigned boundary = next_page_ == ring_start_ ? stop - 1 : next_page_ - 1u;
+    card_write(reg::kBnry, static_cast<std::uint8_t>(boundary));
+  }
+  for (const auto& g : guests_) flush_locked(*g);
+}
+
+// By destination: a guest's own MAC, or a group address for every guest.
+void Ne2000Monitor::demux_locked(std::span<const std::uint8_t> frame, const Guest* from) {
+  bool claimed = false;
+  if (frame.size() >= reg::kRingHeaderBytes + 10) {
+    const auto dst = frame.first(6);
+    const bool group = (dst[0] & 1) != 0;
+    for (const auto& g : guests_) {
+      if (g.get() == from) continue;
+      if (!group && !std::equal(dst.begin(), dst.end(), g->mac_.bytes.begin())) continue;
+      claimed = true;
+      if (g->queue_.size() >= config_.queue_frames) {
+        ++g->stats_.queue_drops;
+        continue;
+      }
+      g->queue_.emplace_back(frame.begin(), frame.end());
+      flush_locked(*g);
+    }
+  }
+  if (!claimed && from == nullptr) ++stats_.frames_unclaimed;
+}
+
+// Moves queued frames into the guest's ring while it has room for them.
+void Ne2000Monitor::flush_locked(Guest& g) {
+  while (!g.queue_.empty() && g.shadow_.can_store(g.queue_.front().size())) {
+    const std::uint64_t before = g.shadow_.counters().frames_received;
+    g.shadow_.deliver(g.queue_.front());
+    g.queue_.pop_front();
+    if (g.shadow_.counters().frames_received > before)
+      ++g.stats_.frames_received;
+    else
+      ++g.stats_.frames_filtered;
+  }
+}
+
+void Ne2000Monitor::receive_thread() {
+  Lock lock(mutex_);
+  while (!stopping_) {
+    rx_wakeup_.wait_for(lock, config_.poll_interval,
+                        [&] { return stopping_ || rx_pending_.load(); });
+    if (stopping_) break;
+    rx_pending_.store(false);
+    if (!wait_card_free_locked(lock)) break;
+    drain_locked();
+  }
+}
+
+}  // namespace vpio::dmm

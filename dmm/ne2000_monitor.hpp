@@ -1,0 +1,191 @@
+// The Device Modeling Monitor for one physical NE2000 shared by several
+// guests (docs/vpio.md). Each guest sees a whole card through a
+// PassthroughWindow; its accesses are hooked except the data port while its
+// own remote DMA runs on the card. The monitor:
+//  - keeps each guest's card in a shadow (a hw::Ne2000 of its own: registers,
+//    PROM with the guest's MAC, virtual receive ring, ISR/IMR and IRQ line);
+//  - runs what must touch the card on the card: remote DMA in the guest's
+//    transmit area (translated by the model) and transmits, one guest at a
+//    time, switching the card's guest context (devmodels::CardContext) only
+//    when the model says the card is reusable;
+//  - refuses what the model finds illegitimate, and asks for a machine check
+//    in that guest only;
+//  - owns the card's receive ring (promiscuous), drains it, and hands each
+//    frame to the guests it is addressed to (broadcast and multicast to all)
+//    through bounded per-guest queues into their shadows' rings; frames one
+//    guest sends to another on the same card are looped back the same way.
+// Knows nothing of KVM: guests are reached through the callbacks they give.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "devmodels/ne2000_model.hpp"
+#include "hooks/hooked_ports.hpp"
+#include "hw/ne2000.hpp"
+#include "hw/physical_device.hpp"
+
+namespace vpio::dmm {
+
+struct MonitorConfig {
+  std::size_t queue_frames = 64;  // per-guest receive queue bound
+  std::uint8_t tx_pages = 6;      // transmit area per guest, in 256-byte pages
+  unsigned max_guests = 4;        // transmit areas reserved below the receive ring
+  // A guest's remote DMA that keeps the card from others longer than this is
+  // aborted and the guest gets a machine check.
+  std::chrono::milliseconds dma_stall_limit{3000};
+  // How often the card is checked for received frames without an interrupt.
+  std::chrono::microseconds poll_interval{2000};
+};
+
+// What the monitor asks the VMM to inject (an IA32_MCi bank's contents).
+struct MachineCheckRequest {
+  std::uint8_t bank = 1;
+  std::uint64_t status = 0;
+  std::uint64_t addr = 0;
+  std::uint64_t misc = 0;
+};
+// IA32_MCi_STATUS of a violation: VAL|UC|EN|MISCV|ADDRV, the violation code
+// as model-specific error code, MCA code 0x082b (I/O bus error on a write).
+std::uint64_t machine_check_status(devmodels::Violation v) noexcept;
+inline constexpr std::uint8_t kMachineCheckBank = 1;
+
+struct GuestCallbacks {
+  std::function<void()> raise_irq;  // the guest card's IRQ line rose
+  std::function<void(const MachineCheckRequest&)> machine_check;
+};
+
+struct GuestStats {
+  std::uint64_t context_switches = 0;  // the card's context switched to this guest
+  std::uint64_t violations = 0;
+  std::uint64_t frames_sent = 0;      // transmitted on the card
+  std::uint64_t frames_received = 0;  // stored in the guest's ring
+  std::uint64_t frames_filtered = 0;  // handed over but refused by the guest's filter
+  std::uint64_t queue_drops = 0;      // dropped because the guest's queue was full
+  std::uint64_t frames_queued = 0;    // waiting now
+};
+
+struct MonitorStats {
+  std::uint64_t frames_drained = 0;    // read from the card's ring
+  std::uint64_t frames_unclaimed = 0;  // for no guest on this card
+  std::uint64_t frames_looped = 0;     // sent by one guest to others on this card
+  std::uint64_t ring_resyncs = 0;      // card ring headers that made no sense
+  std::uint64_t context_switches = 0;
+  std::uint64_t switch_nanoseconds = 0;  // spent in context switches
+  std::uint64_t drains = 0;
+};
+
+class Ne2000Monitor {
+ public:
+  class Guest;
+
+  // Takes the card over: resets and programs it (promiscuous receive into the
+  // ring above the guests' transmit areas) and starts the receive thread.
+  Ne2000Monitor(hw::PhysicalDevice& card, MonitorConfig config = {});
+  Ne2000Monitor(const Ne2000Monitor&) = delete;
+  Ne2000Monitor& operator=(const Ne2000Monitor&) = delete;
+  ~Ne2000Monitor();
+
+  // A new guest with a card of this MAC at this I/O base (for machine-check
+  // reports). Throws std::invalid_argument when the card has no room for
+  // another transmit area or the MAC is taken.
+  Guest& add_guest(std::string name, hw::MacAddress mac, std::uint16_t io_base,
+                   GuestCallbacks callbacks);
+  std::string describe_card() const;
+  const MonitorConfig& config() const noexcept { return config_; }
+  // Stops the receive thread and every callback into guests. Idempotent.
+  void stop();
+
+  MonitorStats stats() const;
+  const std::vector<std::unique_ptr<Guest>>& guests() const noexcept { return guests_; }
+  // Drains the card's ring now (tests; the thread does it otherwise).
+  void drain_now();
+
+  class Guest final : public HookedIoHandler {
+   public:
+    PassthroughWindow& window() noexcept { return window_; }
+    const std::string& name() const noexcept { return name_; }
+    const hw::MacAddress& mac() const noexcept { return mac_; }
+    GuestStats stats() const;
+    devmodels::GuestLayout layout() const noexcept { return model_.layout(); }
+
+    std::uint32_t hooked_read(std::uint16_t offset, unsigned size) noexcept override;
+    void hooked_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override;
+    void hooked_read_string(std::uint16_t offset, unsigned size,
+                            std::span<std::uint8_t> data) noexcept override;
+    void hooked_write_string(std::uint16_t offset, unsigned size,
+                             std::span<const std::uint8_t> data) noexcept override;
+
+   private:
+    friend class Ne2000Monitor;
+    Guest(Ne2000Monitor& monitor, std::string name, hw::MacAddress mac, std::uint16_t io_base,
+          devmodels::GuestLayout layout, GuestCallbacks callbacks);
+
+    Ne2000Monitor& monitor_;
+    std::string name_;
+    hw::MacAddress mac_;
+    std::uint16_t io_base_;
+    GuestCallbacks callbacks_;
+    devmodels::Ne2000Model model_;
+    hw::Ne2000 shadow_;
+    PassthroughWindow window_;
+    std::deque<std::vector<std::uint8_t>> queue_;
+    GuestStats stats_;
+    devmodels::CardContext loaded_context_;  // as last written to the card
+  };
+
+ private:
+  using Lock = std::unique_lock<std::mutex>;
+
+  bool write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset, std::uint8_t value);
+  bool reset_locked(Guest& g);
+  void violation_locked(Guest& g, devmodels::Verdict verdict, std::uint16_t offset);
+  // Waits until no other guest's remote DMA runs on the card (aborting one
+  // that stalls). False when the monitor stops.
+  bool wait_card_free_locked(Lock& lock, const Guest* for_guest = nullptr);
+  bool acquire_card_locked(Lock& lock, Guest& g);
+  void load_context_locked(Guest& g);
+  void start_card_dma_locked(Guest& g, const devmodels::Decision& d);
+  void poll_card_dma_locked();
+  void abort_card_dma_locked(Guest& g);
+  void release_card_dma_locked(Guest& g);
+  bool transmit_locked(Guest& g, const devmodels::Decision& d);
+  bool other_transmit_in_flight_locked(const Guest& g) const;
+
+  void card_write(std::uint16_t offset, std::uint8_t value);
+  std::uint8_t card_read(std::uint16_t offset);
+  void card_read_memory(std::uint16_t address, std::span<std::uint8_t> out);
+  void program_card_locked();
+  void drain_locked();
+  void demux_locked(std::span<const std::uint8_t> frame, const Guest* from);
+  void flush_locked(Guest& g);
+  void receive_thread();
+
+  hw::PhysicalDevice& card_;
+  MonitorConfig config_;
+  mutable std::mutex mutex_;  // also the windows' gate for direct accesses
+  std::condition_variable card_free_;
+  std::condition_variable rx_wakeup_;
+  std::atomic<bool> rx_pending_{false};
+  bool stopping_ = false;
+  std::vector<std::unique_ptr<Guest>> guests_;
+  Guest* loaded_ = nullptr;      // whose context the card holds (nullptr: the monitor's)
+  Guest* last_guest_ = nullptr;  // the guest that last had the card
+  Guest* dma_owner_ = nullptr;   // whose remote DMA runs on the card
+  std::chrono::steady_clock::time_point dma_started_;
+  std::uint8_t ring_start_ = 0;
+  std::uint8_t next_page_ = 0;  // the next frame to read from the card's ring
+  MonitorStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace vpio::dmm

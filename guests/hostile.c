@@ -1,0 +1,276 @@
+/* A hostile guest for the `vpio` NIC mode: it programs its (shared) NE2000
+   illegitimately once and expects the Device Modeling Monitor to refuse the
+   access with a machine check that names the violation. One source, one image
+   per case, chosen by -DHOSTILE_CASE=HOSTILE_<CASE> (the cases below).
+
+   All cases but HOSTILE_UNINIT first bring the card up with the stock driver
+   and wait for a trigger frame (any net_proto.h frame addressed to this
+   card), so that a test decides when the violation happens. The violation
+   itself is written out with raw port writes, on page 0 with STA kept set, so
+   that the register sequence the DMM sees is plain here.
+
+   Exit status: 0 the expected machine check came, 1 a different one came,
+   2 none came; 3..6 the guest never got as far as the violation
+   (HOSTILE_STATUS_*). */
+#include "ne2000/ne2000.h"
+#include "net_proto.h"
+#include "runtime/guest.h"
+
+/* The cases; HOSTILE_CASE names one of them. */
+#define HOSTILE_DMA_OUTSIDE 1   /* remote DMA below the guest's share */
+#define HOSTILE_DMA_COUNT 2     /* remote DMA running out of the transmit area */
+#define HOSTILE_TX_OTHER 3      /* transmit from the page after the transmit area */
+#define HOSTILE_TX_END 4        /* transmit running past the end of the buffer */
+#define HOSTILE_RING_OUTSIDE 5  /* PSTOP beyond the share */
+#define HOSTILE_RING_INVERTED 6 /* PSTART above PSTOP */
+#define HOSTILE_RESET 7         /* resets until one hits another guest's transmit */
+#define HOSTILE_UNINIT 8        /* remote DMA write on a card never initialised */
+
+#ifndef HOSTILE_CASE
+#error "define HOSTILE_CASE as one of the HOSTILE_* cases"
+#endif
+
+#define HOSTILE_STATUS_EXPECTED 0
+#define HOSTILE_STATUS_WRONG_MC 1
+#define HOSTILE_STATUS_NO_MC 2
+#define HOSTILE_STATUS_NO_TRIGGER 3
+#define HOSTILE_STATUS_NO_CARD 4
+#define HOSTILE_STATUS_INIT 5
+#define HOSTILE_STATUS_LOAD 6 /* the legitimate load before the violation failed */
+
+#define NIC_IOBASE 0x300
+/* How long to wait for the trigger, in ISR reads: far longer than any test
+   takes to send it, so giving up means the trigger was lost. */
+#define TRIGGER_WAIT_POLLS 10000000u
+#define RESET_ATTEMPTS 200000u
+/* HOSTILE_UNINIT lets the other guests start first: reads of an unclaimed
+   port, one exit each. */
+#define UNINIT_DELAY_READS 20000u
+#define UNCLAIMED_PORT 0x80
+#define DMA_WORD_BYTES 2
+
+/* The machine check the DMM raises (bank 1): valid, uncorrected, enabled,
+   MISC and ADDR valid; the model-specific field (bits 16..31) holds the
+   violation, the MCA code 0x082b says "bus error on an I/O write". */
+#define DMM_MC_BANK 1
+#define DMM_MC_STATUS_BITS 0xbc00000000000000ull
+#define DMM_MC_CODE_SHIFT 16
+#define DMM_MC_MCA_CODE 0x082bull
+
+/* Violation codes the DMM reports. */
+#define VIOLATION_DMA_OUTSIDE_SHARE 1
+#define VIOLATION_TX_OUTSIDE_AREA 2
+#define VIOLATION_RING_OUTSIDE_SHARE 4
+#define VIOLATION_RING_INVERTED 5
+#define VIOLATION_RESET_DURING_TX 6
+#define VIOLATION_UNINITIALISED 7
+
+/* Card addresses and values the cases use (the guest's view of its card). */
+#define SHARE_BELOW 0x2000 /* under the guest's pages 0x40..0x7f */
+#define TX_AREA 0x4000     /* the transmit area: pages 0x40..0x45 */
+#define TX_AREA_END 0x4600 /* one past it */
+#define TX_AREA_END_PAGE 0x46
+#define LAST_PAGE 0x7f
+#define PAGE_BEYOND_SHARE 0x90     /* a PSTOP past 0x80 */
+#define RING_SHORT_STOP_PAGE 0x50  /* a legal, smaller PSTOP */
+#define RING_START_ABOVE_STOP 0x60 /* a PSTART above that PSTOP */
+#define DMA_BYTES 64
+#define DMA_COUNT_TOO_LONG 0x700 /* from 0x4000: runs past 0x4600 */
+
+/* CR values of the violations: page 0, STA kept set. */
+#define CR_IDLE (NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_STA)                 /* 0x22 */
+#define CR_REMOTE_WRITE (NE_CR_RD_WRITE | NE_CR_PAGE0 | NE_CR_STA)         /* 0x12 */
+#define CR_TRANSMIT (NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_TXP | NE_CR_STA) /* 0x26 */
+
+struct expected_check {
+  const char* name;
+  uint16_t code;
+  uint64_t addr; /* card address the refused access would have touched */
+  uint16_t port; /* MISC: the port of the refused access */
+};
+
+#define PORT(offset) ((uint16_t)(NIC_IOBASE + (offset)))
+#define PAGE_ADDRESS(page) ((uint64_t)(page)*NE_PAGE_BYTES)
+
+static const struct expected_check expected_checks[] = {
+    [HOSTILE_DMA_OUTSIDE] = {"dma_outside", VIOLATION_DMA_OUTSIDE_SHARE, SHARE_BELOW, PORT(NE_CR)},
+    [HOSTILE_DMA_COUNT] = {"dma_count", VIOLATION_DMA_OUTSIDE_SHARE, TX_AREA_END, PORT(NE_CR)},
+    [HOSTILE_TX_OTHER] = {"tx_other", VIOLATION_TX_OUTSIDE_AREA, TX_AREA_END, PORT(NE_CR)},
+    [HOSTILE_TX_END] = {"tx_end", VIOLATION_TX_OUTSIDE_AREA, PAGE_ADDRESS(LAST_PAGE), PORT(NE_CR)},
+    [HOSTILE_RING_OUTSIDE] = {"ring_outside", VIOLATION_RING_OUTSIDE_SHARE,
+                              PAGE_ADDRESS(PAGE_BEYOND_SHARE), PORT(NE_P0_PSTOP)},
+    [HOSTILE_RING_INVERTED] = {"ring_inverted", VIOLATION_RING_INVERTED,
+                               PAGE_ADDRESS(RING_START_ABOVE_STOP), PORT(NE_P0_PSTART)},
+    [HOSTILE_RESET] = {"reset", VIOLATION_RESET_DURING_TX, 0, PORT(NE_RESET_PORT)},
+    [HOSTILE_UNINIT] = {"uninit", VIOLATION_UNINITIALISED, TX_AREA, PORT(NE_CR)},
+};
+
+static const struct expected_check* const expected = &expected_checks[HOSTILE_CASE];
+
+static struct ne_card card;
+static uint8_t rx[NE_MAX_STORED_FRAME];
+static uint8_t tx[DMA_BYTES];
+
+/* Written by the #MC handler, read after each violating OUT. */
+static volatile unsigned expected_checks_seen;
+static volatile unsigned wrong_checks_seen;
+
+static uint64_t expected_status(void) {
+  return DMM_MC_STATUS_BITS | ((uint64_t)expected->code << DMM_MC_CODE_SHIFT) | DMM_MC_MCA_CODE;
+}
+
+void on_machine_check(const struct machine_check_info* info) {
+  if (info->bank == DMM_MC_BANK && info->status == expected_status() &&
+      info->addr == expected->addr && info->misc == expected->port) {
+    ++expected_checks_seen;
+    printf("hostile: machine check as expected (code %u addr 0x%llx misc 0x%llx)\n", expected->code,
+           (unsigned long long)info->addr, (unsigned long long)info->misc);
+    return;
+  }
+  ++wrong_checks_seen;
+  printf(
+      "hostile: unexpected machine check (bank %u status 0x%llx addr 0x%llx misc 0x%llx); "
+      "expected bank %u status 0x%llx addr 0x%llx misc 0x%x\n",
+      info->bank, (unsigned long long)info->status, (unsigned long long)info->addr,
+      (unsigned long long)info->misc, DMM_MC_BANK, (unsigned long long)expected_status(),
+      (unsigned long long)expected->addr, expected->port);
+}
+
+/* Every write is also a compiler barrier: the #MC handler runs before the
+   next instruction, and what it recorded must be read after the write. */
+static void reg_write(uint16_t offset, uint8_t value) {
+  outb(PORT(offset), value);
+  __asm__ volatile("" ::: "memory");
+}
+
+static void set_remote_dma(uint16_t address, uint16_t count) {
+  reg_write(NE_P0_RBCR0, (uint8_t)count);
+  reg_write(NE_P0_RBCR1, (uint8_t)(count >> 8));
+  reg_write(NE_P0_RSAR0, (uint8_t)address);
+  reg_write(NE_P0_RSAR1, (uint8_t)(address >> 8));
+}
+
+static void set_transmit(uint8_t page, uint16_t count) {
+  reg_write(NE_P0_TPSR, page);
+  reg_write(NE_P0_TBCR0, (uint8_t)count);
+  reg_write(NE_P0_TBCR1, (uint8_t)(count >> 8));
+}
+
+/* Waits for a frame of our protocol addressed to this card (the test's
+   signal to misbehave). Returns 0, or -1 when the budget ran out. */
+static int wait_for_trigger(void) {
+  uint64_t start = card.counters.polls;
+  for (;;) {
+    uint64_t used = card.counters.polls - start;
+    if (used >= TRIGGER_WAIT_POLLS) return -1;
+    int len = ne_receive_wait(&card, rx, sizeof rx, TRIGGER_WAIT_POLLS - (uint32_t)used);
+    if (len == 0) return -1;
+    if (len < NET_HEADER_BYTES) continue; /* dropped (<0), or too short to be ours */
+    const struct net_header* h = (const struct net_header*)rx;
+    if (net_check_frame(rx, (size_t)len) == NET_BAD_ETHERTYPE) continue;
+    if (net_mac_equal(h->dst, card.mac)) return 0;
+  }
+}
+
+/* Loads a harmless 64-byte frame (to itself) into the transmit area the
+   legitimate way: remote DMA write, wait for RDC, acknowledge it. */
+static int load_transmit_area(void) {
+  net_build_frame(tx, card.mac, card.mac, NET_MSG_DATA, 0, DMA_BYTES - NET_HEADER_BYTES);
+  reg_write(NE_CR, CR_IDLE);
+  reg_write(NE_P0_ISR, NE_ISR_RDC);
+  set_remote_dma(TX_AREA, DMA_BYTES);
+  reg_write(NE_CR, CR_REMOTE_WRITE);
+  outsw(PORT(NE_DATA_PORT), tx, DMA_BYTES / DMA_WORD_BYTES);
+  for (uint32_t poll = 0; poll < NE_DMA_POLLS; ++poll) {
+    if (inb(PORT(NE_P0_ISR)) & NE_ISR_RDC) {
+      reg_write(NE_P0_ISR, NE_ISR_RDC);
+      return 0;
+    }
+  }
+  print("hostile: loading the transmit area never completed\n");
+  return -1;
+}
+
+/* The one illegitimate programming of each case; its last OUT is the one the
+   DMM refuses. Returns 0, or -1 if it could not get that far. */
+static int misbehave(void) {
+  switch (HOSTILE_CASE) {
+    case HOSTILE_DMA_OUTSIDE:
+      reg_write(NE_CR, CR_IDLE);
+      set_remote_dma(SHARE_BELOW, DMA_BYTES);
+      reg_write(NE_CR, CR_REMOTE_WRITE);
+      break;
+    case HOSTILE_DMA_COUNT:
+      reg_write(NE_CR, CR_IDLE);
+      set_remote_dma(TX_AREA, DMA_COUNT_TOO_LONG);
+      reg_write(NE_CR, CR_REMOTE_WRITE);
+      break;
+    case HOSTILE_TX_OTHER:
+      if (load_transmit_area() < 0) return -1;
+      set_transmit(TX_AREA_END_PAGE, DMA_BYTES);
+      reg_write(NE_CR, CR_TRANSMIT);
+      break;
+    case HOSTILE_TX_END:
+      reg_write(NE_CR, CR_IDLE);
+      set_transmit(LAST_PAGE, NE_MAX_FRAME);
+      reg_write(NE_CR, CR_TRANSMIT);
+      break;
+    case HOSTILE_RING_OUTSIDE:
+      reg_write(NE_CR, CR_IDLE);
+      reg_write(NE_P0_PSTOP, PAGE_BEYOND_SHARE);
+      break;
+    case HOSTILE_RING_INVERTED:
+      reg_write(NE_CR, CR_IDLE);
+      reg_write(NE_P0_PSTOP, RING_SHORT_STOP_PAGE);
+      reg_write(NE_P0_PSTART, RING_START_ABOVE_STOP);
+      break;
+    case HOSTILE_RESET:
+      /* Resets of its own card are harmless until one lands while another
+         guest transmits. */
+      for (uint32_t i = 0; i < RESET_ATTEMPTS; ++i) {
+        reg_write(NE_RESET_PORT, 0);
+        if (expected_checks_seen + wrong_checks_seen != 0) {
+          printf("hostile: refused after %u resets\n", i + 1);
+          break;
+        }
+      }
+      break;
+    case HOSTILE_UNINIT:
+      /* The card is as the VMM left it: page 0, never started. */
+      set_remote_dma(TX_AREA, DMA_BYTES);
+      reg_write(NE_CR, CR_REMOTE_WRITE);
+      break;
+  }
+  return 0;
+}
+
+static int verdict(void) {
+  if (wrong_checks_seen != 0) return HOSTILE_STATUS_WRONG_MC;
+  if (expected_checks_seen != 0) return HOSTILE_STATUS_EXPECTED;
+  printf("hostile: no machine check for %s\n", expected->name);
+  return HOSTILE_STATUS_NO_MC;
+}
+
+int main(void) {
+  idt_install();
+  if (HOSTILE_CASE == HOSTILE_UNINIT) {
+    for (uint32_t i = 0; i < UNINIT_DELAY_READS; ++i) (void)inb(UNCLAIMED_PORT);
+    printf("hostile: %s: remote DMA on a card never initialised\n", expected->name);
+    if (misbehave() < 0) return HOSTILE_STATUS_LOAD;
+    return verdict();
+  }
+
+  if (ne_probe(&card, NIC_IOBASE) < 0) return HOSTILE_STATUS_NO_CARD;
+  if (ne_init(&card, NE_MODE_BROADCAST) < 0) return HOSTILE_STATUS_INIT;
+  printf("hostile: %s: NE2000 at 0x%x, MAC %02x:%02x:%02x:%02x:%02x:%02x; waiting for a trigger\n",
+         expected->name, NIC_IOBASE, card.mac[0], card.mac[1], card.mac[2], card.mac[3],
+         card.mac[4], card.mac[5]);
+  if (wait_for_trigger() < 0) {
+    printf("hostile: no trigger frame after %u polls\n", TRIGGER_WAIT_POLLS);
+    ne_print_counters(&card, "hostile");
+    return HOSTILE_STATUS_NO_TRIGGER;
+  }
+  printf("hostile: triggered; misbehaving (%s)\n", expected->name);
+  if (misbehave() < 0) return HOSTILE_STATUS_LOAD;
+  return verdict();
+}
