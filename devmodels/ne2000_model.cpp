@@ -91,17 +91,30 @@ bool Ne2000Model::runs(const Ne2000GuestRegisters& r) const noexcept {
 // The remote DMA a CR write starts, walked as the chip walks it (wrapping
 // from PSTOP to PSTART). It may read the PROM, stay in the guest's virtual
 // memory, or stay wholly inside the transmit area, which runs on the card.
+// The remote DMA a CR write starts. It may read the PROM, stay in the
+// guest's virtual memory (walked as the chip walks it, wrapping from PSTOP to
+// PSTART), or lie wholly and linearly inside the transmit area, which runs on
+// the card: the card wraps at its own PSTOP, not the guest's. In word mode
+// the card moves whole words, so an odd count touches one byte more.
 Decision Ne2000Model::classify_remote_dma(const Ne2000GuestRegisters& r) const noexcept {
   const bool write = (r.cr & reg::kCrDmaMask) == reg::kCrRemoteWrite;
-  if (r.rbcr == 0) return {};
-  if (!write && r.rsar + std::uint32_t{r.rbcr} <= reg::kPromBytes) return {};
-  const bool on_card = in_tx_area(r.rsar);
+  const bool words = (r.dcr & reg::kDcrWordTransfer) != 0;
+  const std::uint32_t count = words ? (r.rbcr + 1u) & ~1u : r.rbcr;
+  if (count == 0) return {};
+  if (!write && r.rsar + count <= reg::kPromBytes) return {};
+  if (in_tx_area(r.rsar)) {
+    const std::uint32_t end = r.rsar + count;
+    const std::uint32_t pstop = std::uint32_t{r.pstop} << kPageShift;
+    if (r.pstart < r.pstop && pstop > r.rsar && pstop < end)
+      return refuse(Violation::remote_dma_outside_share, pstop);
+    if (end > view_tx_end()) return refuse(Violation::remote_dma_outside_share, view_tx_end());
+    if (!initialised_) return refuse(Violation::not_initialised, r.rsar);
+    return {Action::start_card_dma, {}, {translate(r.rsar), r.rbcr}, write};
+  }
   std::uint32_t address = r.rsar;
-  for (std::uint32_t left = r.rbcr; left > 0;) {
-    if (address < kViewMemoryStart || address >= kViewMemoryEnd)
+  for (std::uint32_t left = count; left > 0;) {
+    if (address < kViewMemoryStart || address >= kViewMemoryEnd || in_tx_area(address))
       return refuse(Violation::remote_dma_outside_share, address);
-    if (in_tx_area(address) != on_card)
-      return refuse(Violation::remote_dma_outside_share, on_card ? view_tx_end() : address);
     const std::uint32_t page_end = ((address >> kPageShift) + 1u) << kPageShift;
     const std::uint32_t step = std::min(left, page_end - address);
     left -= step;
@@ -109,9 +122,7 @@ Decision Ne2000Model::classify_remote_dma(const Ne2000GuestRegisters& r) const n
     if ((address >> kPageShift) == r.pstop && r.pstart < r.pstop)
       address = std::uint32_t{r.pstart} << kPageShift;
   }
-  if (!on_card) return {};
-  if (!initialised_) return refuse(Violation::not_initialised, r.rsar);
-  return {Action::start_card_dma, {}, {translate(r.rsar), r.rbcr}, write};
+  return {};
 }
 
 Decision Ne2000Model::classify_transmit(const Ne2000GuestRegisters& r) const noexcept {
@@ -172,6 +183,7 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
   if (decision.action == Action::start_card_dma) {
     card_dma_ = true;
     card_dma_write_ = decision.write;
+    if (decision.write) tx_loading_ = true;
   }
   if (decision.action == Action::transmit) tx_unacked_ = true;
   if (runs(next) && dcr_written_ && !initialised_) initialised_ = ever_initialised_ = true;
@@ -182,7 +194,7 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
 Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcept {
   if (offset == kResetPort) {
     regs_ = Ne2000GuestRegisters{};
-    card_dma_ = card_dma_write_ = tx_unacked_ = false;
+    card_dma_ = card_dma_write_ = tx_unacked_ = tx_loading_ = false;
     dcr_written_ = initialised_ = ring_programmed_ = false;
     return {Action::reset, {}, {}, false};
   }
@@ -190,6 +202,13 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
   if (offset == reg::kCr) return on_command(value);
   const unsigned page = regs_.cr >> reg::kCrPageShift;
   if (page == 1) {
+    if (offset == reg::kCurr && ring_programmed_) {
+      Ne2000GuestRegisters next = regs_;
+      next.curr = value;
+      if (runs(next)) {
+        if (Verdict v = check_ring(next); !v.ok()) return {Action::refuse, v, {}, false};
+      }
+    }
     if (offset >= reg::kPar0 && offset < reg::kPar0 + 6) regs_.par[offset - reg::kPar0] = value;
     if (offset == reg::kCurr) regs_.curr = value;
     if (offset >= reg::kMar0) regs_.mar[offset - reg::kMar0] = value;
@@ -204,7 +223,7 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
     case reg::kTbcr0: set_byte(next.tbcr, 0, value); break;
     case reg::kTbcr1: set_byte(next.tbcr, 1, value); break;
     case reg::kIsr:
-      if ((value & (reg::kIsrPtx | reg::kIsrTxe)) != 0) tx_unacked_ = false;
+      if ((value & (reg::kIsrPtx | reg::kIsrTxe)) != 0) tx_unacked_ = tx_loading_ = false;
       break;
     case reg::kRsar0: set_byte(next.rsar, 0, value); break;
     case reg::kRsar1: set_byte(next.rsar, 1, value); break;

@@ -118,15 +118,15 @@ class Ne2000Model {
   // The monitor saw the card finish (or abort) this guest's remote DMA.
   void card_dma_done() noexcept { card_dma_ = false; }
   // The monitor refused the transmit the last CR.TXP asked for.
-  void transmit_refused() noexcept { tx_unacked_ = false; }
+  void transmit_refused() noexcept { tx_unacked_ = tx_loading_ = false; }
 
   // Question 1: may the card be handed to another guest now?
   bool reusable() const noexcept { return !card_dma_; }
   bool card_dma_in_flight() const noexcept { return card_dma_; }
   bool card_dma_is_write() const noexcept { return card_dma_write_; }
   // From the start of a remote write into the transmit area until the guest
-  // acknowledges the transmit's PTX/TXE in ISR.
-  bool transmit_in_flight() const noexcept { return (card_dma_ && card_dma_write_) || tx_unacked_; }
+  // acknowledges the transmit's PTX/TXE in ISR (or resets).
+  bool transmit_in_flight() const noexcept { return tx_loading_ || tx_unacked_; }
   // Question 3: the hooked-I/O list.
   std::bitset<kWindowPorts> hooked_ports() const noexcept;
   // Has the guest, since its card came up, ever written DCR and started it.
@@ -157,6 +157,7 @@ class Ne2000Model {
   bool card_dma_ = false;
   bool card_dma_write_ = false;
   bool tx_unacked_ = false;
+  bool tx_loading_ = false;  // the transmit area was written since the last transmit
   bool dcr_written_ = false;
   bool initialised_ = false;
   bool ever_initialised_ = false;

@@ -493,6 +493,10 @@ void Ne2000Monitor::demux_locked(std::span<const std::uint8_t> frame, const Gues
       if (g.get() == from) continue;
       if (!group && !std::equal(dst.begin(), dst.end(), g->mac_.bytes.begin())) continue;
       claimed = true;
+      if (!g->shadow_.receiving()) {
+        ++g->stats_.frames_missed;
+        continue;
+      }
       if (g->queue_.size() >= config_.queue_frames) {
         ++g->stats_.queue_drops;
         continue;

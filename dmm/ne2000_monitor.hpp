@@ -70,6 +70,9 @@ struct GuestStats {
   std::uint64_t frames_sent = 0;      // transmitted on the card
   std::uint64_t frames_received = 0;  // stored in the guest's ring
   std::uint64_t frames_filtered = 0;  // handed over but refused by the guest's filter
+  // Arrived while the guest's card could not receive (stopped, looped back,
+  // no ring): missed, as a card of its own would have missed them.
+  std::uint64_t frames_missed = 0;
   std::uint64_t queue_drops = 0;      // dropped because the guest's queue was full
   std::uint64_t frames_queued = 0;    // waiting now
 };

@@ -664,6 +664,13 @@ void Ne2000::receive_locked(std::span<const std::uint8_t> wire_frame) {
   ++counters_.frames_received;
 }
 
+bool Ne2000::receiving() const {
+  std::lock_guard lock(mutex_);
+  const Ne2000State& s = state_;
+  return running(s.command) && (s.transmit_config & kTcrLoopbackMask) == 0 &&
+         (s.receive_config & kRcrMonitor) == 0 && free_ring_pages(s).has_value();
+}
+
 bool Ne2000::can_store(std::size_t frame_bytes) const {
   std::lock_guard lock(mutex_);
   const Ne2000State& s = state_;

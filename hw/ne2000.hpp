@@ -234,6 +234,9 @@ class Ne2000 final : public FrameSink {
   // ring has room. A monitor feeding the chip uses it to hold frames back
   // rather than see them missed.
   bool can_store(std::size_t frame_bytes) const;
+  // Whether the receiver takes frames at all: started, not looped back, not
+  // in monitor mode, with a usable ring. A frame arriving otherwise is missed.
+  bool receiving() const;
   bool irq_asserted() const;
   Ne2000State save() const;
   void restore(const Ne2000State& state);

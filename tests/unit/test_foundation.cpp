@@ -211,7 +211,17 @@ TEST(CommandLine, BadInputGetsAOneLineErrorAndExitTwo) {
   EXPECT_NE(r.output.find("overlaps"), std::string::npos) << r.output;
   r = vpio("run --nic emulate,guest=1 " + small);
   EXPECT_EQ(r.code, 2) << r.output;
-  r = vpio("run --nic vpio " + small);
+  // A card is shared by vpio or given by passthrough, not both; it holds at
+  // most 8 vpio guests; a queue needs room for a frame.
+  r = vpio("run --nic vpio,guest=0 --nic passthrough,guest=1,port=0x280 " + small + " " + small);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("one or the other"), std::string::npos) << r.output;
+  std::string nine;
+  for (int i = 0; i < 9; ++i) nine += " " + small;
+  r = vpio("run --nic vpio" + nine);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("at most 8"), std::string::npos) << r.output;
+  r = vpio("run --nic vpio,queue=0 " + small);
   EXPECT_EQ(r.code, 2) << r.output;
   // Passthrough gives a card whole to one guest: sharing it is refused.
   r = vpio("run --nic passthrough " + small + " " + small);
