@@ -1,0 +1,423 @@
+// The three NIC modes side by side on real KVM: emulate, passthrough and vpio,
+// under transmit-heavy (1514- and 64-byte frames), receive-heavy and mixed
+// workloads, every guest booted in-process. Prints one markdown table from one
+// run: port accesses, KVM exits, hooked accesses and the hooked fraction, and
+// for vpio the monitor's context switches per second and the cost of one.
+//
+// Run it on KVM: lab/on-kvm build/benchmarks/bench_nic_modes
+// In the lab (KVM under TCG) the times are inflated; the counts are exact,
+// though the ISR polls of a guest waiting for a frame depend on timing.
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hw/net/frame_queue.hpp"
+#include "tests/kvm/net_endpoint.hpp"
+#include "vmm/launcher.hpp"
+#include "vmm/nic.hpp"
+
+namespace {
+
+using namespace vpio;
+using Clock = std::chrono::steady_clock;
+
+// The receive workload's protocol, as guests/net_sink.c defines it.
+namespace sink {
+constexpr std::uint8_t kEthertypeHigh = 0x88, kEthertypeLow = 0xb7;
+constexpr std::size_t kSourceAt = 6, kEthertypeAt = 12, kTypeAt = 14, kValueAt = 16,
+                      kHeaderBytes = 20;
+constexpr std::uint8_t kReady = 1, kData = 2, kAck = 3;
+constexpr std::uint32_t kPatternStep = 31;
+constexpr std::uint32_t kFrames = 1000;  // SINK_FRAMES
+constexpr std::uint32_t kWindow = 8;     // SINK_WINDOW
+constexpr std::size_t kFrameBytes = hw::kMaxFrameBytes;
+}  // namespace sink
+
+const hw::MacAddress kFeederMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}};
+const hw::MacAddress kEndpointMac{{0x02, 0x00, 0x00, 0x00, 0x00, 0xee}};
+constexpr std::size_t kTxSinkCapacity = 1u << 16;
+constexpr auto kRunDeadline = std::chrono::minutes(20);
+// Every guest ends with one write to the exit port.
+constexpr std::uint64_t kExitPortAccesses = 1;
+// Each DATA of net_sender comes back as one ECHO.
+constexpr std::uint64_t kFramesPerExchange = 2;
+
+hw::MacAddress mac_at(std::span<const std::uint8_t> frame, std::size_t offset) {
+  hw::MacAddress mac;
+  std::copy_n(frame.begin() + static_cast<std::ptrdiff_t>(offset), mac.bytes.size(),
+              mac.bytes.begin());
+  return mac;
+}
+
+std::uint32_t u32_at(std::span<const std::uint8_t> frame, std::size_t offset) {
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < 4; ++i)
+    value |= static_cast<std::uint32_t>(frame[offset + i]) << (8 * i);
+  return value;
+}
+
+// The host side of net_sink: waits for the sink's READY, then sends DATA in
+// windows and waits for each window's ACK, sending the window again when the
+// ACK is late. deliver() only records what came; frames go out on the
+// feeder's own thread (a frame sent from inside the hub's fan-out is dropped).
+class SinkFeeder final : public hw::FrameSink {
+ public:
+  static constexpr std::chrono::seconds kAckTimeout{2};
+  static constexpr unsigned kMaxResendsPerWindow = 15;
+
+  struct Counters {
+    std::uint32_t acknowledged = 0;  // the sink's count, from its latest ACK
+    std::uint64_t data_sent = 0;     // DATA frames sent, resends included
+    std::uint64_t resends = 0;       // windows sent again after a missing ACK
+    bool ready_seen = false;
+    bool gave_up = false;  // one window went unacknowledged kMaxResendsPerWindow times
+  };
+
+  explicit SinkFeeder(hw::Hub& hub) : hub_(hub) {
+    port_ = &hub_.attach(*this, "sink-feeder");
+    thread_ = std::thread([this] { run(); });
+  }
+  SinkFeeder(const SinkFeeder&) = delete;
+  SinkFeeder& operator=(const SinkFeeder&) = delete;
+  ~SinkFeeder() override { stop(); }
+
+  // Joins the thread and leaves the hub; counters stay readable.
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (port_ != nullptr) hub_.detach(*port_);
+    port_ = nullptr;
+  }
+
+  Counters counters() const {
+    std::lock_guard lock(mutex_);
+    return counters_;
+  }
+
+  void deliver(std::span<const std::uint8_t> frame) override {
+    if (frame.size() < sink::kHeaderBytes || frame[sink::kEthertypeAt] != sink::kEthertypeHigh ||
+        frame[sink::kEthertypeAt + 1] != sink::kEthertypeLow)
+      return;
+    const hw::MacAddress dst = mac_at(frame, 0), src = mac_at(frame, sink::kSourceAt);
+    {
+      std::lock_guard lock(mutex_);
+      if (frame[sink::kTypeAt] == sink::kReady && !sink_mac_) {
+        sink_mac_ = src;
+        counters_.ready_seen = true;
+      } else if (frame[sink::kTypeAt] == sink::kAck && dst == kFeederMac && sink_mac_ &&
+                 src == *sink_mac_) {
+        counters_.acknowledged = std::max(counters_.acknowledged, u32_at(frame, sink::kValueAt));
+      } else {
+        return;
+      }
+    }
+    changed_.notify_all();
+  }
+
+ private:
+  static void build_data(std::vector<std::uint8_t>& frame, const hw::MacAddress& to,
+                         std::uint32_t sequence) {
+    frame.assign(sink::kFrameBytes, 0);
+    std::copy(to.bytes.begin(), to.bytes.end(), frame.begin());
+    std::copy(kFeederMac.bytes.begin(), kFeederMac.bytes.end(), frame.begin() + sink::kSourceAt);
+    frame[sink::kEthertypeAt] = sink::kEthertypeHigh;
+    frame[sink::kEthertypeAt + 1] = sink::kEthertypeLow;
+    frame[sink::kTypeAt] = sink::kData;
+    for (std::size_t i = 0; i < 4; ++i)
+      frame[sink::kValueAt + i] = static_cast<std::uint8_t>(sequence >> (8 * i));
+    for (std::size_t k = sink::kHeaderBytes; k < frame.size(); ++k)
+      frame[k] = static_cast<std::uint8_t>(sequence * sink::kPatternStep + k);
+  }
+
+  void run() {
+    std::vector<std::uint8_t> frame;
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return stopping_ || sink_mac_.has_value(); });
+    unsigned resends_in_a_row = 0;
+    while (!stopping_ && counters_.acknowledged < sink::kFrames) {
+      const std::uint32_t first = counters_.acknowledged;
+      const std::uint32_t end = std::min(first + sink::kWindow, sink::kFrames);
+      const hw::MacAddress to = *sink_mac_;
+      counters_.data_sent += end - first;
+      lock.unlock();
+      for (std::uint32_t sequence = first; sequence < end; ++sequence) {
+        build_data(frame, to, sequence);
+        port_->deliver(frame);
+      }
+      lock.lock();
+      if (changed_.wait_for(lock, kAckTimeout,
+                            [&] { return stopping_ || counters_.acknowledged >= end; })) {
+        resends_in_a_row = 0;
+        continue;
+      }
+      ++counters_.resends;
+      if (++resends_in_a_row > kMaxResendsPerWindow) {
+        counters_.gave_up = true;
+        break;
+      }
+    }
+  }
+
+  hw::Hub& hub_;
+  hw::HubPort* port_ = nullptr;
+  mutable std::mutex mutex_;  // guards everything below but the thread
+  std::condition_variable changed_;
+  std::optional<hw::MacAddress> sink_mac_;
+  Counters counters_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+enum class Traffic { transmit, receive, echo };
+
+struct Workload {
+  const char* name;
+  const char* image;
+  Traffic traffic;
+  unsigned guests;
+};
+
+struct Measurement {
+  std::string workload;
+  NicMode mode = NicMode::emulate;
+  unsigned guests = 0;
+  std::uint64_t frames = 0;
+  std::uint64_t port_accesses = 0;  // all of the guests' port accesses
+  std::uint64_t nic_accesses = 0;   // of which to the NE2000 window
+  std::uint64_t exits = 0;          // KVM exits to userspace
+  std::uint64_t hooked = 0;
+  std::optional<dmm::MonitorStats> monitor;
+  double seconds = 0;
+};
+
+const char* mode_name(NicMode mode) {
+  switch (mode) {
+    case NicMode::emulate: return "emulate";
+    case NicMode::passthrough: return "passthrough";
+    case NicMode::vpio: return "vpio";
+  }
+  return "?";
+}
+
+// Boots `w.guests` guests of `w.image`, each with a card in `mode` (vpio:
+// all sharing one), with the workload's other end on the hub. Returns
+// nullopt, after printing why and the guests' consoles, when a guest fails.
+// Warnings (resends, counts that disagree) go to `notes`.
+std::optional<Measurement> measure(const Kvm& kvm, const Workload& w, NicMode mode,
+                                   std::vector<std::string>& notes) {
+  const std::string label = std::string(w.name) + " / " + mode_name(mode);
+  std::fprintf(stderr, "bench_nic_modes: %s\n", label.c_str());
+  std::ostringstream console_text;
+  ConsoleSink console(console_text, w.guests > 1);
+  hw::FrameQueue tx_sink(kTxSinkCapacity);  // declared first: outlives the hub it joins
+  Network network;
+  std::vector<std::unique_ptr<Machine>> machines;
+  std::vector<hw::MacAddress> macs;
+  std::vector<const PortCounters*> windows;  // passthrough and vpio
+  dmm::Ne2000Monitor* monitor = nullptr;
+  for (unsigned i = 0; i < w.guests; ++i) {
+    MachineConfig config;
+    config.name = std::string(w.image) + "#" + std::to_string(i);
+    config.image =
+        read_image(std::string(VPIO_BUILD_DIR) + "/guests/" + w.image + ".img", kDefaultRamBytes);
+    machines.push_back(std::make_unique<Machine>(kvm, std::move(config), &console));
+    Machine& machine = *machines.back();
+    macs.push_back(default_mac(i));
+    NicSpec spec;
+    spec.mode = mode;
+    switch (mode) {
+      case NicMode::emulate: network.attach_emulated(machine, spec, macs.back()); break;
+      case NicMode::passthrough:
+        windows.push_back(
+            &network.attach_passthrough(machine, spec, macs.back()).window().counters());
+        break;
+      case NicMode::vpio: {
+        VpioNic& nic = network.attach_vpio(machine, spec, macs.back(), w.guests);
+        windows.push_back(&nic.share->window().counters());
+        monitor = nic.monitor;
+        break;
+      }
+    }
+  }
+  std::unique_ptr<SinkFeeder> feeder;
+  std::unique_ptr<test::NetEchoEndpoint> endpoint;
+  switch (w.traffic) {
+    case Traffic::transmit: network.hub().attach(tx_sink, "tx-sink"); break;
+    case Traffic::receive: feeder = std::make_unique<SinkFeeder>(network.hub()); break;
+    case Traffic::echo:
+      endpoint = std::make_unique<test::NetEchoEndpoint>(network.hub(), kEndpointMac, macs);
+      break;
+  }
+
+  const auto start = Clock::now();
+  const auto outcomes = run_concurrently(machines, kRunDeadline);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // The order of tests/kvm/test_vpio.cpp: the traffic's other end, then the
+  // monitors' threads, then the counters; everything goes at scope exit.
+  if (feeder) feeder->stop();
+  if (endpoint) endpoint->stop();
+  network.stop_monitors();
+
+  bool ok = true;
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].ok()) continue;
+    ok = false;
+    std::fprintf(stderr, "%s: %s: %s\n%s\n", label.c_str(), machines[i]->name().c_str(),
+                 outcomes[i].detail.c_str(), machines[i]->console_transcript().c_str());
+  }
+  if (!ok) return std::nullopt;
+
+  Measurement m;
+  m.workload = w.name;
+  m.mode = mode;
+  m.guests = w.guests;
+  m.seconds = seconds;
+  switch (w.traffic) {
+    case Traffic::transmit: m.frames = tx_sink.accepted(); break;
+    case Traffic::receive: {
+      const SinkFeeder::Counters fed = feeder->counters();
+      m.frames = fed.acknowledged;
+      notes.push_back(label + ": the feeder sent " + std::to_string(fed.resends) +
+                      " windows again (" + std::to_string(fed.data_sent) + " DATA sent for " +
+                      std::to_string(fed.acknowledged) + " acknowledged)");
+      break;
+    }
+    case Traffic::echo: {
+      const test::EndpointCounters echoed = endpoint->counters();
+      for (const hw::MacAddress& mac : macs)
+        m.frames += kFramesPerExchange * echoed.peer(mac).data_intact;
+      break;
+    }
+  }
+  for (std::size_t i = 0; i < machines.size(); ++i) {
+    const Machine& machine = *machines[i];
+    const ExitCounters& c = machine.counters();
+    const std::uint64_t ports = c.port_accesses.load();
+    const std::uint64_t not_nic = machine.console_transcript().size() + kExitPortAccesses;
+    const std::uint64_t nic = ports > not_nic ? ports - not_nic : 0;
+    m.port_accesses += ports;
+    m.exits += c.userspace_exits.load();
+    m.nic_accesses += nic;
+    if (c.unclaimed_accesses.load() != 0)
+      notes.push_back("warning: " + label + ": " + machine.name() + " made " +
+                      std::to_string(c.unclaimed_accesses.load()) +
+                      " accesses to ports nothing serves (counted as NIC accesses)");
+    if (i < windows.size()) {
+      m.hooked += windows[i]->total(IoPath::hooked);
+      if (windows[i]->total() != nic)
+        notes.push_back("warning: " + label + ": " + machine.name() + ": the NIC window counted " +
+                        std::to_string(windows[i]->total()) + " accesses, port accesses less " +
+                        "console and exit give " + std::to_string(nic));
+    }
+  }
+  if (monitor != nullptr) m.monitor = monitor->stats();
+  return m;
+}
+
+std::string hooked_fraction(const Measurement& m) {
+  char text[64];
+  if (m.mode == NicMode::emulate) return "0 (all emulated)";
+  if (m.hooked == 0 || m.nic_accesses == 0) return "0 (0%)";
+  const double share = static_cast<double>(m.hooked) / static_cast<double>(m.nic_accesses);
+  std::snprintf(text, sizeof text, "1 in %.1f (%.1f%%)", 1 / share, 100 * share);
+  return text;
+}
+
+void print_row(const Measurement& m) {
+  const double frames = static_cast<double>(m.frames);
+  char switches[32] = "-", per_second[32] = "-", ns_each[32] = "-";
+  if (m.monitor) {
+    const std::uint64_t n = m.monitor->context_switches;
+    std::snprintf(switches, sizeof switches, "%llu", static_cast<unsigned long long>(n));
+    std::snprintf(per_second, sizeof per_second, "%.1f", static_cast<double>(n) / m.seconds);
+    if (n != 0)
+      std::snprintf(ns_each, sizeof ns_each, "%.0f",
+                    static_cast<double>(m.monitor->switch_nanoseconds) / static_cast<double>(n));
+  }
+  std::printf(
+      "| %-9s | %-11s | %6u | %6llu | %13llu | %12llu | %9llu | %9llu | %-20s | %11.1f | %8s | "
+      "%10s | %9s | %7.2f |\n",
+      m.workload.c_str(), mode_name(m.mode), m.guests, static_cast<unsigned long long>(m.frames),
+      static_cast<unsigned long long>(m.port_accesses),
+      static_cast<unsigned long long>(m.nic_accesses), static_cast<unsigned long long>(m.exits),
+      static_cast<unsigned long long>(m.hooked), hooked_fraction(m).c_str(),
+      frames > 0 ? static_cast<double>(m.exits) / frames : 0.0, switches, per_second, ns_each,
+      m.seconds);
+}
+
+}  // namespace
+
+int main() {
+  try {
+    Kvm kvm;
+    constexpr NicMode kAllModes[] = {NicMode::emulate, NicMode::passthrough, NicMode::vpio};
+    constexpr NicMode kSharingModes[] = {NicMode::emulate, NicMode::vpio};
+    const Workload single[] = {
+        {"tx 1514", "net_blast_1514", Traffic::transmit, 1},
+        {"tx 64", "net_blast_64", Traffic::transmit, 1},
+        {"rx 1514", "net_sink", Traffic::receive, 1},
+        {"mixed", "net_sender", Traffic::echo, 1},
+    };
+    // Passthrough gives a card to one guest only: two guests, two cards in
+    // emulate mode, one shared card in vpio mode.
+    const Workload shared{"mixed x2", "net_sender", Traffic::echo, 2};
+
+    std::vector<Measurement> rows;
+    std::vector<std::string> notes;
+    int failed = 0;
+    auto run = [&](const Workload& w, NicMode mode) {
+      if (auto m = measure(kvm, w, mode, notes))
+        rows.push_back(std::move(*m));
+      else
+        ++failed;
+    };
+    for (const Workload& w : single)
+      for (NicMode mode : kAllModes) run(w, mode);
+    for (NicMode mode : kSharingModes) run(shared, mode);
+
+    std::printf("NE2000 in three modes: one run, whole guest runs incl. probe and init\n\n");
+    std::printf(
+        "| workload  | mode        | guests | frames | port accesses | NIC accesses | KVM exits | "
+        "   hooked | hooked fraction      | exits/frame | switches | switches/s | ns/switch | "
+        "seconds |\n");
+    std::printf(
+        "|-----------|-------------|-------:|-------:|--------------:|-------------:|----------:|"
+        "----------:|----------------------|------------:|---------:|-----------:|----------:|"
+        "--------:|\n");
+    for (const Measurement& m : rows) print_row(m);
+    std::printf(
+        "\n- frames: tx, frames the sink on the wire took; rx, frames net_sink acknowledged; "
+        "mixed, DATA + ECHO (2 per exchange, per sender).\n"
+        "- port accesses: every port access of the guests (each element of a string op), "
+        "console bytes (port 0xE9) and the exit-port write included; NIC accesses leave those "
+        "out (port accesses - console bytes - 1 per guest), checked against the card window's "
+        "own counters in passthrough and vpio.\n"
+        "- hooked fraction: hooked / NIC accesses. emulate hooks nothing because it emulates "
+        "everything: every NIC access is trapped into the VMM's chip model (hooked 0, emulated = "
+        "NIC accesses). passthrough: every NIC access direct. Direct accesses still exit to the "
+        "VMM (KVM traps every port) but reach the card without model code.\n"
+        "- switches: the vpio monitor's context switches of the card between guests (the first "
+        "load of a guest's context counts); ns/switch is the time spent writing a context to "
+        "the card.\n");
+    for (const std::string& note : notes) std::printf("- %s\n", note.c_str());
+    if (failed != 0) std::printf("- %d runs failed (see stderr): their rows are missing\n", failed);
+    return failed == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_nic_modes: %s\n", e.what());
+    return 1;
+  }
+}
