@@ -211,6 +211,7 @@ bool Ne2000Monitor::reset_locked(Guest& g) {
   }
   if (dma_owner_ == &g) abort_card_dma_locked(g);
   g.model_.on_write(kResetPort, 0);
+  sync_hooks_locked(g);
   return true;
 }
 
@@ -263,6 +264,7 @@ bool Ne2000Monitor::wait_card_free_locked(Lock& lock, const Guest* for_guest) {
     if (stopping_) return false;
     if (Clock::now() - dma_started_ > config_.dma_stall_limit) {
       Guest& owner = *dma_owner_;
+      owner.model_.card_dma_done();
       abort_card_dma_locked(owner);
       violation_locked(owner, {Violation::remote_dma_stalled, owner.model_.registers().rsar},
                        reg::kCr);
@@ -300,18 +302,20 @@ void Ne2000Monitor::load_context_locked(Guest& g) {
 }
 
 void Ne2000Monitor::start_card_dma_locked(Guest& g, const Decision& d) {
-  card_write(reg::kCr, kRun);
-  card_write(reg::kRbcr0, lo(d.card.bytes));
-  card_write(reg::kRbcr1, hi(d.card.bytes));
-  card_write(reg::kRsar0, lo(d.card.address));
-  card_write(reg::kRsar1, hi(d.card.address));
+  program_card_dma(d.card.address, d.card.bytes,
+                   d.write ? reg::kCrRemoteWrite : reg::kCrRemoteRead);
   g.loaded_context_.rsar = d.card.address;
   g.loaded_context_.rbcr = d.card.bytes;
-  card_write(reg::kCr, static_cast<std::uint8_t>(
-                           reg::kCrStart | (d.write ? reg::kCrRemoteWrite : reg::kCrRemoteRead)));
   dma_owner_ = &g;
   dma_started_ = Clock::now();
-  g.window_.unhook(kDataPort);
+  sync_hooks_locked(g);
+}
+
+// The window's hooked-I/O list is the model's (question 3).
+void Ne2000Monitor::sync_hooks_locked(Guest& g) {
+  const auto hooked = g.model_.hooked_ports();
+  for (std::uint16_t port = 0; port < kWindowPorts; ++port)
+    hooked.test(port) ? g.window_.hook(port) : g.window_.unhook(port);
 }
 
 // The card reports the end of the owner's remote DMA by ISR.RDC.
@@ -319,7 +323,9 @@ void Ne2000Monitor::poll_card_dma_locked() {
   if (dma_owner_ == nullptr) return;
   if ((card_read(reg::kIsr) & reg::kIsrRdc) == 0) return;
   Guest& g = *dma_owner_;
-  release_card_dma_locked(g);
+  g.model_.card_dma_done();
+  release_card_dma_locked();
+  sync_hooks_locked(g);
   // The guest's own card ran the same DMA without data; complete it there
   // so that it reports RDC (and raises its line) as the card did.
   const auto& r = g.model_.registers();
@@ -329,17 +335,16 @@ void Ne2000Monitor::poll_card_dma_locked() {
     g.shadow_.write_string(kDataPort, width, filler);
   else
     g.shadow_.read_string(kDataPort, width, filler);
-  g.model_.card_dma_done();
 }
 
+// The model has already ended (or replaced) the guest's DMA.
 void Ne2000Monitor::abort_card_dma_locked(Guest& g) {
   card_write(reg::kCr, kRun);
-  release_card_dma_locked(g);
-  g.model_.card_dma_done();
+  release_card_dma_locked();
+  sync_hooks_locked(g);
 }
 
-void Ne2000Monitor::release_card_dma_locked(Guest& g) {
-  g.window_.hook(kDataPort);
+void Ne2000Monitor::release_card_dma_locked() {
   card_write(reg::kIsr, reg::kIsrRdc);
   dma_owner_ = nullptr;
   card_free_.notify_all();
@@ -361,11 +366,7 @@ bool Ne2000Monitor::transmit_locked(Guest& g, const Decision& d) {
   card_write(reg::kTbcr0, lo(d.card.bytes));
   card_write(reg::kTbcr1, hi(d.card.bytes));
   card_write(reg::kCr, kRun | reg::kCrTransmit);
-  std::uint8_t isr = 0;
-  for (unsigned poll = 0; poll < kCardPolls; ++poll) {
-    isr = card_read(reg::kIsr) & (reg::kIsrPtx | reg::kIsrTxe);
-    if (isr != 0) break;
-  }
+  const std::uint8_t isr = wait_card_isr(reg::kIsrPtx | reg::kIsrTxe);
   if (isr != 0) card_write(reg::kIsr, isr);
   if ((isr & reg::kIsrPtx) != 0) ++g.stats_.frames_sent;
 
@@ -380,7 +381,6 @@ bool Ne2000Monitor::transmit_locked(Guest& g, const Decision& d) {
     card_read_memory(d.card.address, frame);
     ++stats_.frames_looped;
     demux_locked(frame, &g);
-    load_context_locked(g);
   }
   return true;
 }
@@ -402,19 +402,31 @@ void Ne2000Monitor::card_read_memory(std::uint16_t address, std::span<std::uint8
     loaded_ = nullptr;
   }
   const auto bytes = static_cast<std::uint16_t>((out.size() + 1) & ~std::size_t{1});
+  program_card_dma(address, bytes, reg::kCrRemoteRead);
+  std::vector<std::uint8_t> words(bytes);
+  card_.read_string(kDataPort, 2, words);
+  std::copy_n(words.begin(), out.size(), out.begin());
+  wait_card_isr(reg::kIsrRdc);
+  card_write(reg::kIsr, reg::kIsrRdc);
+  card_write(reg::kCr, kRun);
+}
+
+// Any DMA still running is aborted first.
+void Ne2000Monitor::program_card_dma(std::uint16_t address, std::uint16_t bytes,
+                                     std::uint8_t command) {
   card_write(reg::kCr, kRun);
   card_write(reg::kRbcr0, lo(bytes));
   card_write(reg::kRbcr1, hi(bytes));
   card_write(reg::kRsar0, lo(address));
   card_write(reg::kRsar1, hi(address));
-  card_write(reg::kCr, reg::kCrStart | reg::kCrRemoteRead);
-  std::vector<std::uint8_t> words(bytes);
-  card_.read_string(kDataPort, 2, words);
-  std::copy_n(words.begin(), out.size(), out.begin());
+  card_write(reg::kCr, static_cast<std::uint8_t>(reg::kCrStart | command));
+}
+
+// Polls ISR until one of `bits` is set (or the budget runs out); the bits seen.
+std::uint8_t Ne2000Monitor::wait_card_isr(std::uint8_t bits) {
   for (unsigned poll = 0; poll < kCardPolls; ++poll)
-    if ((card_read(reg::kIsr) & reg::kIsrRdc) != 0) break;
-  card_write(reg::kIsr, reg::kIsrRdc);
-  card_write(reg::kCr, kRun);
+    if (const std::uint8_t seen = card_read(reg::kIsr) & bits; seen != 0) return seen;
+  return 0;
 }
 
 // The card as the monitor runs it: every guest's transmit area below a
@@ -422,8 +434,7 @@ void Ne2000Monitor::card_read_memory(std::uint16_t address, std::span<std::uint8
 void Ne2000Monitor::program_card_locked() {
   card_read(kResetPort);
   card_write(kResetPort, 0);
-  for (unsigned poll = 0; poll < kCardPolls; ++poll)
-    if ((card_read(reg::kIsr) & reg::kIsrRst) != 0) break;
+  wait_card_isr(reg::kIsrRst);
   card_write(reg::kCr, reg::kCrStop | reg::kCrNoDma);
   card_write(reg::kDcr, kMonitorDcr);
   card_write(reg::kRbcr0, 0);

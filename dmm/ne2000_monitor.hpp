@@ -73,8 +73,8 @@ struct GuestStats {
   // Arrived while the guest's card could not receive (stopped, looped back,
   // no ring): missed, as a card of its own would have missed them.
   std::uint64_t frames_missed = 0;
-  std::uint64_t queue_drops = 0;      // dropped because the guest's queue was full
-  std::uint64_t frames_queued = 0;    // waiting now
+  std::uint64_t queue_drops = 0;    // dropped because the guest's queue was full
+  std::uint64_t frames_queued = 0;  // waiting now
 };
 
 struct MonitorStats {
@@ -160,13 +160,16 @@ class Ne2000Monitor {
   void start_card_dma_locked(Guest& g, const devmodels::Decision& d);
   void poll_card_dma_locked();
   void abort_card_dma_locked(Guest& g);
-  void release_card_dma_locked(Guest& g);
+  void release_card_dma_locked();
+  void sync_hooks_locked(Guest& g);
   bool transmit_locked(Guest& g, const devmodels::Decision& d);
   bool other_transmit_in_flight_locked(const Guest& g) const;
 
   void card_write(std::uint16_t offset, std::uint8_t value);
   std::uint8_t card_read(std::uint16_t offset);
   void card_read_memory(std::uint16_t address, std::span<std::uint8_t> out);
+  void program_card_dma(std::uint16_t address, std::uint16_t bytes, std::uint8_t command);
+  std::uint8_t wait_card_isr(std::uint8_t bits);
   void program_card_locked();
   void drain_locked();
   void demux_locked(std::span<const std::uint8_t> frame, const Guest* from);
