@@ -10,7 +10,6 @@ namespace reg = hw::ne2000;
 using devmodels::Action;
 using devmodels::Decision;
 using devmodels::Violation;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -78,6 +77,7 @@ std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned s
     const bool page0 = (model_.registers().cr >> reg::kCrPageShift) == 0;
     if (offset == reg::kIsr && page0) {
       if (m.dma_owner_ == this) m.poll_card_dma_locked();
+      if (!m.config_.card_interrupts) m.check_card_on_wait_locked();
       m.flush_locked(*this);
     }
     return shadow_.read(offset, size);
@@ -492,6 +492,18 @@ void Ne2000Monitor::drain_locked() {
     card_write(reg::kBnry, static_cast<std::uint8_t>(boundary));
   }
   for (const auto& g : guests_) flush_locked(*g);
+}
+
+// A guest polls its ISR: with no interrupt from the card, that is the moment
+// to see whether the card has received something (when no guest's DMA holds
+// it), rather than leaving the frame to the next timer tick.
+void Ne2000Monitor::check_card_on_wait_locked() {
+  if (dma_owner_ != nullptr) return;
+  const auto now = Clock::now();
+  if (now - last_wait_check_ < config_.wait_check_interval) return;
+  last_wait_check_ = now;
+  ++stats_.wait_checks;
+  if ((card_read(reg::kIsr) & kReceiveEvents) != 0) drain_locked();
 }
 
 // By destination: a guest's own MAC, or a group address for every guest.

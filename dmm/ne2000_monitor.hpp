@@ -45,6 +45,12 @@ struct MonitorConfig {
   std::chrono::milliseconds dma_stall_limit{3000};
   // How often the card is checked for received frames without an interrupt.
   std::chrono::microseconds poll_interval{2000};
+  // False for a card whose interrupt does not reach userspace (a real ISA
+  // card: its ISR is polled). Then a guest waiting on its own card (reading
+  // its ISR) also makes the monitor look at the card, at most once per
+  // wait_check_interval, so that frames do not wait for the next timer tick.
+  bool card_interrupts = true;
+  std::chrono::microseconds wait_check_interval{100};
 };
 
 // What the monitor asks the VMM to inject (an IA32_MCi bank's contents).
@@ -85,6 +91,7 @@ struct MonitorStats {
   std::uint64_t context_switches = 0;
   std::uint64_t switch_nanoseconds = 0;  // spent in context switches
   std::uint64_t drains = 0;
+  std::uint64_t wait_checks = 0;  // looks at the card when a guest waited (polled cards)
 };
 
 class Ne2000Monitor {
@@ -172,6 +179,7 @@ class Ne2000Monitor {
   std::uint8_t wait_card_isr(std::uint8_t bits);
   void program_card_locked();
   void drain_locked();
+  void check_card_on_wait_locked();
   void demux_locked(std::span<const std::uint8_t> frame, const Guest* from);
   void flush_locked(Guest& g);
   void receive_thread();
@@ -187,9 +195,11 @@ class Ne2000Monitor {
   Guest* loaded_ = nullptr;      // whose context the card holds (nullptr: the monitor's)
   Guest* last_guest_ = nullptr;  // the guest that last had the card
   Guest* dma_owner_ = nullptr;   // whose remote DMA runs on the card
-  std::chrono::steady_clock::time_point dma_started_;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point dma_started_;
   std::uint8_t ring_start_ = 0;
   std::uint8_t next_page_ = 0;  // the next frame to read from the card's ring
+  Clock::time_point last_wait_check_{};
   MonitorStats stats_;
   std::thread thread_;
 };

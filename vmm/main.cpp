@@ -33,18 +33,21 @@ struct RunOptions {
   std::vector<std::string> nics;
   std::string pcap;
   std::string stats;
+  std::string lab_nic;  // the lab VM's own card (lab/kvm-lab --nic), when run there
 };
 
 // Without a usable /dev/kvm, run this very command inside the KVM lab, which
 // has one, and map the lab's own failures (124 timeout, 125 lab failure) to
 // kExitVmmFailure so they are not mistaken for guest statuses.
-int run_in_lab(int argc, char** argv) {
+int run_in_lab(int argc, char** argv, const std::string& lab_nic) {
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
   const char* lab_env = std::getenv("VPIO_LAB");
   std::string lab = lab_env != nullptr ? lab_env : std::string(VPIO_SOURCE_DIR) + "/lab/kvm-lab";
   std::fprintf(stderr, "vpio: no usable /dev/kvm on this host; running inside the KVM lab (%s)\n",
                lab.c_str());
-  std::vector<std::string> args = {lab, "--", self.string()};
+  std::vector<std::string> args = {lab};
+  if (!lab_nic.empty()) args.insert(args.end(), {"--nic", lab_nic});
+  args.insert(args.end(), {"--", self.string()});
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());
@@ -239,11 +242,22 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       !options.no_lab && std::getenv("VPIO_IN_LAB") == nullptr && !has_usable_kvm();
   try {
     if (use_lab) check_paths_for_lab(options);
+    if (use_lab && options.lab_nic.empty())
+      for (const auto& spec : nic_specs)
+        if (host_card_base(spec))
+          throw std::invalid_argument(
+              "--nic hw=" + spec.hw +
+              " names a card on the host running the VMM, but this host has no /dev/kvm and "
+              "vpio runs in the KVM lab, which has no card; add --lab-nic "
+              "ne2k-isa,iobase=" +
+              spec.hw.substr(5) + " to give the lab QEMU's NE2000 there");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
   }
-  if (use_lab) return run_in_lab(argc, argv);
+  if (use_lab) return run_in_lab(argc, argv, options.lab_nic);
+  if (!options.lab_nic.empty() && std::getenv("VPIO_IN_LAB") == nullptr)
+    std::fprintf(stderr, "vpio: --lab-nic ignored: this host has /dev/kvm, so no lab runs\n");
 
   ConsoleSink console(std::cout, configs.size() > 1);
   // Declared after the machines so it goes first: tap reader threads raise
@@ -331,12 +345,13 @@ int main(int argc, char** argv) {
   run->add_option(
          "--nic", options.nics,
          "Give guests an NE2000: MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|"
-         "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N][,hw=chip][,queue=64]. MODE is "
-         "emulate (the guest's own emulated card), passthrough (the physical card hw=chip, "
+         "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N][,hw=chip|port:BASE][,queue=64]. "
+         "MODE is emulate (the guest's own emulated card), passthrough (the physical card hw, "
          "given whole to one guest: every access direct) or vpio (the physical card shared by "
-         "up to 8 guests through the monitor; queue bounds each guest's receive queue). Without "
-         "guest=N every guest gets a card, MACs 52:54:00:12:34:56 + guest index. "
-         "Repeatable.")
+         "up to 8 guests through the monitor; queue bounds each guest's receive queue). hw=chip "
+         "is vpio's own chip on the wire standing in for hardware; hw=port:0x300 a real NE2000 "
+         "at that host I/O base (ioperm; needs root; its interrupt is polled). Without guest=N "
+         "every guest gets a card, MACs 52:54:00:12:34:56 + guest index. Repeatable.")
       ->type_name("SPEC")
       ->allow_extra_args(false);
   run->add_option("--pcap", options.pcap, "Record every frame on the default hub to this file")
@@ -344,6 +359,11 @@ int main(int argc, char** argv) {
   run->add_option("--stats", options.stats,
                   "Write the run's counters as JSON to this file (docs/run-stats.md)")
       ->type_name("FILE");
+  run->add_option("--lab-nic", options.lab_nic,
+                  "When this host has no /dev/kvm and the run goes to the KVM lab: give the lab "
+                  "VM this NE2000 for hw=port cards (lab/kvm-lab --nic syntax, e.g. "
+                  "ne2k-isa,iobase=0x300,irq=9,pcap=wire.pcap)")
+      ->type_name("SPEC");
   run->add_flag("-q,--quiet", options.quiet, "Do not print the exit report");
   run->add_flag("--no-lab", options.no_lab,
                 "Fail instead of using the KVM lab when the host has no /dev/kvm");

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <stdexcept>
+#include <system_error>
 
 namespace vpio {
 namespace {
@@ -25,7 +27,31 @@ unsigned parse_number(std::string_view key, std::string_view text, unsigned max)
   return value;
 }
 
+// `chip`, or `port:BASE` for a card at a host I/O base, kept in one spelling
+// (port:0x300) so that two specs naming the same card agree.
+std::string parse_hw(std::string_view value) {
+  if (value == "chip") return "chip";
+  if (value.starts_with("port:")) {
+    const std::string_view base_text = value.substr(5);
+    const unsigned base = parse_number("hw port base", base_text, kMaxHostCardBase);
+    if (base % hw::Ne2000::kWindowPorts != 0 || base < 0x100)
+      throw std::invalid_argument("--nic: bad hw '" + std::string(value) +
+                                  "' (an ISA card's base is 32-byte aligned, 0x100 to 0x3e0)");
+    char text[16];
+    std::snprintf(text, sizeof text, "port:0x%x", base);
+    return text;
+  }
+  throw std::invalid_argument("--nic: bad hw '" + std::string(value) +
+                              "' (chip, or port:BASE for a card at a host I/O base, e.g. "
+                              "port:0x300)");
+}
+
 }  // namespace
+
+std::optional<std::uint16_t> host_card_base(const NicSpec& spec) {
+  if (!spec.hw.starts_with("port:")) return std::nullopt;
+  return static_cast<std::uint16_t>(std::stoul(spec.hw.substr(5), nullptr, 16));
+}
 
 NicSpec parse_nic_spec(std::string_view text) {
   NicSpec spec;
@@ -64,10 +90,7 @@ NicSpec parse_nic_spec(std::string_view text) {
       spec.mac = hw::MacAddress::parse(value);
       if (!spec.mac) throw std::invalid_argument("--nic: bad mac '" + std::string(value) + "'");
     } else if (key == "hw") {
-      if (value != "chip")
-        throw std::invalid_argument("--nic: bad hw '" + std::string(value) +
-                                    "' (chip; host cards come later)");
-      spec.hw = value;
+      spec.hw = parse_hw(value);
     } else if (key == "queue") {
       spec.queue = parse_number(key, value, 65536);
       if (spec.queue == 0) throw std::invalid_argument("--nic: queue must be at least 1");
@@ -79,6 +102,7 @@ NicSpec parse_nic_spec(std::string_view text) {
         throw std::invalid_argument("--nic: bad wire '" + std::string(value) +
                                     "' (hub, hub:NAME, tap:IFNAME or none)");
       spec.wire = value;
+      spec.wire_given = true;
     } else {
       throw std::invalid_argument("--nic: unknown key '" + std::string(key) + "'");
     }
@@ -179,23 +203,40 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw:
 PassthroughNic::PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports)
     : guest_(std::move(guest)), device_(device), window_(ports, device, no_monitor_) {}
 
-// The stand-in for hardware: vpio's chip, with the first user's MAC as its
-// PROM, on the requested wire.
-hw::ChipDevice& Network::physical_card(const NicSpec& spec, hw::Hub* wire_hub, hw::MacAddress mac) {
+// The physical card a spec names, created at its first use: vpio's chip on
+// the requested wire (with the first user's MAC as its PROM), or a real card
+// at a host I/O base, probed before anything uses it.
+hw::PhysicalDevice& Network::physical_card(const NicSpec& spec, hw::MacAddress mac) {
   auto& card = physical_cards_[spec.hw];
-  if (!card) {
-    card = std::make_unique<hw::ChipDevice>(mac);
-    if (wire_hub != nullptr)
-      card->chip().set_transmit_sink(wire_hub->attach(card->chip(), "card:" + spec.hw));
+  if (card) return *card;
+  if (const auto base = host_card_base(spec)) {
+    if (spec.wire_given)
+      throw std::invalid_argument("--nic: wire= does not apply to hw=" + spec.hw +
+                                  ": a real card's wire is its own cable");
+    if (!host_ports_) host_ports_ = std::make_unique<hw::SystemPorts>();
+    try {
+      card = std::make_unique<hw::PortIoCard>(*host_ports_, *base);
+    } catch (const std::system_error&) {
+      physical_cards_.erase(spec.hw);
+      throw;  // not allowed to reach the ports: not the input's fault
+    } catch (const std::exception& e) {
+      physical_cards_.erase(spec.hw);
+      throw std::invalid_argument("--nic: hw=" + spec.hw + ": " + e.what());
+    }
+    return *card;
   }
+  hw::Hub* wire_hub = hub_for_wire(spec.wire);
+  if (wire_hub == nullptr && spec.wire != "none")
+    throw std::invalid_argument("--nic: a physical chip supports wire=hub, hub:NAME or none");
+  auto chip = std::make_unique<hw::ChipDevice>(mac);
+  if (wire_hub != nullptr)
+    chip->chip().set_transmit_sink(wire_hub->attach(chip->chip(), "card:" + spec.hw));
+  card = std::move(chip);
   return *card;
 }
 
 PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spec,
                                             hw::MacAddress mac) {
-  hw::Hub* wire_hub = hub_for_wire(spec.wire);
-  if (wire_hub == nullptr && spec.wire != "none")
-    throw std::invalid_argument("--nic: passthrough supports wire=hub, hub:NAME or none");
   if (monitors_.contains(spec.hw))
     throw std::invalid_argument("--nic: physical card '" + spec.hw +
                                 "' is shared in vpio mode; passthrough cannot have it too");
@@ -205,7 +246,10 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
         throw std::invalid_argument("--nic: physical card '" + spec.hw +
                                     "' is already given whole to guest '" + existing->guest() +
                                     "'; passthrough cannot share a card (vpio mode will)");
-  hw::ChipDevice& card = physical_card(spec, wire_hub, mac);
+  if (spec.mac && host_card_base(spec))
+    throw std::invalid_argument("--nic: mac= does not apply to passthrough of hw=" + spec.hw +
+                                ": the guest reads the card's own MAC from its PROM");
+  hw::PhysicalDevice& card = physical_card(spec, mac);
   auto nic = std::make_unique<PassthroughNic>(machine.name(), card, hw::Ne2000::kWindowPorts);
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, nic->window(), "ne2000 passthrough");
   card.set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
@@ -216,9 +260,6 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
 
 VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddress mac,
                               unsigned sharers) {
-  hw::Hub* wire_hub = hub_for_wire(spec.wire);
-  if (wire_hub == nullptr && spec.wire != "none")
-    throw std::invalid_argument("--nic: vpio supports wire=hub, hub:NAME or none");
   if (physical_cards_.contains(spec.hw) && !monitors_.contains(spec.hw))
     throw std::invalid_argument("--nic: physical card '" + spec.hw +
                                 "' is given whole to a guest by passthrough; vpio cannot share it");
@@ -227,7 +268,15 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
     dmm::MonitorConfig config;
     config.queue_frames = spec.queue;
     config.max_guests = std::max(sharers, 1u);
-    monitor = std::make_unique<dmm::Ne2000Monitor>(physical_card(spec, wire_hub, mac), config);
+    // A host card's interrupt is polled: look at the card also when a guest
+    // waits on its own card, not only on the monitor's timer.
+    config.card_interrupts = !host_card_base(spec).has_value();
+    try {
+      monitor = std::make_unique<dmm::Ne2000Monitor>(physical_card(spec, mac), config);
+    } catch (...) {
+      monitors_.erase(spec.hw);
+      throw;
+    }
   }
   dmm::GuestCallbacks callbacks;
   callbacks.raise_irq = [&machine, irq = spec.irq] { machine.raise_irq(irq); };

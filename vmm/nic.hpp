@@ -20,6 +20,7 @@
 #include "hw/net/hub.hpp"
 #include "hw/net/pcap_recorder.hpp"
 #include "hw/net/tap_device.hpp"
+#include "hw/port_io_card.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio {
@@ -27,14 +28,17 @@ namespace vpio {
 enum class NicMode { emulate, passthrough, vpio };
 
 // `MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|tap:IFNAME|none][,mac=..][,guest=N]
-//  [,hw=chip][,queue=N]`. hw names the physical card of passthrough and vpio
-// modes: `chip` is vpio's own chip on the wire standing in for hardware.
-// queue bounds each vpio guest's receive queue in the monitor.
+//  [,hw=chip|port:BASE][,queue=N]`. hw names the physical card of passthrough
+// and vpio modes: `chip` is vpio's own chip on the wire standing in for
+// hardware; `port:0x300` a real NE2000 at that host I/O base, reached by
+// ioperm port I/O (its wire is its own cable). queue bounds each vpio guest's
+// receive queue in the monitor.
 struct NicSpec {
   NicMode mode = NicMode::emulate;
   std::uint16_t port = 0x300;
   unsigned irq = 9;
   std::string wire = "hub";
+  bool wire_given = false;  // wire= was written (a host card has no wire to choose)
   std::optional<hw::MacAddress> mac;
   std::optional<unsigned> guest;  // 0-based; unset: every guest gets a card
   std::string hw = "chip";
@@ -44,8 +48,13 @@ struct NicSpec {
 // The largest number of guests one card can be shared by in vpio mode.
 inline constexpr unsigned kMaxVpioGuests = 8;
 
+// The highest base of a host card: ioperm reaches ports up to 0x3ff only.
+inline constexpr unsigned kMaxHostCardBase = 0x3e0;
+
 // Throws std::invalid_argument naming the offending item.
 NicSpec parse_nic_spec(std::string_view text);
+// The host I/O base of a spec's physical card, if it is a host card.
+std::optional<std::uint16_t> host_card_base(const NicSpec& spec);
 
 // The MAC a guest's card gets unless one is given: 52:54:00:12:34:56 + index.
 hw::MacAddress default_mac(unsigned guest_index);
@@ -145,12 +154,13 @@ class Network {
   std::unique_ptr<hw::PcapRecorder> recorder_;
   std::vector<std::unique_ptr<hw::TapDevice>> taps_;
   std::vector<std::unique_ptr<EmulatedNic>> nics_;
-  std::map<std::string, std::unique_ptr<hw::ChipDevice>> physical_cards_;
+  std::unique_ptr<hw::SystemPorts> host_ports_;
+  std::map<std::string, std::unique_ptr<hw::PhysicalDevice>> physical_cards_;
   std::vector<std::unique_ptr<PassthroughNic>> passthrough_;
   std::map<std::string, std::unique_ptr<dmm::Ne2000Monitor>> monitors_;
   std::vector<std::unique_ptr<VpioNic>> vpio_;
 
-  hw::ChipDevice& physical_card(const NicSpec& spec, hw::Hub* wire_hub, hw::MacAddress mac);
+  hw::PhysicalDevice& physical_card(const NicSpec& spec, hw::MacAddress mac);
 };
 
 }  // namespace vpio

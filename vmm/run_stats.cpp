@@ -103,7 +103,9 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                         {"frames_drained", m.frames_drained},
                         {"frames_unclaimed", m.frames_unclaimed},
                         {"frames_looped", m.frames_looped},
-                        {"ring_resyncs", m.ring_resyncs}}}});
+                        {"ring_resyncs", m.ring_resyncs},
+                        {"drains", m.drains},
+                        {"wait_checks", m.wait_checks}}}});
     }
     guests.push_back({{"name", machines[i]->name()},
                       {"outcome", outcome_name(outcomes[i].kind)},
