@@ -28,6 +28,15 @@ TEST(NicSpec, DefaultsAndEveryKey) {
   EXPECT_EQ(parse_nic_spec("passthrough,port=768").port, 768);
   EXPECT_EQ(parse_nic_spec("emulate,wire=tap:vpio0").wire, "tap:vpio0");
   EXPECT_EQ(parse_nic_spec("emulate,wire=none").wire, "none");
+  EXPECT_FALSE(parse_nic_spec("vpio").wire_given);
+  EXPECT_TRUE(parse_nic_spec("vpio,wire=hub").wire_given);
+  // A host card is named in one spelling, so two specs for it agree.
+  EXPECT_EQ(parse_nic_spec("vpio").hw, "chip");
+  EXPECT_FALSE(host_card_base(parse_nic_spec("vpio")));
+  NicSpec card = parse_nic_spec("passthrough,hw=port:768");
+  EXPECT_EQ(card.hw, "port:0x300");
+  EXPECT_EQ(host_card_base(card), 0x300);
+  EXPECT_EQ(parse_nic_spec("vpio,hw=port:0X3E0").hw, "port:0x3e0");
 }
 
 void expect_error(const std::string& spec, const std::string& named) {
@@ -55,6 +64,11 @@ TEST(NicSpec, BadItemsAreNamed) {
   expect_error("emulate,speed=10", "unknown key 'speed'");
   expect_error("emulate,irq", "'irq' is not KEY=VALUE");
   expect_error("emulate,,irq=3", "'' is not KEY=VALUE");
+  expect_error("vpio,hw=port:0x310", "bad hw 'port:0x310'");  // not 32-byte aligned
+  expect_error("vpio,hw=port:0x400", "hw port base '0x400'");  // past ioperm's reach
+  expect_error("vpio,hw=port:0x80", "bad hw 'port:0x80'");
+  expect_error("vpio,hw=port:", "hw port base ''");
+  expect_error("vpio,hw=eth0", "bad hw 'eth0'");
 }
 
 TEST(NicSpec, DefaultMacsDifferPerGuest) {
