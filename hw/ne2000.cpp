@@ -6,10 +6,11 @@
 // program. Leaves out: the loopback modes (a frame sent in loopback is
 // completed but goes nowhere, and the wire is not heard while TCR selects
 // loopback), the Send Packet DMA command, CRC and alignment errors (a
-// software wire has none, so CNTR0/1 stay zero), collisions, the FIFO, DCR
-// byte order and the RTL8029 page-3 registers. Every register value is
-// survivable: addresses are checked before every array access and every
-// loop is bounded by a frame or an access, never by ring pointers.
+// software wire has none, so CNTR0/1 stay zero), the received FCS (its room
+// in the ring is kept), collisions, the FIFO, DCR byte order and the RTL8029
+// page-3 registers. Every register value is survivable: addresses are
+// checked before every array access and every loop is bounded by a frame or
+// an access, never by ring pointers.
 #include "hw/ne2000.hpp"
 
 #include <algorithm>
@@ -448,11 +449,16 @@ void Ne2000::command_locked(std::uint8_t value, Outbox& outbox) {
   if ((command & kCrTransmit) != 0 && running(command)) transmit_locked(outbox);
 }
 
+// The NE2000 ASIC's reset pulses the DP8390's RESET pin, which sets STP and
+// RD2 (TXP and STA clear), ISR.RST and DCR.LAS, masks every interrupt and
+// takes TCR out of loopback; the other registers and memory are kept.
 void Ne2000::reset_locked() {
   Ne2000State& s = state_;
   s.command = kCrStop | kCrNoDma;
   s.interrupt_status = kIsrRst;
   s.interrupt_mask = 0;
+  s.data_config |= kDcrLongAddress;
+  s.transmit_config &= static_cast<std::uint8_t>(~kTcrLoopbackMask);
   // The ASIC abandons a remote DMA in flight along with the DP8390.
   s.remote_count = 0;
 }
@@ -630,8 +636,13 @@ void Ne2000::receive_locked(std::span<const std::uint8_t> wire_frame) {
   const unsigned stop = s.page_stop;
   const unsigned current = s.current_page;
   const unsigned ring_pages = stop - start;
-  const std::size_t stored = kRingHeaderBytes + length;
-  const unsigned needed = pages_for(stored);
+  // The header counts the frame with its FCS (lib8390 and ed take the same
+  // number for header plus frame). The FCS is not written, but its room is
+  // kept as on the DP8390, so the next page is where a real chip puts it:
+  // lib8390 drops the whole ring when it is one page short, as it would be
+  // for frames of 252, 508, ... bytes.
+  const std::size_t count = length + kFcsBytes;
+  const unsigned needed = pages_for(kRingHeaderBytes + count);
   if (needed >= *free_pages) {
     s.interrupt_status |= kIsrOvw;
     count_missed_locked();
@@ -643,8 +654,8 @@ void Ne2000::receive_locked(std::span<const std::uint8_t> wire_frame) {
   const bool group = (frame[0] & 1) != 0;
   const std::uint8_t status = static_cast<std::uint8_t>(kRsrPrx | (group ? kRsrGroup : 0));
   const std::array<std::uint8_t, kRingHeaderBytes> header = {
-      status, low_byte(next), low_byte(static_cast<unsigned>(stored)),
-      high_byte(static_cast<unsigned>(stored))};
+      status, low_byte(next), low_byte(static_cast<unsigned>(count)),
+      high_byte(static_cast<unsigned>(count))};
 
   // Ring offsets stay below ring_pages * kPageBytes, inside memory.
   const std::size_t ring_base = (start - kFirstMemoryPage) * kPageBytes;
@@ -656,6 +667,7 @@ void Ne2000::receive_locked(std::span<const std::uint8_t> wire_frame) {
   };
   for (const std::uint8_t byte : header) store(byte);
   for (const std::uint8_t byte : frame) store(byte);
+  at = (at + kFcsBytes) % ring_bytes;  // the local DMA ends past the FCS
 
   s.local_address = static_cast<std::uint16_t>(kMemoryStart + ring_base + at);
   s.current_page = low_byte(next);
@@ -678,8 +690,8 @@ bool Ne2000::can_store(std::size_t frame_bytes) const {
       (s.receive_config & kRcrMonitor) != 0 || frame_bytes > kMaxWireFrameBytes)
     return false;
   const std::optional<unsigned> free_pages = free_ring_pages(s);
-  return free_pages &&
-         pages_for(kRingHeaderBytes + std::max(frame_bytes, kMinFrameBytes)) < *free_pages;
+  return free_pages && pages_for(kRingHeaderBytes + std::max(frame_bytes, kMinFrameBytes) +
+                                 kFcsBytes) < *free_pages;
 }
 
 // ---- Interrupt line and hand-out ----

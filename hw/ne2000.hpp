@@ -119,7 +119,8 @@ inline constexpr std::uint8_t kTcrMask = 0x1f;
 // DCR bits.
 inline constexpr std::uint8_t kDcrWordTransfer = 0x01;  // WTS
 inline constexpr std::uint8_t kDcrByteOrder = 0x02;
-inline constexpr std::uint8_t kDcrNormal = 0x08;  // LS: clear selects loopback
+inline constexpr std::uint8_t kDcrLongAddress = 0x04;  // LAS: set by a hardware reset
+inline constexpr std::uint8_t kDcrNormal = 0x08;       // LS: clear selects loopback
 inline constexpr std::uint8_t kDcrFifo8Bytes = 0x40;
 inline constexpr std::uint8_t kDcrMask = 0x7f;
 
@@ -133,9 +134,10 @@ inline constexpr std::uint8_t kRsrMissed = 0x10;
 inline constexpr std::uint8_t kRsrGroup = 0x20;     // multicast or broadcast
 inline constexpr std::uint8_t kRsrDisabled = 0x40;  // monitor mode
 
-// Identification read on page 0 (RTL8029AS, as QEMU's ne2k presents it).
+// Identification read on page 0: the RTL8029AS's 'P' 'C', as its datasheet
+// gives them and QEMU's ne2k presents them.
 inline constexpr std::uint8_t kRtl8029Id0 = 0x50;  // 'P'
-inline constexpr std::uint8_t kRtl8029Id1 = 0x70;  // 'p'
+inline constexpr std::uint8_t kRtl8029Id1 = 0x43;  // 'C'
 
 // Remote-DMA address space seen through the data port.
 inline constexpr std::size_t kPromBytes = 32;
@@ -146,6 +148,9 @@ inline constexpr std::size_t kMemoryBytes = 0x4000;
 inline constexpr std::uint8_t kFirstMemoryPage = 0x40;
 inline constexpr unsigned kEndMemoryPage = 0x80;  // one past the last page
 inline constexpr std::size_t kRingHeaderBytes = 4;
+// The DP8390 stores a received frame's FCS after it and counts it in the
+// header's byte count; the ring space it takes decides the next-page pointer.
+inline constexpr std::size_t kFcsBytes = 4;
 
 // The longest frame the chip takes from or puts on the wire: a maximal frame
 // with one 802.1Q tag, which is also what the hub forwards.

@@ -216,6 +216,64 @@ std::string results(const std::string& text) {
   return kept;
 }
 
+// Where ne2k_regdump may read differently on the two chips, by line and
+// token (0-based, after "line: "); everything else must be the same. Each
+// entry is either left undefined by the DP8390 datasheet (a reset defines CR,
+// ISR.RST, IMR, DCR.LAS and TCR's loopback bits only, and QEMU's card keeps
+// what the previous user left, where vpio's chip starts afresh), or a place
+// where QEMU departs from the datasheet and vpio's chip does not
+// (docs/real-hardware.md lists them).
+struct Departure {
+  const char* line;
+  std::vector<unsigned> tokens;
+  const char* why;
+};
+const Departure kDepartures[] = {
+    {"reset p0", {1, 2, 3, 4, 5, 6, 8, 9, 12, 13, 14, 15}, "undefined after reset"},
+    {"reset p1", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, "undefined after reset"},
+    {"reset p2", {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "undefined after reset"},
+    {"reset p2", {14}, "QEMU: page 2 reads DCR as 0"},
+    {"init p0", {4, 12}, "TSR and RSR: the previous user's last transmit and receive"},
+    {"init p2", {4, 12, 14, 15}, "QEMU: page 2 reads TPSR, RCR, DCR, IMR as 0"},
+    {"init p3", {5, 6}, "QEMU: RTL8029 CONFIG2/3 on page 3 (reserved on the DP8390)"},
+    {"prom",
+     {12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27},
+     "QEMU: PROM bytes 6-13 become copies of the MAC from its second reset"},
+    {"dma past end", {0, 1, 2}, "undefined: a remote DMA read past its byte count"},
+    {"tx60", {7, 9}, "QEMU: CLDA reads 0; page 2 reads TPSR as 0"},
+    {"tx1514", {7, 9}, "QEMU: CLDA reads 0; page 2 reads TPSR as 0"},
+};
+
+void expect_same_registers(const std::string& chip, const std::string& qemu) {
+  auto split = [](const std::string& text) {
+    std::vector<std::pair<std::string, std::vector<std::string>>> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      const std::size_t colon = line.find(": ");
+      std::vector<std::string> tokens;
+      std::istringstream words(colon == std::string::npos ? "" : line.substr(colon + 2));
+      for (std::string w; words >> w;) tokens.push_back(w);
+      lines.emplace_back(line.substr(0, colon), tokens);
+    }
+    return lines;
+  };
+  const auto a = split(chip), b = split(qemu);
+  ASSERT_EQ(a.size(), b.size()) << chip << "\n---\n" << qemu;
+  ASSERT_GE(a.size(), 18u) << chip;  // every step of the dump ran
+  for (std::size_t n = 0; n < a.size(); ++n) {
+    ASSERT_EQ(a[n].first, b[n].first);
+    ASSERT_EQ(a[n].second.size(), b[n].second.size()) << a[n].first;
+    for (unsigned t = 0; t < a[n].second.size(); ++t) {
+      bool allowed = false;
+      for (const Departure& d : kDepartures)
+        allowed = allowed || (a[n].first == d.line &&
+                              std::find(d.tokens.begin(), d.tokens.end(), t) != d.tokens.end());
+      if (allowed) continue;
+      EXPECT_EQ(a[n].second[t], b[n].second[t]) << a[n].first << ", token " << t;
+    }
+  }
+}
+
 // The same guests, given a card whole in passthrough mode, (a) on vpio's own
 // chip and (b) on QEMU's NE2000: the same frames on the wire, the same
 // results, and the same registers read back (ne2k_regdump), but for the
@@ -272,7 +330,7 @@ TEST(RealCard, PassthroughOnQemusNe2000MatchesVpiosChip) {
   for (std::size_t n = 0; n < chip_frames.size(); ++n)
     ASSERT_EQ(chip_frames[n], qemu_frames[n]) << "frame " << n;
 
-  EXPECT_EQ(read_text(dir / "chip-regdump.txt"), read_text(dir / "qemu-regdump.txt"));
+  expect_same_registers(read_text(dir / "chip-regdump.txt"), read_text(dir / "qemu-regdump.txt"));
 }
 
 // A guest driving the card by interrupts gets them, though the card's IRQ

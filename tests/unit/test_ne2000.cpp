@@ -203,6 +203,10 @@ void expect_chip_works(Ne2000& chip) {
   chip.set_transmit_sink(nullptr);
 }
 
+constexpr unsigned pages_for_test(std::size_t bytes) {
+  return static_cast<unsigned>((bytes + kPageBytes - 1) / kPageBytes);
+}
+
 // Sets the ring registers directly, stopped, then starts the chip.
 void program_ring(Ne2000& chip, std::uint8_t start, std::uint8_t stop, std::uint8_t current,
                   std::uint8_t boundary) {
@@ -274,6 +278,37 @@ TEST(Ne2000Driver, ResetPortStopsTheChipAndSetsRst) {
   EXPECT_EQ(driver.inb(kIsr), kIsrRst);
 }
 
+// The reset port pulses the DP8390's RESET pin: STP and RD2 set, TXP and STA
+// clear, RST, all interrupts masked, DCR.LAS set, TCR out of loopback; the
+// rest of the registers are kept.
+TEST(Ne2000Driver, ResetPortActsAsTheDp8390ResetPin) {
+  Ne2000 chip(kMacA);
+  Driver driver(chip);
+  driver.outb(kCr, kCrPage2 | kCrNoDma | kCrStop);
+  EXPECT_EQ(driver.inb(kDcr), kDcrLongAddress);  // power-on is a reset too
+  EXPECT_EQ(driver.inb(kTcr), 0);
+
+  driver.init(kMacA);
+  driver.outb(kTcr, kTcrInternalLoopback | kTcrInhibitCrc);
+  ASSERT_TRUE(driver.reset());
+  EXPECT_EQ(driver.inb(kCr), kCrStop | kCrNoDma);
+  driver.outb(kCr, kCrPage2 | kCrNoDma | kCrStop);
+  EXPECT_EQ(driver.inb(kDcr), kDcrWordInit | kDcrLongAddress);
+  EXPECT_EQ(driver.inb(kTcr), kTcrInhibitCrc);
+  EXPECT_EQ(driver.inb(kImr), 0);
+  EXPECT_EQ(driver.inb(kPstart), kRxStartPage);
+  EXPECT_EQ(driver.inb(kPstop), kStopPage);
+  EXPECT_EQ(driver.inb(kTpsr), kTxStartPage);
+  EXPECT_EQ(driver.inb(kRcr), kRcrBroadcast);
+  driver.outb(kCr, kCrPage1 | kCrNoDma | kCrStop);
+  EXPECT_EQ(driver.inb(kCurr), kRxStartPage);
+  EXPECT_EQ(driver.inb(kPar0), kMacA.bytes[0]);
+  driver.outb(kCr, kCrPage0 | kCrNoDma | kCrStop);
+  // A driver's init clears LAS again, as every NE2000 driver writes DCR.
+  driver.init(kMacA);
+  EXPECT_EQ(chip.save().data_config, kDcrWordInit);
+}
+
 TEST(Ne2000Driver, PromReadInByteModeLikeNe) {
   Ne2000 chip(kMacA);
   Driver driver(chip);
@@ -335,7 +370,7 @@ TEST(Ne2000Driver, ReadsRtl8029IdBytes) {
   driver.outb(kCr, kCrPage0 | kCrNoDma | kCrStop);
   EXPECT_EQ(driver.inb(kId0), kRtl8029Id0);
   EXPECT_EQ(driver.inb(kId1), kRtl8029Id1);
-  EXPECT_EQ(chip.read(kId0, 2), 0x7050u);
+  EXPECT_EQ(chip.read(kId0, 2), 0x4350u);  // 'P' 'C', the RTL8029AS's own
 }
 
 TEST(Ne2000Driver, InitProgramsRegistersAndPage2ReadsThemBack) {
@@ -497,7 +532,7 @@ TEST(Ne2000Driver, ReceiveWrapsAroundPstop) {
   EXPECT_EQ(driver.inb(kRsr), kRsrPrx);
   const auto got = driver.receive();
   ASSERT_TRUE(got.has_value());
-  // 4 + 1000 bytes fill pages 0x7e, 0x7f, 0x4c and 0x4d.
+  // 4 + 1000 bytes and the FCS's room fill pages 0x7e, 0x7f, 0x4c and 0x4d.
   EXPECT_EQ(got->header[0], kRsrPrx);
   EXPECT_EQ(got->header[1], 0x4e);
   EXPECT_EQ(got->header[2] | (got->header[3] << 8), 1004);
@@ -505,6 +540,50 @@ TEST(Ne2000Driver, ReceiveWrapsAroundPstop) {
   EXPECT_EQ(driver.inb(kBnry), 0x4d);
   EXPECT_FALSE(driver.receive().has_value());
   EXPECT_EQ(chip.counters().frames_received, 1u);
+}
+
+// The DP8390 stores the FCS after the frame and counts it: the header count
+// is frame + 4 (lib8390 and ed read it as header + frame) and the next page
+// lies past the header, the frame and the FCS. lib8390's ei_receive rejects a
+// next page that is not one or two pages past BNRY + 1 + count / 256 and then
+// throws away every frame in the ring.
+TEST(Ne2000Driver, NextPageLeavesRoomForTheFcsAsLib8390Expects) {
+  Ne2000 chip(kMacA);
+  Driver driver(chip);
+  driver.init(kMacA);
+  constexpr unsigned kRingPages = kStopPage - kRxStartPage;
+  for (std::size_t length = kMinFrameBytes; length <= kMaxFrameBytes; ++length) {
+    driver.outb(kCr, kCrPage1 | kCrNoDma | kCrStart);
+    const unsigned this_frame = driver.inb(kCurr);
+    driver.outb(kCr, kCrPage0 | kCrNoDma | kCrStart);
+    const Bytes frame = make_frame(kMacA.bytes, kMacB, length, static_cast<std::uint8_t>(length));
+    chip.deliver(frame);
+    const auto got = driver.receive();
+    ASSERT_TRUE(got.has_value()) << length;
+    ASSERT_EQ(got->frame, frame) << length;
+    const unsigned count = got->header[2] | (got->header[3] << 8);
+    ASSERT_EQ(count, length + kFcsBytes);
+    const unsigned next = got->header[1];
+    const unsigned lib8390_next = this_frame + 1 + (count >> 8);
+    EXPECT_TRUE(next == lib8390_next || next == lib8390_next + 1 ||
+                next == lib8390_next - kRingPages || next == lib8390_next + 1 - kRingPages)
+        << "length " << length << ": page 0x" << std::hex << this_frame << " next 0x" << next;
+    unsigned expected = this_frame + pages_for_test(kRingHeaderBytes + length + kFcsBytes);
+    if (expected >= kStopPage) expected -= kRingPages;
+    EXPECT_EQ(next, expected) << length;
+  }
+  EXPECT_EQ(chip.counters().frames_received, kMaxFrameBytes - kMinFrameBytes + 1);
+
+  // 4 + 252 + 4 bytes: a full page and four bytes of the next; CLDA ends
+  // past the FCS.
+  Ne2000 fresh(kMacA);
+  Driver fresh_driver(fresh);
+  fresh_driver.init(kMacA);
+  fresh.deliver(make_frame(kMacA.bytes, kMacB, 252, 1));
+  EXPECT_EQ(fresh_driver.inb(kClda0), 0x04);
+  EXPECT_EQ(fresh_driver.inb(kClda1), kRxStartPage + 1);
+  fresh_driver.outb(kCr, kCrPage1 | kCrNoDma | kCrStart);
+  EXPECT_EQ(fresh_driver.inb(kCurr), kRxStartPage + 2);
 }
 
 TEST(Ne2000Driver, ReceivePadsRuntsAndKeepsConsecutiveFrames) {
