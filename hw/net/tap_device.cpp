@@ -7,13 +7,11 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -64,9 +62,6 @@ TapDevice::TapDevice(const std::string& requested_name) {
     throw_net_errno("ioctl TUNSETIFF for " + describe(requested_name));
   }
   name_.assign(request.ifr_name, ::strnlen(request.ifr_name, IFNAMSIZ));
-
-  stop_event_ = OwnedFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop_event_.valid()) throw_net_errno("eventfd for " + describe(name_));
 }
 
 TapDevice::~TapDevice() { stop(); }
@@ -86,21 +81,19 @@ void TapDevice::up() {
 }
 
 void TapDevice::start(FrameSink& receiver) {
-  if (reader_.joinable())
+  if (reader_.running())
     throw std::logic_error("TapDevice::start: " + describe(name_) + " already started");
-  reader_error_.store(0, kRelaxed);
-  reader_ = std::thread([this, &receiver] { read_frames(receiver); });
+  reader_.start(tap_.get(), POLLIN,
+                [this, &receiver,
+                 buffer = std::vector<std::uint8_t>(kReadBufferBytes)](short revents) mutable {
+                  // Polling again would return at once forever; end instead
+                  // of spinning.
+                  if ((revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) return EIO;
+                  return (revents & POLLIN) != 0 ? drain_tap(receiver, buffer) : 0;
+                });
 }
 
-void TapDevice::stop() noexcept {
-  if (!reader_.joinable()) return;
-  const std::uint64_t wake = 1;
-  // Cannot fail short of counter overflow; the reader resets it below.
-  [[maybe_unused]] const ssize_t written = ::write(stop_event_.get(), &wake, sizeof wake);
-  reader_.join();
-  std::uint64_t pending = 0;
-  [[maybe_unused]] const ssize_t consumed = ::read(stop_event_.get(), &pending, sizeof pending);
-}
+void TapDevice::stop() noexcept { reader_.stop(); }
 
 void TapDevice::deliver(std::span<const std::uint8_t> frame) {
   const ssize_t written = ::write(tap_.get(), frame.data(), frame.size());
@@ -124,36 +117,13 @@ TapCounters TapDevice::counters() const noexcept {
   return c;
 }
 
-void TapDevice::read_frames(FrameSink& receiver) {
-  std::vector<std::uint8_t> buffer(kReadBufferBytes);
-  enum { kTap, kStop };
-  std::array<pollfd, 2> watched{};
-  watched[kTap] = {tap_.get(), POLLIN, 0};
-  watched[kStop] = {stop_event_.get(), POLLIN, 0};
-  for (;;) {
-    if (::poll(watched.data(), watched.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      reader_error_.store(errno, kRelaxed);
-      return;
-    }
-    if (watched[kStop].revents != 0) return;
-    if ((watched[kTap].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
-      // Polling again would return at once forever; end instead of spinning.
-      reader_error_.store(EIO, kRelaxed);
-      return;
-    }
-    if ((watched[kTap].revents & POLLIN) != 0 && !drain_tap(receiver, buffer)) return;
-  }
-}
-
-bool TapDevice::drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer) {
+int TapDevice::drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer) {
   for (int i = 0; i < kMaxFramesPerWakeup; ++i) {
     const ssize_t got = ::read(tap_.get(), buffer.data(), buffer.size());
     if (got < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN) return true;
-      reader_error_.store(errno, kRelaxed);
-      return false;
+      if (errno == EAGAIN) return 0;
+      return errno;
     }
     std::size_t length = static_cast<std::size_t>(got);
     if (length > kMaxTaggedFrameBytes) {
@@ -172,7 +142,7 @@ bool TapDevice::drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer) {
     bytes_read_.fetch_add(length, kRelaxed);
     receiver.deliver(buffer.first(length));
   }
-  return true;
+  return 0;
 }
 
 }  // namespace vpio::hw

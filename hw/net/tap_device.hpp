@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <thread>
 
+#include "hw/net/fd_reader.hpp"
 #include "hw/net/frame_sink.hpp"
 #include "hw/net/owned_fd.hpp"
 
@@ -56,17 +56,14 @@ class TapDevice final : public FrameSink {
 
   TapCounters counters() const noexcept;
   // The errno that ended the reader thread early, or 0.
-  int reader_error() const noexcept { return reader_error_.load(std::memory_order_relaxed); }
+  int reader_error() const noexcept { return reader_.error(); }
 
  private:
-  void read_frames(FrameSink& receiver);
-  // Reads what the tap has queued; false when the reader must end.
-  bool drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer);
+  // Reads what the tap has queued; the errno that ends the reader, or 0.
+  int drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer);
 
   std::string name_;
   OwnedFd tap_;
-  OwnedFd stop_event_;  // an eventfd; written once to wake the reader's poll
-  std::thread reader_;
 
   std::atomic<std::uint64_t> frames_written_{0};
   std::atomic<std::uint64_t> bytes_written_{0};
@@ -75,7 +72,9 @@ class TapDevice final : public FrameSink {
   std::atomic<std::uint64_t> bytes_read_{0};
   std::atomic<std::uint64_t> runts_padded_{0};
   std::atomic<std::uint64_t> oversize_dropped_{0};
-  std::atomic<int> reader_error_{0};
+  // Last: it stops (in its destructor) before the counters its thread
+  // updates go.
+  FdReader reader_;
 };
 
 }  // namespace vpio::hw

@@ -5,11 +5,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <charconv>
 #include <limits>
@@ -103,9 +101,6 @@ UdpWire::UdpWire(UdpEndpoint local, UdpEndpoint remote)
     throw_net_errno("getsockname for " + describe());
   }
   local_.port = ntohs(bound.sin_port);
-
-  stop_event_ = OwnedFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!stop_event_.valid()) throw_net_errno("eventfd for " + describe());
 }
 
 UdpWire::~UdpWire() { stop(); }
@@ -115,21 +110,20 @@ std::string UdpWire::describe() const {
 }
 
 void UdpWire::start(FrameSink& receiver) {
-  if (reader_.joinable())
+  if (reader_.running())
     throw std::logic_error("UdpWire::start: " + describe() + " already started");
-  reader_error_.store(0, kRelaxed);
-  reader_ = std::thread([this, &receiver] { read_frames(receiver); });
+  // MSG_TRUNC reports a datagram's real length, so one longer than this
+  // buffer is recognised as oversize without a buffer that could hold it.
+  // POLLERR is a pending ICMP report; the receive in drain_socket clears it.
+  reader_.start(socket_.get(), POLLIN | POLLERR,
+                [this, &receiver,
+                 buffer = std::vector<std::uint8_t>(kMaxTaggedFrameBytes)](short revents) mutable {
+                  if ((revents & POLLNVAL) != 0) return EBADF;
+                  return (revents & (POLLIN | POLLERR)) != 0 ? drain_socket(receiver, buffer) : 0;
+                });
 }
 
-void UdpWire::stop() noexcept {
-  if (!reader_.joinable()) return;
-  const std::uint64_t wake = 1;
-  // Cannot fail short of counter overflow; the read below resets it.
-  [[maybe_unused]] const ssize_t written = ::write(stop_event_.get(), &wake, sizeof wake);
-  reader_.join();
-  std::uint64_t pending = 0;
-  [[maybe_unused]] const ssize_t consumed = ::read(stop_event_.get(), &pending, sizeof pending);
-}
+void UdpWire::stop() noexcept { reader_.stop(); }
 
 void UdpWire::deliver(std::span<const std::uint8_t> frame) {
   sockaddr_in to{};
@@ -160,43 +154,16 @@ UdpWireCounters UdpWire::counters() const noexcept {
   return c;
 }
 
-void UdpWire::read_frames(FrameSink& receiver) {
-  // MSG_TRUNC reports a datagram's real length, so one longer than this
-  // buffer is recognised as oversize without a buffer that could hold it.
-  std::vector<std::uint8_t> buffer(kMaxTaggedFrameBytes);
-  enum { kSocket, kStop };
-  std::array<pollfd, 2> watched{};
-  watched[kSocket] = {socket_.get(), POLLIN, 0};
-  watched[kStop] = {stop_event_.get(), POLLIN, 0};
-  for (;;) {
-    if (::poll(watched.data(), watched.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      reader_error_.store(errno, kRelaxed);
-      return;
-    }
-    if (watched[kStop].revents != 0) return;
-    if ((watched[kSocket].revents & POLLNVAL) != 0) {
-      reader_error_.store(EBADF, kRelaxed);
-      return;
-    }
-    // POLLERR is a pending ICMP report; the receive in drain_socket clears it.
-    if ((watched[kSocket].revents & (POLLIN | POLLERR)) != 0 && !drain_socket(receiver, buffer)) {
-      return;
-    }
-  }
-}
-
-bool UdpWire::drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer) {
+int UdpWire::drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer) {
   for (int i = 0; i < kMaxFramesPerWakeup; ++i) {
     sockaddr_in from{};
     socklen_t from_length = sizeof from;
     const ssize_t got = ::recvfrom(socket_.get(), buffer.data(), buffer.size(), MSG_TRUNC,
                                    reinterpret_cast<sockaddr*>(&from), &from_length);
     if (got < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
       if (errno == EINTR || reports_an_earlier_send(errno)) continue;
-      reader_error_.store(errno, kRelaxed);
-      return false;
+      return errno;
     }
     const std::size_t length = static_cast<std::size_t>(got);
     if (length < kEthernetHeaderBytes) {
@@ -216,7 +183,7 @@ bool UdpWire::drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer) 
     bytes_received_.fetch_add(length, kRelaxed);
     receiver.deliver(buffer.first(length));
   }
-  return true;
+  return 0;
 }
 
 }  // namespace vpio::hw

@@ -8,8 +8,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 
+#include "hw/net/fd_reader.hpp"
 #include "hw/net/frame_sink.hpp"
 #include "hw/net/owned_fd.hpp"
 
@@ -81,12 +81,11 @@ class UdpWire final : public FrameSink {
 
   UdpWireCounters counters() const noexcept;
   // The errno that ended the reader thread early, or 0.
-  int reader_error() const noexcept { return reader_error_.load(std::memory_order_relaxed); }
+  int reader_error() const noexcept { return reader_.error(); }
 
  private:
-  void read_frames(FrameSink& receiver);
-  // Receives what the socket has queued; false when the reader must end.
-  bool drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer);
+  // Receives what the socket has queued; the errno that ends the reader, or 0.
+  int drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer);
   std::string describe() const;
 
   UdpEndpoint local_;
@@ -96,8 +95,6 @@ class UdpWire final : public FrameSink {
   std::uint32_t remote_address_ = 0;
   std::uint16_t remote_port_ = 0;
   OwnedFd socket_;
-  OwnedFd stop_event_;  // an eventfd; written once to wake the reader's poll
-  std::thread reader_;
 
   std::atomic<std::uint64_t> frames_sent_{0};
   std::atomic<std::uint64_t> bytes_sent_{0};
@@ -108,7 +105,9 @@ class UdpWire final : public FrameSink {
   std::atomic<std::uint64_t> foreign_source_frames_{0};
   std::atomic<std::uint64_t> runts_dropped_{0};
   std::atomic<std::uint64_t> oversize_dropped_{0};
-  std::atomic<int> reader_error_{0};
+  // Last: it stops (in its destructor) before the counters its thread
+  // updates go.
+  FdReader reader_;
 };
 
 }  // namespace vpio::hw
