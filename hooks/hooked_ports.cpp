@@ -73,9 +73,11 @@ std::uint32_t PassthroughWindow::port_read(std::uint16_t offset, unsigned size) 
   std::uint32_t value = ~0u;
   if (run_direct(offset, [&] { value = device_.read(offset, size); })) {
     counters_.add(offset, IoPath::direct, false, 1);
+    last_path_ = IoPath::direct;
     return value;
   }
   counters_.add(offset, IoPath::hooked, false, 1);
+  last_path_ = IoPath::hooked;
   return monitor_.hooked_read(offset, size);
 }
 
@@ -83,9 +85,11 @@ void PassthroughWindow::port_write(std::uint16_t offset, unsigned size,
                                    std::uint32_t value) noexcept {
   if (run_direct(offset, [&] { device_.write(offset, size, value); })) {
     counters_.add(offset, IoPath::direct, true, 1);
+    last_path_ = IoPath::direct;
     return;
   }
   counters_.add(offset, IoPath::hooked, true, 1);
+  last_path_ = IoPath::hooked;
   monitor_.hooked_write(offset, size, value);
 }
 
@@ -94,9 +98,11 @@ void PassthroughWindow::port_read_string(std::uint16_t offset, unsigned size,
   const std::uint64_t elements = size == 0 ? 0 : data.size() / size;
   if (run_direct(offset, [&] { device_.read_string(offset, size, data); })) {
     counters_.add(offset, IoPath::direct, false, elements);
+    last_path_ = IoPath::direct;
     return;
   }
   counters_.add(offset, IoPath::hooked, false, elements);
+  last_path_ = IoPath::hooked;
   monitor_.hooked_read_string(offset, size, data);
 }
 
@@ -105,9 +111,11 @@ void PassthroughWindow::port_write_string(std::uint16_t offset, unsigned size,
   const std::uint64_t elements = size == 0 ? 0 : data.size() / size;
   if (run_direct(offset, [&] { device_.write_string(offset, size, data); })) {
     counters_.add(offset, IoPath::direct, true, elements);
+    last_path_ = IoPath::direct;
     return;
   }
   counters_.add(offset, IoPath::hooked, true, elements);
+  last_path_ = IoPath::hooked;
   monitor_.hooked_write_string(offset, size, data);
 }
 

@@ -17,9 +17,6 @@
 
 namespace vpio {
 
-enum class IoPath : std::uint8_t { direct, hooked, emulated };
-inline constexpr unsigned kIoPaths = 3;
-
 // What the monitor implements for hooked accesses. Called on the guest's vCPU
 // thread; must not throw.
 class HookedIoHandler {
@@ -78,6 +75,7 @@ class PassthroughWindow final : public PortDevice {
                         std::span<std::uint8_t> data) noexcept override;
   void port_write_string(std::uint16_t offset, unsigned size,
                          std::span<const std::uint8_t> data) noexcept override;
+  IoPath last_path() const noexcept override { return last_path_; }
 
  private:
   // Runs a direct access under the gate if the port is still direct there.
@@ -91,6 +89,8 @@ class PassthroughWindow final : public PortDevice {
   // Read without the gate on the fast path; written under it by the monitor.
   std::array<std::atomic<bool>, kMaxPorts> hooked_{};
   PortCounters counters_;
+  // Written and read by the one vCPU thread this window belongs to.
+  IoPath last_path_ = IoPath::direct;
 };
 
 }  // namespace vpio

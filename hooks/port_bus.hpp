@@ -9,6 +9,11 @@
 
 namespace vpio {
 
+// How an access was served: straight to a physical device, through the
+// device's monitor, or by a device the VMM emulates.
+enum class IoPath : std::uint8_t { direct, hooked, emulated };
+inline constexpr unsigned kIoPaths = 3;
+
 // A device as the bus sees it: reads and writes at an offset in its range.
 // Called on a vCPU thread on the exit path: implementations must not throw.
 class PortDevice {
@@ -22,6 +27,9 @@ class PortDevice {
                                 std::span<std::uint8_t> data) noexcept;
   virtual void port_write_string(std::uint16_t offset, unsigned size,
                                  std::span<const std::uint8_t> data) noexcept;
+  // How the device served the last access made on this thread's vCPU: read
+  // by the exit profile right after the access.
+  virtual IoPath last_path() const noexcept { return IoPath::emulated; }
 };
 
 struct PortRange {

@@ -116,6 +116,14 @@ void Vm::map_memory(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes, 
     throw_errno("KVM_SET_USER_MEMORY_REGION");
 }
 
+void Vm::enable_cap(std::uint32_t capability, std::uint64_t arg, const char* what) {
+  kvm_enable_cap cap{};
+  cap.cap = capability;
+  cap.args[0] = arg;
+  if (ioctl_arg(fd_.get(), KVM_ENABLE_CAP, &cap) < 0)
+    throw_errno(std::string("KVM_ENABLE_CAP(") + what + ")");
+}
+
 Vcpu::Vcpu(const Kvm& kvm, const Vm& vm, unsigned index) {
   fd_ = Fd(::ioctl(vm.fd(), KVM_CREATE_VCPU, static_cast<unsigned long>(index)));
   if (!fd_.valid()) throw_errno("KVM_CREATE_VCPU");
@@ -208,6 +216,21 @@ void Vcpu::setup_machine_check(std::uint64_t supported_caps, unsigned banks) {
 }
 
 int Vcpu::run() noexcept { return ::ioctl(fd_.get(), KVM_RUN, 0) < 0 ? errno : 0; }
+
+void Vcpu::sync_regs_on_exit() noexcept { run_->kvm_valid_regs = KVM_SYNC_X86_REGS; }
+
+int Vcpu::get_regs(kvm_regs& regs) noexcept {
+  return ioctl_arg(fd_.get(), KVM_GET_REGS, &regs) < 0 ? errno : 0;
+}
+
+int Vcpu::translate(std::uint64_t linear, std::uint64_t& physical) noexcept {
+  kvm_translation t{};
+  t.linear_address = linear;
+  if (ioctl_arg(fd_.get(), KVM_TRANSLATE, &t) < 0) return errno;
+  if (!t.valid) return ENOENT;
+  physical = t.physical_address;
+  return 0;
+}
 
 int Vcpu::inject_interrupt(std::uint8_t vector) noexcept {
   kvm_interrupt irq{};

@@ -62,6 +62,8 @@ class Vm {
 
   int fd() const noexcept { return fd_.get(); }
   void map_memory(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes, void* host);
+  // KVM_ENABLE_CAP on the VM with one argument; throws naming the capability.
+  void enable_cap(std::uint32_t capability, std::uint64_t arg, const char* what);
 
  private:
   Fd fd_;
@@ -94,8 +96,17 @@ class Vcpu {
   void setup_machine_check(std::uint64_t supported_caps, unsigned banks);
   unsigned machine_check_banks() const noexcept { return mce_banks_; }
 
+  // Has KVM store the general registers in kvm_run at every exit
+  // (KVM_CAP_SYNC_REGS), so the exit path reads rip without an ioctl.
+  void sync_regs_on_exit() noexcept;
+  bool regs_synced() const noexcept { return run_->kvm_valid_regs & KVM_SYNC_X86_REGS; }
+
   // Exit-path calls: return 0 or an errno value, never throw.
   int run() noexcept;
+  int get_regs(kvm_regs& regs) noexcept;
+  // The guest-physical address of a linear address under the guest's current
+  // page tables (KVM_TRANSLATE); ENOENT when it does not translate.
+  int translate(std::uint64_t linear, std::uint64_t& physical) noexcept;
   int inject_interrupt(std::uint8_t vector) noexcept;
   int inject_machine_check(const MachineCheck& event) noexcept;
 

@@ -58,6 +58,7 @@ KvmStatsFile::KvmStatsFile(Fd fd) : fd_(std::move(fd)) {
     desc.name.assign(name, strnlen(name, header.name_size));
     desc.offset = d.offset;
     desc.size = d.size;
+    desc.flags = d.flags;
     if (desc.offset % 8 != 0)
       throw std::runtime_error("KVM stat '" + desc.name + "' at a misaligned offset " +
                                std::to_string(desc.offset));
@@ -78,6 +79,14 @@ KvmStatsSnapshot KvmStatsFile::read() const {
 }
 
 std::uint64_t KvmStatsFile::counter(const std::string& name) const { return read().at(name).at(0); }
+
+std::vector<std::string> KvmStatsFile::cumulative_counters() const {
+  std::vector<std::string> names;
+  for (const Descriptor& d : descriptors_)
+    if ((d.flags & KVM_STATS_TYPE_MASK) == KVM_STATS_TYPE_CUMULATIVE && d.size == 1)
+      names.push_back(d.name);
+  return names;
+}
 
 KvmStatsSnapshot stats_delta(const KvmStatsSnapshot& before, const KvmStatsSnapshot& after) {
   KvmStatsSnapshot out;

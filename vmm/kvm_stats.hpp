@@ -30,12 +30,17 @@ class KvmStatsFile {
   KvmStatsSnapshot read() const;
   // A counter's value now; throws std::out_of_range for an unknown name.
   std::uint64_t counter(const std::string& name) const;
+  // The names of the single-valued statistics KVM marks cumulative (counts
+  // that only grow, such as exits), as opposed to instant values, peaks and
+  // histograms.
+  std::vector<std::string> cumulative_counters() const;
 
  private:
   struct Descriptor {
     std::string name;
     std::uint32_t offset = 0;  // into the data block, in bytes
     std::uint16_t size = 0;    // u64 elements
+    std::uint32_t flags = 0;   // KVM_STATS_TYPE_* | KVM_STATS_UNIT_* | KVM_STATS_BASE_*
   };
   Fd fd_;
   std::string id_;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "vmm/kvm_stats.hpp"
 #include "vmm/long_mode.hpp"
 
 namespace vpio {
@@ -30,6 +32,12 @@ void install_kick_handler() {
     sigemptyset(&action.sa_mask);
     if (sigaction(kick_signal(), &action, nullptr) != 0) throw_errno("sigaction(kick signal)");
   });
+}
+
+std::uint64_t now_ns() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
 }
 
 std::string hex(std::uint64_t value) {
@@ -122,6 +130,16 @@ Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
   enter_long_mode(memory_, vcpu_, layout::kImageBase);
   ports_.add(ConsolePort::kPort, 1, console_, "console");
   ports_.add(kExitPort, 1, *exit_port_, "exit");
+  if (config_.profile) {
+    profile_ = std::make_unique<ExitProfile>();
+    if ((kvm.check_extension(KVM_CAP_SYNC_REGS) & static_cast<int>(KVM_SYNC_X86_REGS)) != 0)
+      vcpu_.sync_regs_on_exit();
+    // By default KVM steps past an `out` to port 0x7e before the exit (for an
+    // old userspace); the profile wants every exit's rip on its instruction.
+    if (kvm.check_extension(KVM_CAP_DISABLE_QUIRKS) > 0)
+      vm_.enable_cap(KVM_CAP_DISABLE_QUIRKS, KVM_X86_QUIRK_OUT_7E_INC_RIP,
+                     "KVM_CAP_DISABLE_QUIRKS: OUT_7E_INC_RIP");
+  }
 }
 
 Machine::~Machine() = default;
@@ -144,6 +162,18 @@ GuestOutcome Machine::run() noexcept {
     running_ = true;
   }
   kvm_run& state = vcpu_.run_state();
+  std::optional<KvmStatsFile> kvm_stats;
+  KvmStatsSnapshot kvm_stats_before;
+  if (profile_) {
+    try {
+      kvm_stats.emplace(KvmStatsFile::open_for(vcpu_.fd()));
+      kvm_stats_before = kvm_stats->read();
+    } catch (const std::exception& e) {
+      kvm_stats.reset();
+      profile_->kvm_stats().error = e.what();
+    }
+  }
+  const std::uint64_t started_at = profile_ ? now_ns() : 0;
   for (;;) {
     if (stop_requested_) {
       outcome.kind = GuestOutcome::Kind::stopped;
@@ -152,7 +182,9 @@ GuestOutcome Machine::run() noexcept {
     }
     deliver_pending_events();
     int err = vcpu_.run();
+    const std::uint64_t exited_at = profile_ ? now_ns() : 0;
     if (err == EINTR || err == EAGAIN) {
+      if (profile_) profile_->record_interrupted_run();
       if (err == EINTR) drain_kicks();
       state.immediate_exit = 0;
       continue;
@@ -170,7 +202,23 @@ GuestOutcome Machine::run() noexcept {
     } catch (...) {
       step = crash(outcome, "the VMM ran out of memory handling an exit", false);
     }
+    if (profile_) profile_exit(exited_at);
     if (step == Step::finished) break;
+  }
+  if (profile_) {
+    profile_->set_run_ns(now_ns() - started_at);
+    if (kvm_stats) {
+      try {
+        const KvmStatsSnapshot delta = stats_delta(kvm_stats_before, kvm_stats->read());
+        KvmStatsRecord& record = profile_->kvm_stats();
+        for (const std::string& name : kvm_stats->cumulative_counters())
+          if (auto it = delta.find(name); it != delta.end() && it->second.size() == 1)
+            record.counters[name] = it->second[0];
+        record.available = true;
+      } catch (const std::exception& e) {
+        profile_->kvm_stats().error = e.what();
+      }
+    }
   }
   {
     std::lock_guard lock(events_mutex_);
@@ -192,10 +240,7 @@ Machine::Step Machine::handle_exit(GuestOutcome& outcome) {
     case KVM_EXIT_HLT: return handle_hlt(outcome);
     case KVM_EXIT_IRQ_WINDOW_OPEN:
     case KVM_EXIT_INTR: return Step::resume;
-    case KVM_EXIT_MMIO:
-      return crash(outcome, std::string("MMIO ") + (state.mmio.is_write ? "write" : "read") +
-                                " of " + std::to_string(state.mmio.len) +
-                                " bytes to unbacked address " + hex(state.mmio.phys_addr));
+    case KVM_EXIT_MMIO: return handle_mmio(outcome);
     case KVM_EXIT_SHUTDOWN:
       // KVM has already reset the vCPU (rip reads 0xfff0): no registers to show.
       return crash(outcome, "triple fault (KVM_EXIT_SHUTDOWN)", false);
@@ -225,6 +270,7 @@ Machine::Step Machine::handle_io() noexcept {
   const PortRange* range = ports_.find(io.port);
   if (range == nullptr) {
     // Like an empty ISA bus: reads float high, writes vanish.
+    last_path_ = ExitPath::unclaimed;
     counters_.unclaimed_accesses.fetch_add(io.count, std::memory_order_relaxed);
     if (io.direction == KVM_EXIT_IO_IN) std::memset(data, 0xff, bytes);
     return Step::resume;
@@ -242,7 +288,86 @@ Machine::Step Machine::handle_io() noexcept {
     else
       device.port_write_string(offset, size, {data, bytes});
   }
+  if (profile_) last_path_ = exit_path_of(device.last_path());
   return exit_status_ ? Step::finished : Step::resume;
+}
+
+Machine::Step Machine::handle_mmio(GuestOutcome& outcome) {
+  auto& mmio = vcpu_.run_state().mmio;
+  const unsigned size = mmio.len;
+  const MmioRange* range =
+      size >= 1 && size <= sizeof mmio.data ? mmio_.find(mmio.phys_addr, size) : nullptr;
+  if (range == nullptr) {
+    last_path_ = ExitPath::unclaimed;
+    return crash(outcome, std::string("MMIO ") + (mmio.is_write ? "write" : "read") + " of " +
+                              std::to_string(size) + " bytes to unbacked address " +
+                              hex(mmio.phys_addr));
+  }
+  const std::uint64_t offset = mmio.phys_addr - range->base;
+  std::uint64_t value = 0;
+  if (mmio.is_write) {
+    std::memcpy(&value, mmio.data, size);
+    range->device->mmio_write(offset, size, value);
+  } else {
+    value = range->device->mmio_read(offset, size);
+    std::memcpy(mmio.data, &value, size);
+  }
+  if (profile_) last_path_ = exit_path_of(range->device->last_path());
+  return Step::resume;
+}
+
+void Machine::profile_exit(std::uint64_t exited_at_ns) noexcept {
+  const kvm_run& state = vcpu_.run_state();
+  ExitEvent event;
+  event.reason = state.exit_reason;
+  if (vcpu_.regs_synced()) {
+    event.rip = state.s.regs.regs.rip;
+  } else {
+    kvm_regs regs{};
+    if (vcpu_.get_regs(regs) == 0) event.rip = regs.rip;
+  }
+  switch (state.exit_reason) {
+    case KVM_EXIT_IO:
+      event.path = last_path_;
+      event.write = state.io.direction == KVM_EXIT_IO_OUT;
+      event.address = state.io.port;
+      event.amount = state.io.count;
+      break;
+    case KVM_EXIT_MMIO:
+      event.path = last_path_;
+      event.write = state.mmio.is_write != 0;
+      event.address = state.mmio.phys_addr;
+      event.amount = state.mmio.len;
+      break;
+    case KVM_EXIT_HLT:
+      // KVM steps past the one-byte hlt before it exits.
+      event.rip -= 1;
+      break;
+    default: break;
+  }
+  event.ns = now_ns() - exited_at_ns;
+  SiteTotals* site = profile_->record(event);
+  if (site != nullptr && !site->bytes_read) read_site(*site, event.rip);
+}
+
+// The instruction bytes at a guest linear address, page by page through the
+// guest's own page tables; stops at the first byte that is not RAM.
+void Machine::read_site(SiteTotals& site, std::uint64_t rip) noexcept {
+  constexpr std::uint64_t kPage = 0x1000;
+  site.bytes_read = true;
+  unsigned done = 0;
+  while (done < SiteTotals::kMaxInstructionBytes) {
+    const std::uint64_t linear = rip + done;
+    std::uint64_t physical = 0;
+    if (vcpu_.translate(linear, physical) != 0) break;
+    const auto chunk = static_cast<unsigned>(
+        std::min<std::uint64_t>(kPage - linear % kPage, SiteTotals::kMaxInstructionBytes - done));
+    auto bytes = memory_.bytes(physical, chunk);
+    if (bytes.empty()) break;
+    std::memcpy(site.bytes.data() + done, bytes.data(), chunk);
+    done += chunk;
+  }
+  site.length = static_cast<std::uint8_t>(done);
 }
 
 Machine::Step Machine::handle_hlt(GuestOutcome& outcome) {

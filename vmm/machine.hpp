@@ -15,8 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "hooks/mmio_bus.hpp"
 #include "hooks/port_bus.hpp"
 #include "vmm/console.hpp"
+#include "vmm/exit_profile.hpp"
 #include "vmm/guest_memory.hpp"
 #include "vmm/kvm.hpp"
 
@@ -35,6 +37,9 @@ struct MachineConfig {
   std::string name = "guest";
   std::uint64_t ram_bytes = kDefaultRamBytes;
   std::vector<std::uint8_t> image;
+  // Keep an ExitProfile (exits by port, path, site, with times) and read
+  // KVM's statistics around the run. Off: only the cheap ExitCounters.
+  bool profile = false;
 };
 
 struct GuestOutcome {
@@ -68,9 +73,16 @@ class Machine {
 
   const std::string& name() const noexcept { return config_.name; }
   PortBus& ports() noexcept { return ports_; }
+  const PortBus& ports() const noexcept { return ports_; }
+  // Devices above RAM. An MMIO access no range serves ends the guest.
+  MmioBus& mmio() noexcept { return mmio_; }
+  const MmioBus& mmio() const noexcept { return mmio_; }
   GuestMemory& memory() noexcept { return memory_; }
   Vcpu& vcpu() noexcept { return vcpu_; }
   const ExitCounters& counters() const noexcept { return counters_; }
+  // The run's profile when MachineConfig::profile was set, else nullptr.
+  // Read it once run() has returned.
+  const ExitProfile* profile() const noexcept { return profile_.get(); }
   const std::string& console_transcript() const noexcept { return console_.transcript(); }
 
   // Runs the guest on the calling thread until it exits, halts with
@@ -95,6 +107,9 @@ class Machine {
 
   Step handle_exit(GuestOutcome& outcome);
   Step handle_io() noexcept;
+  Step handle_mmio(GuestOutcome& outcome);
+  void profile_exit(std::uint64_t exited_at_ns) noexcept;
+  void read_site(SiteTotals& site, std::uint64_t rip) noexcept;
   Step handle_hlt(GuestOutcome& outcome);
   Step crash(GuestOutcome& outcome, std::string what, bool with_registers = true) noexcept;
   void deliver_pending_events() noexcept;
@@ -105,9 +120,12 @@ class Machine {
   GuestMemory memory_;
   Vcpu vcpu_;
   PortBus ports_;
+  MmioBus mmio_;
   ConsolePort console_;
   std::unique_ptr<ExitPort> exit_port_;
   ExitCounters counters_;
+  std::unique_ptr<ExitProfile> profile_;
+  ExitPath last_path_ = ExitPath::emulated;  // of the I/O or MMIO exit just handled
 
   std::mutex events_mutex_;
   std::condition_variable events_changed_;

@@ -18,6 +18,9 @@
 #include "vmm/launcher.hpp"
 #include "vmm/machine.hpp"
 #include "vmm/nic.hpp"
+#include "vmm/profile_json.hpp"
+#include "vmm/profile_report.hpp"
+#include "vmm/profile_svg.hpp"
 #include "vmm/run_stats.hpp"
 
 namespace {
@@ -34,7 +37,18 @@ struct RunOptions {
   std::string pcap;
   std::string stats;
   std::string lab_nic;  // the lab VM's own card (lab/kvm-lab --nic), when run there
+  // `vpio profile`
+  bool profile = false;
+  std::string profile_json = "vpio-profile.json";
+  std::string profile_svg;  // default: profile_json with .svg
+  std::string report;       // --report: re-print this saved profile
+  std::size_t top = 20;
 };
+
+std::string svg_path_of(const RunOptions& options) {
+  if (!options.profile_svg.empty()) return options.profile_svg;
+  return std::filesystem::path(options.profile_json).replace_extension(".svg").string();
+}
 
 // Without a usable /dev/kvm, run this very command inside the KVM lab, which
 // has one, and map the lab's own failures (124 timeout, 125 lab failure) to
@@ -97,14 +111,46 @@ void check_paths_for_lab(const RunOptions& options) {
                                   "' is under /tmp, which the KVM lab cannot see; run from its "
                                   "directory or copy it below the current directory");
   }
-  if (!options.stats.empty() && !inside_cwd(options.stats))
-    throw std::invalid_argument("--stats '" + options.stats +
-                                "' must be below the current directory when running in the KVM "
-                                "lab (the only place the lab can write)");
-  if (!options.pcap.empty() && !inside_cwd(options.pcap))
-    throw std::invalid_argument("--pcap '" + options.pcap +
-                                "' must be below the current directory when running in the KVM "
-                                "lab (the only place the lab can write)");
+  auto must_be_inside = [&](const std::string& path, const char* option) {
+    if (!path.empty() && !inside_cwd(path))
+      throw std::invalid_argument(std::string(option) + " '" + path +
+                                  "' must be below the current directory when running in the KVM "
+                                  "lab (the only place the lab can write)");
+  };
+  must_be_inside(options.stats, "--stats");
+  must_be_inside(options.pcap, "--pcap");
+  if (options.profile) {
+    must_be_inside(options.profile_json, "--output");
+    must_be_inside(svg_path_of(options), "--svg");
+  }
+}
+
+bool write_file(const std::string& path, const std::string& text, const char* what) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) std::fprintf(stderr, "vpio: cannot write %s '%s'\n", what, path.c_str());
+  return static_cast<bool>(out);
+}
+
+// `vpio profile --report FILE.json`: re-prints a saved profile (and redraws
+// its picture when --svg is given).
+int report_command(const RunOptions& options) {
+  nlohmann::json profile;
+  try {
+    std::ifstream in(options.report);
+    if (!in) throw std::runtime_error("cannot read '" + options.report + "'");
+    profile = nlohmann::json::parse(in);
+    validate_profile(profile);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vpio: --report %s: %s\n", options.report.c_str(), e.what());
+    return kExitUsage;
+  }
+  std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
+  if (!options.profile_svg.empty() &&
+      !write_file(options.profile_svg, profile_svg(profile), "--svg file"))
+    return kExitVmmFailure;
+  return 0;
 }
 
 // Stands in for devices when checking port layouts before any VM exists.
@@ -231,6 +277,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       config.name = guest_name(path, seen);
       config.ram_bytes = ram;
       config.image = read_image(path, ram);
+      config.profile = options.profile;
       configs.push_back(std::move(config));
     }
   } catch (const std::exception& e) {
@@ -315,25 +362,22 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       return kExitVmmFailure;
     }
   }
+  if (options.profile) {
+    const nlohmann::json profile = profile_json(machines, outcomes);
+    const std::string svg = svg_path_of(options);
+    if (!write_file(options.profile_json, profile.dump(1) + "\n", "profile") ||
+        !write_file(svg, profile_svg(profile), "--svg file"))
+      return kExitVmmFailure;
+    std::fflush(stdout);
+    std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
+    std::fprintf(stdout, "vpio: profile written to %s, picture to %s\n",
+                 options.profile_json.c_str(), svg.c_str());
+  }
   return exit_code_for(outcomes);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{
-      "vpio: a KVM VMM for model-based virtual passthrough I/O.\n"
-      "Boots freestanding test guests (flat images loaded at 0x100000, entered in\n"
-      "64-bit mode; console on port 0xE9, exit status by a write to port 0xF4).",
-      "vpio"};
-  app.require_subcommand(1);
-  RunOptions options;
-  auto* run = app.add_subcommand("run",
-                                 "Boot one or more guests, each in its own VM, and exit "
-                                 "with the first non-zero guest status (70 if a guest "
-                                 "crashed, 71 if the VMM failed, 2 for bad input)");
+void add_run_options(CLI::App* run, RunOptions& options) {
   run->add_option("images", options.images, "Guest images (flat binaries)")
-      ->required()
       ->check(CLI::ExistingFile);
   run->add_option("--ram", options.ram_mib, "Guest RAM in MiB, per guest")
       ->check(CLI::Range(2u, 3072u))
@@ -367,11 +411,61 @@ int main(int argc, char** argv) {
   run->add_flag("-q,--quiet", options.quiet, "Do not print the exit report");
   run->add_flag("--no-lab", options.no_lab,
                 "Fail instead of using the KVM lab when the host has no /dev/kvm");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "vpio: a KVM VMM for model-based virtual passthrough I/O.\n"
+      "Boots freestanding test guests (flat images loaded at 0x100000, entered in\n"
+      "64-bit mode; console on port 0xE9, exit status by a write to port 0xF4).",
+      "vpio"};
+  app.require_subcommand(1);
+  RunOptions options;
+  auto* run = app.add_subcommand("run",
+                                 "Boot one or more guests, each in its own VM, and exit "
+                                 "with the first non-zero guest status (70 if a guest "
+                                 "crashed, 71 if the VMM failed, 2 for bad input)");
+  add_run_options(run, options);
+  auto* profile = app.add_subcommand(
+      "profile",
+      "Run guests like `run` and write their exit profile: every exit by reason, port or MMIO "
+      "address, direction and path (direct, hooked, emulated, unclaimed), with its time and "
+      "the guest instruction that caused it, beside KVM's own counters (docs/profile.md). "
+      "Prints the report; with --report, re-prints a saved profile instead");
+  add_run_options(profile, options);
+  profile->add_option("-o,--output", options.profile_json, "Write the profile JSON here")
+      ->type_name("FILE.json")
+      ->capture_default_str();
+  profile
+      ->add_option("--svg", options.profile_svg,
+                   "Draw the profile (exits per port by path, latency histograms) here; "
+                   "default: the --output name with .svg")
+      ->type_name("FILE.svg");
+  profile->add_option("--report", options.report, "Print this saved profile and exit")
+      ->type_name("FILE.json")
+      ->check(CLI::ExistingFile);
+  profile->add_option("--top", options.top, "Rows of ports and sites listed per guest (0: all)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
+  }
+  options.profile = profile->parsed();
+  if (options.profile && !options.report.empty()) {
+    if (!options.images.empty()) {
+      std::fprintf(stderr, "vpio: profile --report prints a saved profile; give it no images\n");
+      return kExitUsage;
+    }
+    return report_command(options);
+  }
+  if (options.images.empty()) {
+    std::fprintf(stderr, "vpio: %s: give at least one guest image\n",
+                 options.profile ? "profile" : "run");
+    return kExitUsage;
   }
   return run_command(options, argc, argv);
 }

@@ -69,9 +69,10 @@ class KvmTest : public testing::Test {
   }
 
   std::unique_ptr<Machine> make_machine(std::vector<std::uint8_t> image,
-                                        const std::string& name = "guest") {
+                                        const std::string& name = "guest", bool profile = false) {
     MachineConfig config;
     config.name = name;
+    config.profile = profile;
     config.image = std::move(image);
     return std::make_unique<Machine>(*kvm_, std::move(config), &console_);
   }

@@ -1,5 +1,6 @@
 // The KVM binary-stats reader on files laid out as the kernel lays them out.
 #include <gtest/gtest.h>
+#include <linux/kvm.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -11,7 +12,13 @@ namespace vpio {
 namespace {
 
 // header (24 bytes) | id (name_size) | descriptors (16 + name_size each) | data
-Fd stats_file(const std::vector<std::pair<std::string, std::vector<std::uint64_t>>>& stats) {
+struct Stat {
+  std::string first;                  // name
+  std::vector<std::uint64_t> second;  // values
+  std::uint32_t flags = KVM_STATS_TYPE_CUMULATIVE;
+};
+
+Fd stats_file(const std::vector<Stat>& stats) {
   constexpr std::uint32_t kNameSize = 48;
   const std::uint32_t id_offset = 24, desc_offset = id_offset + kNameSize;
   const auto entries = static_cast<std::uint32_t>(stats.size());
@@ -26,6 +33,7 @@ Fd stats_file(const std::vector<std::pair<std::string, std::vector<std::uint64_t
   for (std::uint32_t i = 0; i < entries; ++i) {
     char* d = file.data() + desc_offset + i * (16 + kNameSize);
     const auto size = static_cast<std::uint16_t>(stats[i].second.size());
+    std::memcpy(d, &stats[i].flags, 4);
     std::memcpy(d + 6, &size, 2);
     std::memcpy(d + 8, &offset, 4);
     std::strcpy(d + 16, stats[i].first.c_str());
@@ -46,6 +54,15 @@ TEST(KvmStats, ReadsCountersAndHistogramsByName) {
   EXPECT_EQ(s.at("halt_wait_hist"), (std::vector<std::uint64_t>{1, 2, 3}));
   EXPECT_EQ(stats.counter("io_exits"), 77u);
   EXPECT_THROW(stats.counter("mmio_exits"), std::out_of_range);
+}
+
+TEST(KvmStats, CumulativeCountersLeaveOutInstantsPeaksAndHistograms) {
+  KvmStatsFile stats(stats_file({{"exits", {1234}},
+                                 {"halt_wait_hist", {1, 2, 3}},
+                                 {"blocking", {1}, KVM_STATS_TYPE_INSTANT},
+                                 {"max_mmu_page_hash", {9}, KVM_STATS_TYPE_PEAK},
+                                 {"io_exits", {77}}}));
+  EXPECT_EQ(stats.cumulative_counters(), (std::vector<std::string>{"exits", "io_exits"}));
 }
 
 TEST(KvmStats, DeltaIsPerStatistic) {

@@ -64,7 +64,7 @@ TEST(NicSpec, BadItemsAreNamed) {
   expect_error("emulate,speed=10", "unknown key 'speed'");
   expect_error("emulate,irq", "'irq' is not KEY=VALUE");
   expect_error("emulate,,irq=3", "'' is not KEY=VALUE");
-  expect_error("vpio,hw=port:0x310", "bad hw 'port:0x310'");  // not 32-byte aligned
+  expect_error("vpio,hw=port:0x310", "bad hw 'port:0x310'");   // not 32-byte aligned
   expect_error("vpio,hw=port:0x400", "hw port base '0x400'");  // past ioperm's reach
   expect_error("vpio,hw=port:0x80", "bad hw 'port:0x80'");
   expect_error("vpio,hw=port:", "hw port base ''");

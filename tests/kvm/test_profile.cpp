@@ -1,0 +1,208 @@
+// The exit profile on real KVM: Xbyak guests make a known number of each kind
+// of access, and the profile must count exactly those, at the right
+// instructions, and agree with KVM's own statistics.
+#include <linux/kvm.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+#include "vmm/long_mode.hpp"
+#include "vmm/profile_json.hpp"
+
+namespace vpio::test {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::uint16_t kScratchPort = 0x510;   // a device the VMM emulates: 4 ports
+constexpr std::uint16_t kUnclaimedPort = 0x80;  // nothing serves it
+constexpr std::uint64_t kScratchMmio = 0xd000'0000;
+constexpr std::uint64_t kStringSource = 0x20'0000;  // RAM the rep outsw reads
+constexpr unsigned kOuts = 1000, kIns = 500, kStringWords = 4096, kMmioWrites = 10;
+
+struct ScratchPorts final : PortDevice {
+  std::uint64_t writes = 0, reads = 0;
+  std::uint32_t port_read(std::uint16_t, unsigned) noexcept override { return ++reads, 0x5a; }
+  void port_write(std::uint16_t, unsigned, std::uint32_t) noexcept override { ++writes; }
+};
+
+struct ScratchMmio final : MmioDevice {
+  std::uint64_t writes = 0, last = 0;
+  std::uint64_t mmio_read(std::uint64_t, unsigned) noexcept override { return 0; }
+  void mmio_write(std::uint64_t, unsigned, std::uint64_t value) noexcept override {
+    ++writes;
+    last = value;
+  }
+};
+
+// Offsets of each exiting instruction in the image, taken while emitting.
+struct KnownAccesses : Xbyak::CodeGenerator {
+  std::size_t out_at = 0, in_at = 0, rep_at = 0, mmio_at = 0, exit_at = 0;
+
+  KnownAccesses() {
+    mov(ecx, kOuts);
+    mov(dx, kScratchPort);
+    mov(ax, 0x1234);
+    L("outs");
+    out_at = getSize();
+    out_(dx, ax);
+    dec(ecx);
+    jnz("outs");
+
+    mov(ecx, kIns);
+    mov(dx, kUnclaimedPort);
+    L("ins");
+    in_at = getSize();
+    in_(al, dx);
+    dec(ecx);
+    jnz("ins");
+
+    mov(ecx, kStringWords);
+    mov(esi, kStringSource);
+    mov(dx, kScratchPort + 2);
+    cld();
+    rep_at = getSize();
+    rep();
+    outsw();
+
+    mov(ecx, kMmioWrites);
+    mov(eax, static_cast<std::uint32_t>(kScratchMmio));
+    mov(ebx, 0xabcd);
+    L("mmio");
+    mmio_at = getSize();
+    mov(dword[rax], ebx);
+    inc(ebx);
+    dec(ecx);
+    jnz("mmio");
+
+    mov(dx, Machine::kExitPort);
+    xor_(eax, eax);
+    exit_at = getSize();
+    out_(dx, eax);
+  }
+};
+
+const json* find_row(const json& rows, const std::function<bool(const json&)>& match) {
+  for (const json& row : rows)
+    if (match(row)) return &row;
+  return nullptr;
+}
+
+class ProfileTest : public KvmTest {
+ protected:
+  json profile_of_known_accesses(KnownAccesses& gen) {
+    auto machine = make_machine(code_of(gen), "known", /*profile=*/true);
+    machine->ports().add(kScratchPort, 4, scratch_, "scratch");
+    machine->mmio().add(kScratchMmio, 0x1000, scratch_mmio_, "scratch-mmio");
+    const GuestOutcome outcome = run(*machine);
+    EXPECT_TRUE(outcome.ok()) << outcome.detail;
+    return guest_profile_json(
+        {machine->name(), outcome, machine->profile(), &machine->ports(), &machine->mmio()});
+  }
+  ScratchPorts scratch_;
+  ScratchMmio scratch_mmio_;
+};
+
+TEST_F(ProfileTest, CountsEachKnownAccessExactlyAtItsInstruction) {
+  KnownAccesses gen;
+  const json g = profile_of_known_accesses(gen);
+  SCOPED_TRACE(g.dump(1));
+  EXPECT_EQ(scratch_.writes, kOuts + kStringWords);
+  EXPECT_EQ(scratch_mmio_.writes, kMmioWrites);
+  EXPECT_EQ(scratch_mmio_.last, 0xabcdu + kMmioWrites - 1);
+
+  const json* outs = find_row(g["ports"], [](const json& r) {
+    return r["port"] == kScratchPort && r["direction"] == "out";
+  });
+  ASSERT_NE(outs, nullptr);
+  EXPECT_EQ((*outs)["exits"], kOuts);
+  EXPECT_EQ((*outs)["accesses"], kOuts);
+  EXPECT_EQ((*outs)["path"], "emulated");
+  EXPECT_EQ((*outs)["device"], "scratch");
+  EXPECT_EQ((*outs)["offset"], 0);
+
+  const json* ins = find_row(g["ports"], [](const json& r) { return r["port"] == kUnclaimedPort; });
+  ASSERT_NE(ins, nullptr);
+  EXPECT_EQ((*ins)["exits"], kIns);
+  EXPECT_EQ((*ins)["accesses"], kIns);
+  EXPECT_EQ((*ins)["direction"], "in");
+  EXPECT_EQ((*ins)["path"], "unclaimed");
+  EXPECT_EQ((*ins)["device"], "");
+
+  const json* string =
+      find_row(g["ports"], [](const json& r) { return r["port"] == kScratchPort + 2; });
+  ASSERT_NE(string, nullptr);
+  EXPECT_EQ((*string)["accesses"], kStringWords);
+  EXPECT_EQ((*string)["offset"], 2);
+
+  ASSERT_EQ(g["mmio"].size(), 1u);
+  EXPECT_EQ(g["mmio"][0]["address"], kScratchMmio);
+  EXPECT_EQ(g["mmio"][0]["direction"], "write");
+  EXPECT_EQ(g["mmio"][0]["exits"], kMmioWrites);
+  EXPECT_EQ(g["mmio"][0]["bytes"], 4 * kMmioWrites);
+  EXPECT_EQ(g["mmio"][0]["device"], "scratch-mmio");
+
+  const std::uint64_t base = layout::kImageBase;
+  auto site_at = [&](std::size_t offset) {
+    return find_row(g["sites"], [&](const json& r) { return r["rip"] == base + offset; });
+  };
+  const json* out_site = site_at(gen.out_at);
+  ASSERT_NE(out_site, nullptr);
+  EXPECT_EQ((*out_site)["instruction"], "out dx, ax");
+  EXPECT_EQ((*out_site)["bytes"], "66 ef");
+  EXPECT_EQ((*out_site)["exits"], kOuts);
+  const json* in_site = site_at(gen.in_at);
+  ASSERT_NE(in_site, nullptr);
+  EXPECT_EQ((*in_site)["instruction"], "in al, dx");
+  EXPECT_EQ((*in_site)["exits"], kIns);
+  EXPECT_EQ((*in_site)["paths"]["unclaimed"], kIns);
+  const json* rep_site = site_at(gen.rep_at);
+  ASSERT_NE(rep_site, nullptr);
+  EXPECT_NE((*rep_site)["instruction"].get<std::string>().find("rep outsw"), std::string::npos);
+  EXPECT_EQ((*rep_site)["accesses"], kStringWords);
+  // KVM passes a rep outs on one element at a time.
+  EXPECT_EQ((*rep_site)["exits"], kStringWords);
+  const json* mmio_site = site_at(gen.mmio_at);
+  ASSERT_NE(mmio_site, nullptr);
+  EXPECT_EQ((*mmio_site)["instruction"], "mov dword ptr [rax], ebx");
+  EXPECT_EQ((*mmio_site)["exits"], kMmioWrites);
+  const json* exit_site = site_at(gen.exit_at);
+  ASSERT_NE(exit_site, nullptr);
+  EXPECT_EQ((*exit_site)["instruction"], "out dx, eax");
+  // Nothing else exits: five sites, and every I/O or MMIO exit is in one.
+  EXPECT_EQ(g["sites"].size(), 5u);
+
+  const std::uint64_t rep_exits = (*rep_site)["exits"];
+  const std::uint64_t io_exits = kOuts + kIns + rep_exits + 1;
+  const json* io = find_row(g["by_reason"], [](const json& r) { return r["reason"] == "io"; });
+  ASSERT_NE(io, nullptr);
+  EXPECT_EQ((*io)["exits"], io_exits);
+  EXPECT_EQ(g["exits"], io_exits + kMmioWrites);
+}
+
+TEST_F(ProfileTest, TotalsAgreeWithKvmsOwnStatistics) {
+  KnownAccesses gen;
+  const json g = profile_of_known_accesses(gen);
+  SCOPED_TRACE(g.dump(1));
+  const json& kvm = g["kvm_stats"];
+  ASSERT_TRUE(kvm["available"]) << kvm["error"];
+  for (const json& row : kvm["compared"]) EXPECT_TRUE(row["expected"]) << row.dump(1);
+  auto compared = [&](const char* name) {
+    const json* row = find_row(kvm["compared"], [&](const json& r) { return r["kvm"] == name; });
+    EXPECT_NE(row, nullptr) << name;
+    return row != nullptr ? *row : json::object();
+  };
+  EXPECT_EQ(compared("mmio_exits")["kvm_value"], kMmioWrites);
+  EXPECT_EQ(compared("mmio_exits")["difference"], 0);
+  EXPECT_EQ(compared("halt_exits")["kvm_value"], 0);
+  // KVM intercepts each single access once, each element of the rep outsw
+  // once, and the rep outsw once more to find its count done.
+  EXPECT_EQ(compared("io_exits")["kvm_value"], kOuts + kIns + 1 + kStringWords + 1);
+  EXPECT_EQ(compared("io_exits")["difference"], -1);
+  EXPECT_EQ(compared("signal_exits")["difference"], 0);
+  EXPECT_GE(compared("exits")["kvm_value"], kOuts + kIns + 1 + kMmioWrites);
+}
+
+}  // namespace
+}  // namespace vpio::test

@@ -1,0 +1,149 @@
+// The profile document built from an ExitProfile without KVM: row order,
+// device names from the buses, disassembled sites, and the comparison with
+// KVM's counters, including the differences it must and must not explain.
+#include <gtest/gtest.h>
+#include <linux/kvm.h>
+
+#include "vmm/profile_json.hpp"
+#include "vmm/profile_report.hpp"
+
+namespace vpio {
+namespace {
+
+using nlohmann::json;
+
+struct NullPorts final : PortDevice {
+  std::uint32_t port_read(std::uint16_t, unsigned) noexcept override { return 0; }
+  void port_write(std::uint16_t, unsigned, std::uint32_t) noexcept override {}
+};
+
+void set_bytes(ExitProfile& p, std::uint64_t rip, std::vector<std::uint8_t> bytes) {
+  SiteTotals& site = const_cast<SiteTotals&>(p.sites().at(rip));
+  site.bytes_read = true;
+  site.length = static_cast<std::uint8_t>(bytes.size());
+  std::copy(bytes.begin(), bytes.end(), site.bytes.begin());
+}
+
+ExitEvent io(std::uint16_t port, bool write, ExitPath path, std::uint64_t rip,
+             std::uint32_t count = 1) {
+  ExitEvent e;
+  e.reason = KVM_EXIT_IO;
+  e.rip = rip;
+  e.ns = 1000;
+  e.path = path;
+  e.write = write;
+  e.address = port;
+  e.amount = count;
+  return e;
+}
+
+class ProfileJson : public testing::Test {
+ protected:
+  ProfileJson() {
+    ports_.add(0x300, 0x20, card_, "ne2000");
+    for (int i = 0; i < 5; ++i) profile_.record(io(0x310, true, ExitPath::hooked, 0x100040));
+    for (int i = 0; i < 7; ++i) profile_.record(io(0x300, true, ExitPath::direct, 0x100020));
+    profile_.record(io(0x300, false, ExitPath::direct, 0x100030));
+    profile_.record(io(0x80, true, ExitPath::unclaimed, 0x100050));
+    set_bytes(profile_, 0x100020, {0x66, 0xef});
+    set_bytes(profile_, 0x100030, {0xec, 0x90, 0x90});  // the bytes after are not shown
+    set_bytes(profile_, 0x100040, {0xee});
+    set_bytes(profile_, 0x100050, {});
+  }
+  json build() {
+    return guest_profile_json(
+        {"g", GuestOutcome{GuestOutcome::Kind::exited, 0, ""}, &profile_, &ports_, &mmio_});
+  }
+  NullPorts card_;
+  PortBus ports_;
+  MmioBus mmio_;
+  ExitProfile profile_;
+};
+
+TEST_F(ProfileJson, RowsAreSortedAndNamed) {
+  const json g = build();
+  ASSERT_EQ(g["ports"].size(), 4u);
+  // By port, then in before out.
+  EXPECT_EQ(g["ports"][0]["port"], 0x80);
+  EXPECT_EQ(g["ports"][0]["device"], "");
+  EXPECT_EQ(g["ports"][0]["path"], "unclaimed");
+  EXPECT_EQ(g["ports"][1]["port"], 0x300);
+  EXPECT_EQ(g["ports"][1]["direction"], "in");
+  EXPECT_EQ(g["ports"][2]["direction"], "out");
+  EXPECT_EQ(g["ports"][2]["exits"], 7);
+  EXPECT_EQ(g["ports"][3]["port"], 0x310);
+  EXPECT_EQ(g["ports"][3]["device"], "ne2000");
+  EXPECT_EQ(g["ports"][3]["offset"], 0x10);
+  EXPECT_EQ(g["ports"][3]["path"], "hooked");
+  // Sites: most exits first; text from capstone; bytes of the instruction only.
+  ASSERT_EQ(g["sites"].size(), 4u);
+  EXPECT_EQ(g["sites"][0]["rip"], 0x100020);
+  EXPECT_EQ(g["sites"][0]["instruction"], "out dx, ax");
+  EXPECT_EQ(g["sites"][0]["paths"], (json{{"direct", 7}}));
+  EXPECT_EQ(g["sites"][1]["rip"], 0x100040);
+  EXPECT_EQ(g["sites"][2]["rip"], 0x100030) << "ties by rip";
+  EXPECT_EQ(g["sites"][2]["bytes"], "ec");
+  EXPECT_EQ(g["sites"][3]["instruction"], "(unreadable)");
+  // Paths in their fixed order, each with its histogram.
+  ASSERT_EQ(g["paths"].size(), 3u);
+  EXPECT_EQ(g["paths"][0]["path"], "direct");
+  EXPECT_EQ(g["paths"][0]["exits"], 8);
+  EXPECT_EQ(g["paths"][0]["histogram"],
+            (json::array({{{"from_ns", 512}, {"to_ns", 1024}, {"exits", 8}}})));
+  EXPECT_EQ(g["paths"][2]["path"], "unclaimed");
+  EXPECT_FALSE(g["kvm_stats"]["available"]);
+  // What the report and the picture read must pass the schema check.
+  EXPECT_NO_THROW(validate_profile(json{{"schema", kProfileSchema}, {"guests", {g}}}));
+}
+
+const json& row(const json& g, const char* kvm_name) {
+  for (const json& r : g["kvm_stats"]["compared"])
+    if (r["kvm"] == kvm_name) return r;
+  static const json none;
+  ADD_FAILURE() << "no row for " << kvm_name;
+  return none;
+}
+
+TEST_F(ProfileJson, EqualCountsAreExpectedAndOthersAreNot) {
+  KvmStatsRecord& kvm = profile_.kvm_stats();
+  kvm.available = true;
+  kvm.counters = {{"exits", 20}, {"io_exits", 14}, {"halt_exits", 1}, {"signal_exits", 0}};
+  const json g = build();
+  EXPECT_TRUE(row(g, "exits")["expected"]);
+  EXPECT_EQ(row(g, "exits")["difference"], -6);
+  EXPECT_NE(row(g, "exits")["explanation"].get<std::string>().find("the 6 it handled itself"),
+            std::string::npos);
+  EXPECT_TRUE(row(g, "io_exits")["expected"]);
+  EXPECT_FALSE(row(g, "halt_exits")["expected"]) << "vpio saw no hlt";
+  EXPECT_NE(row(g, "halt_exits")["explanation"].get<std::string>().find("not explained"),
+            std::string::npos);
+  EXPECT_TRUE(row(g, "signal_exits")["expected"]);
+  EXPECT_EQ(g["kvm_stats"]["kvm_counters"],
+            (json{{"exits", 20}, {"halt_exits", 1}, {"io_exits", 14}}));
+
+  kvm.counters = {{"exits", 13}, {"io_exits", 15}};
+  const json fewer = build();
+  EXPECT_FALSE(row(fewer, "exits")["expected"]) << "KVM cannot see fewer exits than vpio";
+  EXPECT_FALSE(row(fewer, "io_exits")["expected"]) << "no rep string site explains one more";
+}
+
+TEST_F(ProfileJson, RepStringSitesExplainOneMoreInterceptPerRun) {
+  for (int i = 0; i < 100; ++i) profile_.record(io(0x310, true, ExitPath::hooked, 0x100060));
+  set_bytes(profile_, 0x100060, {0xf3, 0x6e});  // rep outsb
+  profile_.record(io(0x310, false, ExitPath::hooked, 0x100070, 50));
+  set_bytes(profile_, 0x100070, {0xf3, 0x66, 0x6d});  // rep insw
+  profile_.record(io(0x310, true, ExitPath::hooked, 0x100080));
+  set_bytes(profile_, 0x100080, {0x6e});  // outsb without rep: no extra intercept
+  const std::uint64_t vpio_io = 14 + 100 + 1 + 1;
+  KvmStatsRecord& kvm = profile_.kvm_stats();
+  kvm.available = true;
+  for (std::uint64_t extra : {0, 1, 2, 50, 101, 102}) {
+    kvm.counters = {{"io_exits", vpio_io + extra}};
+    const json g = build();
+    // Two rep sites: one to 101 runs.
+    EXPECT_EQ(row(g, "io_exits")["expected"], extra >= 2 && extra <= 101) << extra;
+  }
+}
+
+}  // namespace
+}  // namespace vpio

@@ -1,0 +1,137 @@
+// The exit profile of one guest (`vpio profile`): every exit to userspace by
+// reason, by port or MMIO address, direction and path, by guest instruction,
+// with the time vpio spent on it. Filled by the guest's vCPU thread only when
+// profiling; the default run keeps just the Machine's ExitCounters.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+
+#include "hooks/port_bus.hpp"
+
+namespace vpio {
+
+// How an I/O or MMIO exit was served. `unclaimed`: no device at the address.
+enum class ExitPath : std::uint8_t { direct, hooked, emulated, unclaimed };
+inline constexpr unsigned kExitPaths = 4;
+const char* exit_path_name(ExitPath path) noexcept;
+constexpr ExitPath exit_path_of(IoPath path) noexcept {
+  return path == IoPath::direct   ? ExitPath::direct
+         : path == IoPath::hooked ? ExitPath::hooked
+                                  : ExitPath::emulated;
+}
+
+// Exits by the log2 of their handling time: bucket k holds [2^k, 2^(k+1)) ns
+// (bucket 0 also holds 0 ns).
+struct LatencyHistogram {
+  static constexpr unsigned kBuckets = 64;
+  std::array<std::uint64_t, kBuckets> exits{};
+
+  static constexpr unsigned bucket_of(std::uint64_t ns) noexcept {
+    return ns < 2 ? 0u : 63u - static_cast<unsigned>(__builtin_clzll(ns));
+  }
+  static constexpr std::uint64_t bucket_from(unsigned k) noexcept { return k == 0 ? 0 : 1ULL << k; }
+  // The bucket's exclusive upper bound; the last bucket's is 2^64 - 1.
+  static constexpr std::uint64_t bucket_to(unsigned k) noexcept {
+    return k >= 63 ? ~0ULL : 1ULL << (k + 1);
+  }
+  void add(std::uint64_t ns) noexcept { ++exits[bucket_of(ns)]; }
+};
+
+// One exit as the exit loop saw it.
+struct ExitEvent {
+  std::uint32_t reason = 0;  // KVM_EXIT_*
+  std::uint64_t rip = 0;     // the instruction that caused it (for hlt: the hlt itself)
+  std::uint64_t ns = 0;      // from KVM_RUN's return to the exit handled
+  // KVM_EXIT_IO and KVM_EXIT_MMIO only:
+  ExitPath path = ExitPath::emulated;
+  bool write = false;
+  std::uint64_t address = 0;  // the port, or the MMIO guest-physical address
+  std::uint32_t amount = 0;   // I/O: elements (port accesses); MMIO: bytes
+};
+
+struct Totals {
+  std::uint64_t exits = 0;
+  std::uint64_t amount = 0;  // accesses or bytes, where the row has them
+  std::uint64_t ns = 0;
+  void add(std::uint64_t amount_, std::uint64_t ns_) noexcept {
+    ++exits;
+    amount += amount_;
+    ns += ns_;
+  }
+};
+
+// An exit site: one guest instruction that exits.
+struct SiteTotals {
+  static constexpr unsigned kMaxInstructionBytes = 15;
+  std::uint32_t reason = 0;  // of its first exit
+  Totals totals;
+  std::array<std::uint64_t, kExitPaths> exits_by_path{};
+  // Read from guest memory when the site is first seen, by the exit loop.
+  bool bytes_read = false;
+  std::uint8_t length = 0;  // 0: the address did not translate to RAM
+  std::array<std::uint8_t, kMaxInstructionBytes> bytes{};
+};
+
+// KVM's own counters (KVM_GET_STATS_FD) over the run.
+struct KvmStatsRecord {
+  bool available = false;
+  std::string error;                              // why not, when not
+  std::map<std::string, std::uint64_t> counters;  // change of each cumulative counter
+};
+
+class ExitProfile {
+ public:
+  static constexpr unsigned kReasons = 64;
+  // Keys of the port and MMIO tables.
+  static constexpr std::uint64_t key(std::uint64_t address, bool write, ExitPath path) noexcept {
+    return address << 3 | (write ? 4u : 0u) | static_cast<unsigned>(path);
+  }
+  static constexpr std::uint64_t key_address(std::uint64_t k) noexcept { return k >> 3; }
+  static constexpr bool key_write(std::uint64_t k) noexcept { return (k & 4) != 0; }
+  static constexpr ExitPath key_path(std::uint64_t k) noexcept {
+    return static_cast<ExitPath>(k & 3);
+  }
+
+  ExitProfile();
+
+  // Counts one exit. Returns its site when the reason has one (io, mmio, hlt)
+  // so the caller can read the instruction the first time (bytes_read false);
+  // nullptr otherwise, or when memory for a new row ran out (then the exit is
+  // still counted by reason and path, and in lost_rows()).
+  SiteTotals* record(const ExitEvent& event) noexcept;
+  void record_interrupted_run() noexcept { ++interrupted_runs_; }
+  void set_run_ns(std::uint64_t ns) noexcept { run_ns_ = ns; }
+  KvmStatsRecord& kvm_stats() noexcept { return kvm_stats_; }
+
+  std::uint64_t exits() const noexcept { return exits_; }
+  std::uint64_t handling_ns() const noexcept { return handling_ns_; }
+  std::uint64_t run_ns() const noexcept { return run_ns_; }
+  std::uint64_t interrupted_runs() const noexcept { return interrupted_runs_; }
+  std::uint64_t lost_rows() const noexcept { return lost_rows_; }
+  const std::array<Totals, kReasons>& by_reason() const noexcept { return by_reason_; }
+  const std::unordered_map<std::uint64_t, Totals>& ports() const noexcept { return ports_; }
+  const std::unordered_map<std::uint64_t, Totals>& mmio() const noexcept { return mmio_; }
+  const std::array<Totals, kExitPaths>& by_path() const noexcept { return by_path_; }
+  const std::array<LatencyHistogram, kExitPaths>& histograms() const noexcept {
+    return histograms_;
+  }
+  const std::unordered_map<std::uint64_t, SiteTotals>& sites() const noexcept { return sites_; }
+  const KvmStatsRecord& kvm_stats() const noexcept { return kvm_stats_; }
+
+ private:
+  std::uint64_t exits_ = 0, handling_ns_ = 0, run_ns_ = 0;
+  std::uint64_t interrupted_runs_ = 0, lost_rows_ = 0;
+  std::array<Totals, kReasons> by_reason_{};
+  std::unordered_map<std::uint64_t, Totals> ports_;
+  std::unordered_map<std::uint64_t, Totals> mmio_;
+  std::array<Totals, kExitPaths> by_path_{};
+  std::array<LatencyHistogram, kExitPaths> histograms_{};
+  std::unordered_map<std::uint64_t, SiteTotals> sites_;
+  KvmStatsRecord kvm_stats_;
+};
+
+}  // namespace vpio

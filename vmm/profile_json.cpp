@@ -1,0 +1,257 @@
+// Turning ExitProfiles into the profile document.
+#include "vmm/profile_json.hpp"
+
+#include <linux/kvm.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <tuple>
+
+#include "vmm/disassembler.hpp"
+#include "vmm/run_stats.hpp"
+
+namespace vpio {
+namespace {
+
+using nlohmann::json;
+
+std::string reason_name(unsigned reason) {
+  std::string name = exit_reason_name(reason);
+  return name == "other" ? name + "_" + std::to_string(reason) : name;
+}
+
+std::string with_count(std::uint64_t n, const char* what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+// The rep string I/O sites (rep ins/outs), which KVM emulates. Measured on
+// Linux 6.1 (tests/kvm/test_profile.cpp): every exit they make to vpio is one
+// intercept, and each time one runs KVM intercepts it once more after its last
+// element, finds the count done and steps past it without exiting to vpio.
+struct StringIo {
+  std::uint64_t sites = 0;
+  std::uint64_t exits = 0;
+};
+
+json compared_row(const std::string& kvm_name, std::uint64_t kvm_value,
+                  const std::string& vpio_name, std::uint64_t vpio_value, bool expected,
+                  std::string explanation) {
+  return {{"kvm", kvm_name},
+          {"kvm_value", kvm_value},
+          {"vpio", vpio_name},
+          {"vpio_value", vpio_value},
+          {"difference", static_cast<std::int64_t>(vpio_value - kvm_value)},
+          {"expected", expected},
+          {"explanation", std::move(explanation)}};
+}
+
+json equal_row(const std::string& kvm_name, std::uint64_t kvm_value, const std::string& vpio_name,
+               std::uint64_t vpio_value, const std::string& why_equal) {
+  const bool equal = kvm_value == vpio_value;
+  return compared_row(
+      kvm_name, kvm_value, vpio_name, vpio_value, equal,
+      equal ? why_equal
+            : "These should be equal (" + why_equal + "); the difference is not explained.");
+}
+
+json compare_with_kvm(const ExitProfile& profile, const StringIo& string_io) {
+  const KvmStatsRecord& kvm = profile.kvm_stats();
+  json rows = json::array();
+  auto has = [&](const char* name) { return kvm.counters.contains(name); };
+  const auto& reason = profile.by_reason();
+  if (has("exits")) {
+    const std::uint64_t k = kvm.counters.at("exits"), v = profile.exits();
+    const bool expected = k >= v;
+    rows.push_back(compared_row(
+        "exits", k, "exits to userspace", v, expected,
+        expected ? "KVM counts every exit from the guest, also the " + std::to_string(k - v) +
+                       " it handled itself and never passed to vpio (nested page faults, MSR and "
+                       "CPUID intercepts, host interrupts, the last intercept of each rep string "
+                       "I/O run)."
+                 : "KVM counted fewer exits from the guest than reached vpio: not explained."));
+  }
+  if (has("io_exits")) {
+    const std::uint64_t k = kvm.counters.at("io_exits"), v = reason[KVM_EXIT_IO].exits;
+    if (string_io.exits == 0) {
+      rows.push_back(equal_row("io_exits", k, "io exits", v,
+                               "every port access exits to vpio: no device is in the kernel"));
+    } else {
+      // Each rep run adds one intercept: at least one run per site, at most
+      // one per exit.
+      const bool expected = k >= v + string_io.sites && k <= v + string_io.exits;
+      rows.push_back(compared_row(
+          "io_exits", k, "io exits", v, expected,
+          "KVM intercepts a rep string I/O instruction once more after its last element, finds "
+          "its count done and steps past it without an exit to vpio: one intercept per run. " +
+              with_count(string_io.sites, "rep string I/O site") + " made " +
+              with_count(string_io.exits, "exit") + " here, so KVM's count must exceed vpio's by " +
+              std::to_string(string_io.sites) + " to " + std::to_string(string_io.exits) +
+              (expected ? "; it exceeds it by " + std::to_string(k - v) + " rep runs."
+                        : "; it does not: not explained.")));
+    }
+  }
+  if (has("halt_exits"))
+    rows.push_back(equal_row("halt_exits", kvm.counters.at("halt_exits"), "hlt exits",
+                             reason[KVM_EXIT_HLT].exits,
+                             "without an in-kernel local APIC every hlt exits to vpio"));
+  if (has("mmio_exits"))
+    rows.push_back(equal_row("mmio_exits", kvm.counters.at("mmio_exits"), "mmio exits",
+                             reason[KVM_EXIT_MMIO].exits,
+                             "KVM passes every access to an address that is not RAM to vpio"));
+  if (has("request_irq_exits"))
+    rows.push_back(equal_row("request_irq_exits", kvm.counters.at("request_irq_exits"),
+                             "irq_window_open exits", reason[KVM_EXIT_IRQ_WINDOW_OPEN].exits,
+                             "KVM counts each interrupt window it reports to userspace"));
+  if (has("signal_exits"))
+    rows.push_back(equal_row("signal_exits", kvm.counters.at("signal_exits"), "interrupted runs",
+                             profile.interrupted_runs(),
+                             "each kick signal ends one KVM_RUN with EINTR"));
+  return rows;
+}
+
+}  // namespace
+
+json guest_profile_json(const GuestProfileSource& guest) {
+  const ExitProfile& profile = *guest.profile;
+
+  json by_reason = json::array();
+  std::vector<unsigned> reasons;
+  for (unsigned r = 0; r < ExitProfile::kReasons; ++r)
+    if (profile.by_reason()[r].exits > 0) reasons.push_back(r);
+  std::stable_sort(reasons.begin(), reasons.end(), [&](unsigned a, unsigned b) {
+    return profile.by_reason()[a].exits > profile.by_reason()[b].exits;
+  });
+  for (unsigned r : reasons)
+    by_reason.push_back({{"reason", reason_name(r)},
+                         {"code", r},
+                         {"exits", profile.by_reason()[r].exits},
+                         {"ns", profile.by_reason()[r].ns}});
+
+  // Rows sorted by address, then in/read before out/write, then path: the
+  // key's own order.
+  auto sorted = [](const std::unordered_map<std::uint64_t, Totals>& table) {
+    std::vector<std::pair<std::uint64_t, Totals>> rows(table.begin(), table.end());
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return rows;
+  };
+  json ports = json::array();
+  for (const auto& [key, t] : sorted(profile.ports())) {
+    const auto port = static_cast<std::uint16_t>(ExitProfile::key_address(key));
+    const PortRange* range = guest.ports != nullptr ? guest.ports->find(port) : nullptr;
+    ports.push_back({{"port", port},
+                     {"device", range != nullptr ? range->name : ""},
+                     {"offset", range != nullptr ? port - range->base : 0},
+                     {"direction", ExitProfile::key_write(key) ? "out" : "in"},
+                     {"path", exit_path_name(ExitProfile::key_path(key))},
+                     {"exits", t.exits},
+                     {"accesses", t.amount},
+                     {"ns", t.ns}});
+  }
+  json mmio = json::array();
+  for (const auto& [key, t] : sorted(profile.mmio())) {
+    const std::uint64_t address = ExitProfile::key_address(key);
+    const MmioRange* range = guest.mmio != nullptr ? guest.mmio->find(address) : nullptr;
+    mmio.push_back({{"address", address},
+                    {"device", range != nullptr ? range->name : ""},
+                    {"offset", range != nullptr ? address - range->base : 0},
+                    {"direction", ExitProfile::key_write(key) ? "write" : "read"},
+                    {"path", exit_path_name(ExitProfile::key_path(key))},
+                    {"exits", t.exits},
+                    {"bytes", t.amount},
+                    {"ns", t.ns}});
+  }
+
+  json paths = json::array();
+  for (unsigned p = 0; p < kExitPaths; ++p) {
+    const Totals& t = profile.by_path()[p];
+    if (t.exits == 0) continue;
+    json histogram = json::array();
+    const LatencyHistogram& h = profile.histograms()[p];
+    for (unsigned k = 0; k < LatencyHistogram::kBuckets; ++k)
+      if (h.exits[k] > 0)
+        histogram.push_back({{"from_ns", LatencyHistogram::bucket_from(k)},
+                             {"to_ns", LatencyHistogram::bucket_to(k)},
+                             {"exits", h.exits[k]}});
+    paths.push_back({{"path", exit_path_name(static_cast<ExitPath>(p))},
+                     {"exits", t.exits},
+                     {"ns", t.ns},
+                     {"histogram", histogram}});
+  }
+
+  const X86Disassembler disassembler;
+  StringIo string_io;
+  std::vector<std::pair<std::uint64_t, const SiteTotals*>> site_rows;
+  for (const auto& [rip, site] : profile.sites()) site_rows.emplace_back(rip, &site);
+  std::sort(site_rows.begin(), site_rows.end(), [](const auto& a, const auto& b) {
+    return std::tie(b.second->totals.exits, a.first) < std::tie(a.second->totals.exits, b.first);
+  });
+  json sites = json::array();
+  for (const auto& [rip, site] : site_rows) {
+    const std::span<const std::uint8_t> bytes(site->bytes.data(), site->length);
+    std::string text = "(unreadable)";
+    std::string shown;
+    if (!bytes.empty()) {
+      const DecodedInstruction decoded = disassembler.decode(bytes, rip);
+      text = decoded.text;
+      shown = hex_bytes(bytes.first(decoded.valid ? decoded.length : bytes.size()));
+      if (decoded.string_io && decoded.rep && site->reason == KVM_EXIT_IO) {
+        ++string_io.sites;
+        string_io.exits += site->totals.exits;
+      }
+    }
+    json by_path = json::object();
+    for (unsigned p = 0; p < kExitPaths; ++p)
+      if (site->exits_by_path[p] > 0)
+        by_path[exit_path_name(static_cast<ExitPath>(p))] = site->exits_by_path[p];
+    sites.push_back({{"rip", rip},
+                     {"instruction", text},
+                     {"bytes", shown},
+                     {"reason", reason_name(site->reason)},
+                     {"exits", site->totals.exits},
+                     {"accesses", site->totals.amount},
+                     {"ns", site->totals.ns},
+                     {"paths", by_path}});
+  }
+
+  const KvmStatsRecord& kvm = profile.kvm_stats();
+  json kvm_stats = {{"available", kvm.available}, {"error", kvm.error}};
+  if (kvm.available) {
+    kvm_stats["compared"] = compare_with_kvm(profile, string_io);
+    json counters = json::object();
+    for (const auto& [name, value] : kvm.counters)
+      if (value != 0) counters[name] = value;
+    kvm_stats["kvm_counters"] = counters;
+  }
+
+  json out = {{"name", guest.name},
+              {"outcome", outcome_name(guest.outcome.kind)},
+              {"status", guest.outcome.status},
+              {"run_ns", profile.run_ns()},
+              {"exits", profile.exits()},
+              {"handling_ns", profile.handling_ns()},
+              {"interrupted_runs", profile.interrupted_runs()},
+              {"by_reason", by_reason},
+              {"ports", ports},
+              {"mmio", mmio},
+              {"paths", paths},
+              {"sites", sites},
+              {"kvm_stats", kvm_stats}};
+  if (profile.lost_rows() > 0) out["lost_rows"] = profile.lost_rows();
+  return out;
+}
+
+json profile_json(const std::vector<std::unique_ptr<Machine>>& machines,
+                  const std::vector<GuestOutcome>& outcomes) {
+  json guests = json::array();
+  for (std::size_t i = 0; i < machines.size(); ++i) {
+    const Machine& m = *machines[i];
+    if (m.profile() == nullptr) continue;
+    guests.push_back(
+        guest_profile_json({m.name(), outcomes.at(i), m.profile(), &m.ports(), &m.mmio()}));
+  }
+  return {{"schema", kProfileSchema}, {"guests", guests}};
+}
+
+}  // namespace vpio
