@@ -34,6 +34,65 @@ bool has_rep(const cs_x86& x86) noexcept {
   return group1 == X86_PREFIX_REP || group1 == X86_PREFIX_REPE || group1 == X86_PREFIX_REPNE;
 }
 
+// A 64- or 32-bit general register's number in encoding order.
+int register_number(x86_reg reg) noexcept {
+  switch (reg) {
+    case X86_REG_RAX:
+    case X86_REG_EAX: return 0;
+    case X86_REG_RCX:
+    case X86_REG_ECX: return 1;
+    case X86_REG_RDX:
+    case X86_REG_EDX: return 2;
+    case X86_REG_RBX:
+    case X86_REG_EBX: return 3;
+    case X86_REG_RSP:
+    case X86_REG_ESP: return 4;
+    case X86_REG_RBP:
+    case X86_REG_EBP: return 5;
+    case X86_REG_RSI:
+    case X86_REG_ESI: return 6;
+    case X86_REG_RDI:
+    case X86_REG_EDI: return 7;
+    case X86_REG_R8:
+    case X86_REG_R8D: return 8;
+    case X86_REG_R9:
+    case X86_REG_R9D: return 9;
+    case X86_REG_R10:
+    case X86_REG_R10D: return 10;
+    case X86_REG_R11:
+    case X86_REG_R11D: return 11;
+    case X86_REG_R12:
+    case X86_REG_R12D: return 12;
+    case X86_REG_R13:
+    case X86_REG_R13D: return 13;
+    case X86_REG_R14:
+    case X86_REG_R14D: return 14;
+    case X86_REG_R15:
+    case X86_REG_R15D: return 15;
+    case X86_REG_RIP:
+    case X86_REG_EIP: return MemoryOperand::kRip;
+    default: return MemoryOperand::kNone;
+  }
+}
+
+std::optional<MemoryOperand> first_memory_operand(const cs_x86& x86) noexcept {
+  for (unsigned i = 0; i < x86.op_count; ++i) {
+    const cs_x86_op& op = x86.operands[i];
+    if (op.type != X86_OP_MEM) continue;
+    MemoryOperand m;
+    m.base = register_number(op.mem.base);
+    m.index = register_number(op.mem.index);
+    m.scale = op.mem.scale > 0 ? static_cast<unsigned>(op.mem.scale) : 1;
+    m.displacement = op.mem.disp;
+    m.size = op.size;
+    m.address_bytes = x86.addr_size == 4 ? 4 : 8;
+    m.fs_or_gs = op.mem.segment == X86_REG_FS || op.mem.segment == X86_REG_GS;
+    m.written = (op.access & CS_AC_WRITE) != 0;
+    return m;
+  }
+  return std::nullopt;
+}
+
 struct InsnDeleter {
   std::size_t count;
   void operator()(cs_insn* insn) const noexcept { cs_free(insn, count); }
@@ -74,7 +133,21 @@ DecodedInstruction X86Disassembler::decode(std::span<const std::uint8_t> bytes,
   out.length = insn->size;
   out.string_io = is_string_io(insn->id);
   out.rep = insn->detail != nullptr && has_rep(insn->detail->x86);
+  if (insn->detail != nullptr) out.memory = first_memory_operand(insn->detail->x86);
   return out;
+}
+
+std::optional<std::uint64_t> MemoryOperand::address(const std::uint64_t (&gpr)[16],
+                                                    std::uint64_t next_rip) const noexcept {
+  if (fs_or_gs) return std::nullopt;
+  auto value = [&](int reg) -> std::uint64_t {
+    if (reg == kRip) return next_rip;
+    return reg >= 0 && reg < 16 ? gpr[reg] : 0;
+  };
+  std::uint64_t linear = static_cast<std::uint64_t>(displacement) + value(base) +
+                         (index == kNone ? 0 : value(index) * scale);
+  if (address_bytes == 4) linear &= 0xffff'ffffULL;
+  return linear;
 }
 
 std::string hex_bytes(std::span<const std::uint8_t> bytes) {

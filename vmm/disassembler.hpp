@@ -4,10 +4,31 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
 namespace vpio {
+
+// An explicit memory operand: base + index * scale + displacement. Registers
+// are numbered as the encoding numbers them (rax 0, rcx 1, ... r15 15).
+struct MemoryOperand {
+  static constexpr int kNone = -1;
+  static constexpr int kRip = 16;  // rip-relative: the base is the next instruction's address
+  int base = kNone;
+  int index = kNone;
+  unsigned scale = 1;
+  std::int64_t displacement = 0;
+  unsigned size = 0;           // bytes accessed
+  unsigned address_bytes = 8;  // 4 with an address-size prefix
+  bool fs_or_gs = false;       // a segment whose base the address adds
+  bool written = false;        // the instruction writes it
+
+  // The linear address for `gpr` (in encoding order) and the address of the
+  // instruction after this one; nullopt for an fs/gs operand.
+  std::optional<std::uint64_t> address(const std::uint64_t (&gpr)[16],
+                                       std::uint64_t next_rip) const noexcept;
+};
 
 struct DecodedInstruction {
   bool valid = false;      // capstone decoded an instruction
@@ -15,6 +36,7 @@ struct DecodedInstruction {
   std::size_t length = 0;  // bytes of the instruction; 0 when !valid
   bool string_io = false;  // ins/outs of any width, with or without rep
   bool rep = false;        // a rep/repe/repne prefix capstone applied to the instruction
+  std::optional<MemoryOperand> memory;  // its first explicit memory operand
 };
 
 // A capstone handle in 64-bit mode with instruction details on. decode() is

@@ -71,7 +71,10 @@ struct SiteTotals {
   Totals totals;
   std::array<std::uint64_t, kExitPaths> exits_by_path{};
   // Read from guest memory when the site is first seen, by the exit loop.
+  // For an MMIO write KVM has already stepped past the instruction: the site
+  // is keyed by the address after it, and instruction_rip is the store's own.
   bool bytes_read = false;
+  std::uint64_t instruction_rip = 0;
   std::uint8_t length = 0;  // 0: the address did not translate to RAM
   std::array<std::uint8_t, kMaxInstructionBytes> bytes{};
 };

@@ -132,6 +132,7 @@ Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
   ports_.add(kExitPort, 1, *exit_port_, "exit");
   if (config_.profile) {
     profile_ = std::make_unique<ExitProfile>();
+    disassembler_ = std::make_unique<X86Disassembler>();
     if ((kvm.check_extension(KVM_CAP_SYNC_REGS) & static_cast<int>(KVM_SYNC_X86_REGS)) != 0)
       vcpu_.sync_regs_on_exit();
     // By default KVM steps past an `out` to port 0x7e before the exit (for an
@@ -320,12 +321,12 @@ void Machine::profile_exit(std::uint64_t exited_at_ns) noexcept {
   const kvm_run& state = vcpu_.run_state();
   ExitEvent event;
   event.reason = state.exit_reason;
-  if (vcpu_.regs_synced()) {
-    event.rip = state.s.regs.regs.rip;
-  } else {
-    kvm_regs regs{};
-    if (vcpu_.get_regs(regs) == 0) event.rip = regs.rip;
-  }
+  kvm_regs regs{};
+  if (vcpu_.regs_synced())
+    regs = state.s.regs.regs;
+  else if (vcpu_.get_regs(regs) != 0)
+    regs = {};
+  event.rip = regs.rip;
   switch (state.exit_reason) {
     case KVM_EXIT_IO:
       event.path = last_path_;
@@ -347,27 +348,62 @@ void Machine::profile_exit(std::uint64_t exited_at_ns) noexcept {
   }
   event.ns = now_ns() - exited_at_ns;
   SiteTotals* site = profile_->record(event);
-  if (site != nullptr && !site->bytes_read) read_site(*site, event.rip);
+  if (site != nullptr && !site->bytes_read) read_site(*site, event, regs);
 }
 
-// The instruction bytes at a guest linear address, page by page through the
-// guest's own page tables; stops at the first byte that is not RAM.
-void Machine::read_site(SiteTotals& site, std::uint64_t rip) noexcept {
+// Guest bytes at a linear address, page by page through the guest's own page
+// tables; stops at the first byte that is not RAM. Returns the bytes read.
+unsigned Machine::read_guest_code(std::uint64_t linear, std::span<std::uint8_t> out) noexcept {
   constexpr std::uint64_t kPage = 0x1000;
-  site.bytes_read = true;
-  unsigned done = 0;
-  while (done < SiteTotals::kMaxInstructionBytes) {
-    const std::uint64_t linear = rip + done;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::uint64_t at = linear + done;
     std::uint64_t physical = 0;
-    if (vcpu_.translate(linear, physical) != 0) break;
-    const auto chunk = static_cast<unsigned>(
-        std::min<std::uint64_t>(kPage - linear % kPage, SiteTotals::kMaxInstructionBytes - done));
+    if (vcpu_.translate(at, physical) != 0) break;
+    const auto chunk =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kPage - at % kPage, out.size() - done));
     auto bytes = memory_.bytes(physical, chunk);
     if (bytes.empty()) break;
-    std::memcpy(site.bytes.data() + done, bytes.data(), chunk);
+    std::memcpy(out.data() + done, bytes.data(), chunk);
     done += chunk;
   }
-  site.length = static_cast<std::uint8_t>(done);
+  return static_cast<unsigned>(done);
+}
+
+// The instruction of a new site. KVM completes an MMIO write before it exits,
+// so rip is past the store: find the instruction that ends at rip, writes
+// memory of the written size, and whose operand, from the registers now, is
+// the written address (a store leaves its address registers as they were).
+// The shortest such instruction wins: a longer one would take a byte of the
+// previous instruction for a prefix.
+void Machine::read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept {
+  constexpr unsigned kMax = SiteTotals::kMaxInstructionBytes;
+  site.bytes_read = true;
+  site.instruction_rip = event.rip;
+  if (event.reason == KVM_EXIT_MMIO && event.write && event.rip >= kMax) {
+    const std::uint64_t gpr[16] = {regs.rax, regs.rcx, regs.rdx, regs.rbx, regs.rsp, regs.rbp,
+                                   regs.rsi, regs.rdi, regs.r8,  regs.r9,  regs.r10, regs.r11,
+                                   regs.r12, regs.r13, regs.r14, regs.r15};
+    std::array<std::uint8_t, kMax> before{};
+    if (read_guest_code(event.rip - kMax, before) == kMax) {
+      for (unsigned length = 1; length <= kMax; ++length) {
+        const auto bytes = std::span<const std::uint8_t>(before).last(length);
+        const DecodedInstruction insn = disassembler_->decode(bytes, event.rip - length);
+        if (!insn.valid || insn.length != length || !insn.memory || !insn.memory->written ||
+            insn.memory->size != event.amount)
+          continue;
+        const auto linear = insn.memory->address(gpr, event.rip);
+        std::uint64_t physical = 0;
+        if (!linear || vcpu_.translate(*linear, physical) != 0 || physical != event.address)
+          continue;
+        site.instruction_rip = event.rip - length;
+        std::copy(bytes.begin(), bytes.end(), site.bytes.begin());
+        site.length = static_cast<std::uint8_t>(length);
+        return;
+      }
+    }
+  }
+  site.length = static_cast<std::uint8_t>(read_guest_code(event.rip, site.bytes));
 }
 
 Machine::Step Machine::handle_hlt(GuestOutcome& outcome) {

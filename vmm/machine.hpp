@@ -18,6 +18,7 @@
 #include "hooks/mmio_bus.hpp"
 #include "hooks/port_bus.hpp"
 #include "vmm/console.hpp"
+#include "vmm/disassembler.hpp"
 #include "vmm/exit_profile.hpp"
 #include "vmm/guest_memory.hpp"
 #include "vmm/kvm.hpp"
@@ -109,7 +110,8 @@ class Machine {
   Step handle_io() noexcept;
   Step handle_mmio(GuestOutcome& outcome);
   void profile_exit(std::uint64_t exited_at_ns) noexcept;
-  void read_site(SiteTotals& site, std::uint64_t rip) noexcept;
+  void read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept;
+  unsigned read_guest_code(std::uint64_t linear, std::span<std::uint8_t> out) noexcept;
   Step handle_hlt(GuestOutcome& outcome);
   Step crash(GuestOutcome& outcome, std::string what, bool with_registers = true) noexcept;
   void deliver_pending_events() noexcept;
@@ -125,7 +127,8 @@ class Machine {
   std::unique_ptr<ExitPort> exit_port_;
   ExitCounters counters_;
   std::unique_ptr<ExitProfile> profile_;
-  ExitPath last_path_ = ExitPath::emulated;  // of the I/O or MMIO exit just handled
+  std::unique_ptr<X86Disassembler> disassembler_;  // when profiling
+  ExitPath last_path_ = ExitPath::emulated;        // of the I/O or MMIO exit just handled
 
   std::mutex events_mutex_;
   std::condition_variable events_changed_;

@@ -183,7 +183,8 @@ json guest_profile_json(const GuestProfileSource& guest) {
   const X86Disassembler disassembler;
   StringIo string_io;
   std::vector<std::pair<std::uint64_t, const SiteTotals*>> site_rows;
-  for (const auto& [rip, site] : profile.sites()) site_rows.emplace_back(rip, &site);
+  for (const auto& [key, site] : profile.sites())
+    site_rows.emplace_back(site.bytes_read ? site.instruction_rip : key, &site);
   std::sort(site_rows.begin(), site_rows.end(), [](const auto& a, const auto& b) {
     return std::tie(b.second->totals.exits, a.first) < std::tie(a.second->totals.exits, b.first);
   });

@@ -19,7 +19,7 @@ constexpr std::uint16_t kScratchPort = 0x510;   // a device the VMM emulates: 4 
 constexpr std::uint16_t kUnclaimedPort = 0x80;  // nothing serves it
 constexpr std::uint64_t kScratchMmio = 0xd000'0000;
 constexpr std::uint64_t kStringSource = 0x20'0000;  // RAM the rep outsw reads
-constexpr unsigned kOuts = 1000, kIns = 500, kStringWords = 4096, kMmioWrites = 10;
+constexpr unsigned kOuts = 1000, kIns = 500, kStringWords = 4096, kMmioWrites = 10, kMmioReads = 5;
 
 struct ScratchPorts final : PortDevice {
   std::uint64_t writes = 0, reads = 0;
@@ -28,17 +28,19 @@ struct ScratchPorts final : PortDevice {
 };
 
 struct ScratchMmio final : MmioDevice {
-  std::uint64_t writes = 0, last = 0;
-  std::uint64_t mmio_read(std::uint64_t, unsigned) noexcept override { return 0; }
-  void mmio_write(std::uint64_t, unsigned, std::uint64_t value) noexcept override {
+  std::uint64_t writes = 0, reads = 0, last = 0, indexed = 0;
+  std::uint64_t mmio_read(std::uint64_t, unsigned) noexcept override { return ++reads; }
+  void mmio_write(std::uint64_t offset, unsigned size, std::uint64_t value) noexcept override {
     ++writes;
-    last = value;
+    if (offset == 0 && size == 4) last = value;
+    if (offset == 0x18 && size == 8) indexed = value;
   }
 };
 
 // Offsets of each exiting instruction in the image, taken while emitting.
 struct KnownAccesses : Xbyak::CodeGenerator {
-  std::size_t out_at = 0, in_at = 0, rep_at = 0, mmio_at = 0, exit_at = 0;
+  std::size_t out_at = 0, in_at = 0, rep_at = 0, mmio_at = 0, indexed_at = 0, read_at = 0,
+              exit_at = 0;
 
   KnownAccesses() {
     mov(ecx, kOuts);
@@ -76,6 +78,19 @@ struct KnownAccesses : Xbyak::CodeGenerator {
     dec(ecx);
     jnz("mmio");
 
+    // One store through base + index * 8 + displacement, 8 bytes.
+    mov(edx, 1);
+    mov(rbx, 0x1122334455667788);
+    indexed_at = getSize();
+    mov(qword[rax + rdx * 8 + 0x10], rbx);
+
+    mov(ecx, kMmioReads);
+    L("reads");
+    read_at = getSize();
+    mov(ebx, dword[rax + 8]);
+    dec(ecx);
+    jnz("reads");
+
     mov(dx, Machine::kExitPort);
     xor_(eax, eax);
     exit_at = getSize();
@@ -109,8 +124,10 @@ TEST_F(ProfileTest, CountsEachKnownAccessExactlyAtItsInstruction) {
   const json g = profile_of_known_accesses(gen);
   SCOPED_TRACE(g.dump(1));
   EXPECT_EQ(scratch_.writes, kOuts + kStringWords);
-  EXPECT_EQ(scratch_mmio_.writes, kMmioWrites);
+  EXPECT_EQ(scratch_mmio_.writes, kMmioWrites + 1);
   EXPECT_EQ(scratch_mmio_.last, 0xabcdu + kMmioWrites - 1);
+  EXPECT_EQ(scratch_mmio_.indexed, 0x1122334455667788u);
+  EXPECT_EQ(scratch_mmio_.reads, kMmioReads);
 
   const json* outs = find_row(g["ports"], [](const json& r) {
     return r["port"] == kScratchPort && r["direction"] == "out";
@@ -136,12 +153,20 @@ TEST_F(ProfileTest, CountsEachKnownAccessExactlyAtItsInstruction) {
   EXPECT_EQ((*string)["accesses"], kStringWords);
   EXPECT_EQ((*string)["offset"], 2);
 
-  ASSERT_EQ(g["mmio"].size(), 1u);
+  // By address, then reads before writes.
+  ASSERT_EQ(g["mmio"].size(), 3u);
   EXPECT_EQ(g["mmio"][0]["address"], kScratchMmio);
   EXPECT_EQ(g["mmio"][0]["direction"], "write");
   EXPECT_EQ(g["mmio"][0]["exits"], kMmioWrites);
   EXPECT_EQ(g["mmio"][0]["bytes"], 4 * kMmioWrites);
   EXPECT_EQ(g["mmio"][0]["device"], "scratch-mmio");
+  EXPECT_EQ(g["mmio"][0]["path"], "emulated");
+  EXPECT_EQ(g["mmio"][1]["address"], kScratchMmio + 8);
+  EXPECT_EQ(g["mmio"][1]["direction"], "read");
+  EXPECT_EQ(g["mmio"][1]["exits"], kMmioReads);
+  EXPECT_EQ(g["mmio"][1]["offset"], 8);
+  EXPECT_EQ(g["mmio"][2]["address"], kScratchMmio + 0x18);
+  EXPECT_EQ(g["mmio"][2]["bytes"], 8);
 
   const std::uint64_t base = layout::kImageBase;
   auto site_at = [&](std::size_t offset) {
@@ -167,18 +192,25 @@ TEST_F(ProfileTest, CountsEachKnownAccessExactlyAtItsInstruction) {
   ASSERT_NE(mmio_site, nullptr);
   EXPECT_EQ((*mmio_site)["instruction"], "mov dword ptr [rax], ebx");
   EXPECT_EQ((*mmio_site)["exits"], kMmioWrites);
+  const json* indexed_site = site_at(gen.indexed_at);
+  ASSERT_NE(indexed_site, nullptr);
+  EXPECT_EQ((*indexed_site)["instruction"], "mov qword ptr [rax + rdx*8 + 0x10], rbx");
+  const json* read_site = site_at(gen.read_at);
+  ASSERT_NE(read_site, nullptr);
+  EXPECT_EQ((*read_site)["instruction"], "mov ebx, dword ptr [rax + 8]");
+  EXPECT_EQ((*read_site)["exits"], kMmioReads);
   const json* exit_site = site_at(gen.exit_at);
   ASSERT_NE(exit_site, nullptr);
   EXPECT_EQ((*exit_site)["instruction"], "out dx, eax");
-  // Nothing else exits: five sites, and every I/O or MMIO exit is in one.
-  EXPECT_EQ(g["sites"].size(), 5u);
+  // Nothing else exits: seven sites, and every I/O or MMIO exit is in one.
+  EXPECT_EQ(g["sites"].size(), 7u);
 
   const std::uint64_t rep_exits = (*rep_site)["exits"];
   const std::uint64_t io_exits = kOuts + kIns + rep_exits + 1;
   const json* io = find_row(g["by_reason"], [](const json& r) { return r["reason"] == "io"; });
   ASSERT_NE(io, nullptr);
   EXPECT_EQ((*io)["exits"], io_exits);
-  EXPECT_EQ(g["exits"], io_exits + kMmioWrites);
+  EXPECT_EQ(g["exits"], io_exits + kMmioWrites + 1 + kMmioReads);
 }
 
 TEST_F(ProfileTest, TotalsAgreeWithKvmsOwnStatistics) {
@@ -193,7 +225,7 @@ TEST_F(ProfileTest, TotalsAgreeWithKvmsOwnStatistics) {
     EXPECT_NE(row, nullptr) << name;
     return row != nullptr ? *row : json::object();
   };
-  EXPECT_EQ(compared("mmio_exits")["kvm_value"], kMmioWrites);
+  EXPECT_EQ(compared("mmio_exits")["kvm_value"], kMmioWrites + 1 + kMmioReads);
   EXPECT_EQ(compared("mmio_exits")["difference"], 0);
   EXPECT_EQ(compared("halt_exits")["kvm_value"], 0);
   // KVM intercepts each single access once, each element of the rep outsw
@@ -201,7 +233,7 @@ TEST_F(ProfileTest, TotalsAgreeWithKvmsOwnStatistics) {
   EXPECT_EQ(compared("io_exits")["kvm_value"], kOuts + kIns + 1 + kStringWords + 1);
   EXPECT_EQ(compared("io_exits")["difference"], -1);
   EXPECT_EQ(compared("signal_exits")["difference"], 0);
-  EXPECT_GE(compared("exits")["kvm_value"], kOuts + kIns + 1 + kMmioWrites);
+  EXPECT_GE(compared("exits")["kvm_value"], kOuts + kIns + 1 + kMmioWrites + 1 + kMmioReads);
 }
 
 }  // namespace

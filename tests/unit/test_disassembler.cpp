@@ -104,3 +104,57 @@ TEST(Disassembler, HandlesAreIndependent) {
 
 }  // namespace
 }  // namespace vpio
+
+namespace vpio {
+namespace {
+
+TEST(DisassemblerMemoryOperand, BaseIndexScaleDisplacementAndSize) {
+  const X86Disassembler d;
+  const std::uint8_t store[] = {0x48, 0x89, 0x5c, 0xd0, 0x10};  // mov [rax+rdx*8+0x10], rbx
+  const DecodedInstruction insn = d.decode(store, 0x1000);
+  ASSERT_TRUE(insn.memory);
+  EXPECT_EQ(insn.memory->base, 0);
+  EXPECT_EQ(insn.memory->index, 2);
+  EXPECT_EQ(insn.memory->scale, 8u);
+  EXPECT_EQ(insn.memory->displacement, 0x10);
+  EXPECT_EQ(insn.memory->size, 8u);
+  EXPECT_TRUE(insn.memory->written);
+  std::uint64_t gpr[16] = {};
+  gpr[0] = 0xd000'0000;
+  gpr[2] = 3;
+  EXPECT_EQ(insn.memory->address(gpr, 0x1005), 0xd000'0000u + 3 * 8 + 0x10);
+}
+
+TEST(DisassemblerMemoryOperand, LoadsAreNotWritten) {
+  const X86Disassembler d;
+  const std::uint8_t load[] = {0x8b, 0x58, 0x08};  // mov ebx, [rax+8]
+  const DecodedInstruction insn = d.decode(load, 0x1000);
+  ASSERT_TRUE(insn.memory);
+  EXPECT_FALSE(insn.memory->written);
+  EXPECT_EQ(insn.memory->size, 4u);
+  const std::uint8_t out[] = {0xee};
+  EXPECT_FALSE(d.decode(out, 0x1000).memory);
+}
+
+TEST(DisassemblerMemoryOperand, RipRelativeAddressSizeAndSegments) {
+  const X86Disassembler d;
+  std::uint64_t gpr[16] = {};
+  gpr[0] = 0x1'0000'0010;                                                    // rax, above 4 GiB
+  const std::uint8_t rip_relative[] = {0x89, 0x05, 0x10, 0x00, 0x00, 0x00};  // mov [rip+0x10], eax
+  const DecodedInstruction r = d.decode(rip_relative, 0x2000);
+  ASSERT_TRUE(r.memory);
+  EXPECT_EQ(r.memory->base, MemoryOperand::kRip);
+  EXPECT_EQ(r.memory->address(gpr, 0x2006), 0x2016u);
+  const std::uint8_t short_address[] = {0x67, 0x89, 0x18};  // mov [eax], ebx
+  const DecodedInstruction s = d.decode(short_address, 0x2000);
+  ASSERT_TRUE(s.memory);
+  EXPECT_EQ(s.memory->address_bytes, 4u);
+  EXPECT_EQ(s.memory->address(gpr, 0x2003), 0x10u);
+  const std::uint8_t fs[] = {0x64, 0x89, 0x18};  // mov fs:[rax], ebx
+  const DecodedInstruction f = d.decode(fs, 0x2000);
+  ASSERT_TRUE(f.memory);
+  EXPECT_FALSE(f.memory->address(gpr, 0x2003)) << "fs adds a base vpio does not know";
+}
+
+}  // namespace
+}  // namespace vpio

@@ -20,6 +20,7 @@ struct NullPorts final : PortDevice {
 void set_bytes(ExitProfile& p, std::uint64_t rip, std::vector<std::uint8_t> bytes) {
   SiteTotals& site = const_cast<SiteTotals&>(p.sites().at(rip));
   site.bytes_read = true;
+  site.instruction_rip = rip;
   site.length = static_cast<std::uint8_t>(bytes.size());
   std::copy(bytes.begin(), bytes.end(), site.bytes.begin());
 }
