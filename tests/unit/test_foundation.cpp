@@ -271,5 +271,42 @@ TEST(CommandLine, AHostCardWithoutKvmNeedsALabCard) {
   EXPECT_EQ(r.output.find("running inside the KVM lab"), std::string::npos) << r.output;
 }
 
+TEST(CommandLine, ProfileReportRefusesWhatIsNotAProfile) {
+  const std::string bad = testing::TempDir() + "not-a-profile.json";
+  std::ofstream(bad) << R"({"schema": "vpio-run-stats/1", "guests": []})";
+  auto result = vpio("profile --report " + bad);
+  EXPECT_EQ(result.code, 2) << result.output;
+  EXPECT_NE(result.output.find("schema is 'vpio-run-stats/1', expected vpio-profile/1"),
+            std::string::npos)
+      << result.output;
+  const std::string broken = testing::TempDir() + "broken.json";
+  std::ofstream(broken) << R"({"schema": )";
+  result = vpio("profile --report " + broken);
+  EXPECT_EQ(result.code, 2) << result.output;
+  EXPECT_NE(result.output.find(broken), std::string::npos) << result.output;
+  result =
+      vpio("profile --report " + bad + " " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img");
+  EXPECT_EQ(result.code, 2) << result.output;
+  result = vpio("profile");
+  EXPECT_EQ(result.code, 2) << result.output;
+  EXPECT_NE(result.output.find("give at least one guest image"), std::string::npos);
+}
+
+// In the lab only the current directory is writable: a profile elsewhere
+// would be lost, so it is refused before the lab boots.
+TEST(CommandLine, ProfileOutputOutsideTheLabsReachIsRefused) {
+  if (::access("/dev/kvm", R_OK | W_OK) == 0)
+    GTEST_SKIP() << "this host has /dev/kvm: no lab, and the guest would run";
+  auto r =
+      vpio("profile -o /nonexistent/p.json " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--output '/nonexistent/p.json' must be below the current directory"),
+            std::string::npos)
+      << r.output;
+  r = vpio("profile --svg /nonexistent/p.svg " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--svg '/nonexistent/p.svg'"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace vpio
