@@ -77,6 +77,11 @@ struct SiteTotals {
   std::uint64_t instruction_rip = 0;
   std::uint8_t length = 0;  // 0: the address did not translate to RAM
   std::array<std::uint8_t, kMaxInstructionBytes> bytes{};
+  // For a rep ins/outs: the bytes of its count register (rcx 8, ecx 4), and
+  // the runs of it that ended (the exit that left no element to do), each of
+  // which KVM intercepts once more without an exit to userspace.
+  std::uint8_t rep_count_bytes = 0;
+  std::uint64_t rep_runs = 0;
 };
 
 // KVM's own counters (KVM_GET_STATS_FD) over the run.

@@ -348,7 +348,15 @@ void Machine::profile_exit(std::uint64_t exited_at_ns) noexcept {
   }
   event.ns = now_ns() - exited_at_ns;
   SiteTotals* site = profile_->record(event);
-  if (site != nullptr && !site->bytes_read) read_site(*site, event, regs);
+  if (site == nullptr) return;
+  if (!site->bytes_read) read_site(*site, event, regs);
+  if (site->rep_count_bytes != 0 && event.reason == KVM_EXIT_IO) {
+    // At the exit KVM has already counted an outs element off rcx, not yet
+    // the batch an ins reads: the run is over when nothing is left after it.
+    std::uint64_t left = site->rep_count_bytes == 4 ? regs.rcx & 0xffff'ffffULL : regs.rcx;
+    if (!event.write) left -= std::min<std::uint64_t>(left, event.amount);
+    if (left == 0) ++site->rep_runs;
+  }
 }
 
 // Guest bytes at a linear address, page by page through the guest's own page
@@ -404,6 +412,12 @@ void Machine::read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs
     }
   }
   site.length = static_cast<std::uint8_t>(read_guest_code(event.rip, site.bytes));
+  if (event.reason == KVM_EXIT_IO && site.length > 0) {
+    const DecodedInstruction insn = disassembler_->decode(
+        std::span<const std::uint8_t>(site.bytes.data(), site.length), event.rip);
+    if (insn.string_io && insn.rep && insn.memory)
+      site.rep_count_bytes = static_cast<std::uint8_t>(insn.memory->address_bytes);
+  }
 }
 
 Machine::Step Machine::handle_hlt(GuestOutcome& outcome) {

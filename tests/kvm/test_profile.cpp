@@ -188,6 +188,7 @@ TEST_F(ProfileTest, CountsEachKnownAccessExactlyAtItsInstruction) {
   EXPECT_EQ((*rep_site)["accesses"], kStringWords);
   // KVM passes a rep outs on one element at a time.
   EXPECT_EQ((*rep_site)["exits"], kStringWords);
+  EXPECT_EQ((*rep_site)["rep_runs"], 1);
   const json* mmio_site = site_at(gen.mmio_at);
   ASSERT_NE(mmio_site, nullptr);
   EXPECT_EQ((*mmio_site)["instruction"], "mov dword ptr [rax], ebx");
@@ -234,6 +235,66 @@ TEST_F(ProfileTest, TotalsAgreeWithKvmsOwnStatistics) {
   EXPECT_EQ(compared("io_exits")["difference"], -1);
   EXPECT_EQ(compared("signal_exits")["difference"], 0);
   EXPECT_GE(compared("exits")["kvm_value"], kOuts + kIns + 1 + kMmioWrites + 1 + kMmioReads);
+}
+
+// rep ins comes to vpio in batches, rep outs element by element; each run of
+// either costs KVM one intercept more, which the profile counts per site.
+struct RepeatedStrings : Xbyak::CodeGenerator {
+  std::size_t ins_at = 0, outs_at = 0;
+  RepeatedStrings() {
+    mov(r8d, 3);
+    L("again");
+    mov(ecx, 1500);
+    mov(edi, static_cast<std::uint32_t>(kStringSource));
+    mov(dx, kScratchPort);
+    cld();
+    ins_at = getSize();
+    rep();
+    db(0x66);  // Xbyak has no insw
+    db(0x6d);
+    mov(ecx, 7);
+    mov(esi, static_cast<std::uint32_t>(kStringSource));
+    outs_at = getSize();
+    rep();
+    outsb();
+    dec(r8d);
+    jnz("again");
+    mov(dx, Machine::kExitPort);
+    xor_(eax, eax);
+    out_(dx, eax);
+  }
+};
+
+TEST_F(ProfileTest, RepStringRunsAreCountedAndExplainKvmsExtraIntercepts) {
+  RepeatedStrings gen;
+  auto machine = make_machine(code_of(gen), "strings", /*profile=*/true);
+  machine->ports().add(kScratchPort, 4, scratch_, "scratch");
+  const GuestOutcome outcome = run(*machine);
+  ASSERT_TRUE(outcome.ok()) << outcome.detail;
+  const json g = guest_profile_json(
+      {machine->name(), outcome, machine->profile(), &machine->ports(), &machine->mmio()});
+  SCOPED_TRACE(g.dump(1));
+  EXPECT_EQ(scratch_.reads, 3u * 1500);
+  EXPECT_EQ(scratch_.writes, 3u * 7);
+  auto site_at = [&](std::size_t offset) {
+    return find_row(g["sites"],
+                    [&](const json& r) { return r["rip"] == layout::kImageBase + offset; });
+  };
+  const json* ins = site_at(gen.ins_at);
+  ASSERT_NE(ins, nullptr);
+  EXPECT_EQ((*ins)["accesses"], 3 * 1500);
+  EXPECT_EQ((*ins)["rep_runs"], 3);
+  EXPECT_LT((*ins)["exits"], 3 * 1500) << "rep ins is batched";
+  const json* outs = site_at(gen.outs_at);
+  ASSERT_NE(outs, nullptr);
+  EXPECT_EQ((*outs)["exits"], 3 * 7);
+  EXPECT_EQ((*outs)["rep_runs"], 3);
+  const json& kvm = g["kvm_stats"];
+  ASSERT_TRUE(kvm["available"]) << kvm["error"];
+  const json* io = find_row(kvm["compared"], [](const json& r) { return r["kvm"] == "io_exits"; });
+  ASSERT_NE(io, nullptr);
+  EXPECT_TRUE((*io)["expected"]) << io->dump(1);
+  EXPECT_EQ((*io)["difference"], -6) << "one intercept more for each of the 6 runs";
 }
 
 }  // namespace

@@ -135,15 +135,24 @@ TEST_F(ProfileJson, RepStringSitesExplainOneMoreInterceptPerRun) {
   set_bytes(profile_, 0x100070, {0xf3, 0x66, 0x6d});  // rep insw
   profile_.record(io(0x310, true, ExitPath::hooked, 0x100080));
   set_bytes(profile_, 0x100080, {0x6e});  // outsb without rep: no extra intercept
+  auto& outs = const_cast<SiteTotals&>(profile_.sites().at(0x100060));
+  auto& ins = const_cast<SiteTotals&>(profile_.sites().at(0x100070));
+  outs.rep_count_bytes = ins.rep_count_bytes = 8;
+  outs.rep_runs = 4;
+  ins.rep_runs = 1;
   const std::uint64_t vpio_io = 14 + 100 + 1 + 1;
   KvmStatsRecord& kvm = profile_.kvm_stats();
   kvm.available = true;
-  for (std::uint64_t extra : {0, 1, 2, 50, 101, 102}) {
+  for (std::uint64_t extra : {0, 1, 4, 5, 6, 101}) {
     kvm.counters = {{"io_exits", vpio_io + extra}};
     const json g = build();
-    // Two rep sites: one to 101 runs.
-    EXPECT_EQ(row(g, "io_exits")["expected"], extra >= 2 && extra <= 101) << extra;
+    EXPECT_EQ(row(g, "io_exits")["expected"], extra == 5) << extra;
+    EXPECT_EQ(g["sites"][0]["rep_runs"], 4);
+    EXPECT_FALSE(g["sites"][1].contains("rep_runs")) << g["sites"][1];
   }
+  EXPECT_NE(row(build(), "io_exits")["explanation"].get<std::string>().find(
+                "2 rep string I/O sites made 101 exits in 5 runs"),
+            std::string::npos);
 }
 
 }  // namespace
