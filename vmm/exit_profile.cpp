@@ -33,15 +33,32 @@ SiteTotals* ExitProfile::record(const ExitEvent& event) noexcept {
     histograms_[path].add(event.ns);
   }
   if (!io && !mmio && event.reason != KVM_EXIT_HLT) return nullptr;
+  bool lost = false;
   try {
-    if (io || mmio)
-      (io ? ports_ : mmio_)[key(event.address, event.write, event.path)].add(event.amount,
-                                                                             event.ns);
-    auto [it, fresh] = sites_.try_emplace(event.rip);
+    if (io || mmio) {
+      auto& table = io ? ports_ : mmio_;
+      const std::uint64_t k = key(event.address, event.write, event.path);
+      auto row = table.find(k);
+      if (row == table.end() && table.size() < kMaxRows) row = table.emplace(k, Totals{}).first;
+      if (row != table.end())
+        row->second.add(event.amount, event.ns);
+      else
+        lost = true;
+    }
+    const SiteKey site_key{event.rip, event.reason, event.write};
+    auto it = sites_.find(site_key);
+    if (it == sites_.end()) {
+      if (sites_.size() >= kMaxRows) {
+        ++lost_rows_;
+        return nullptr;
+      }
+      it = sites_.try_emplace(site_key).first;
+      it->second.reason = event.reason;
+    }
     SiteTotals& site = it->second;
-    if (fresh) site.reason = event.reason;
     site.totals.add(io || mmio ? event.amount : 0, event.ns);
     if (io || mmio) ++site.exits_by_path[static_cast<unsigned>(event.path) % kExitPaths];
+    if (lost) ++lost_rows_;
     return &site;
   } catch (...) {
     ++lost_rows_;

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -82,6 +83,25 @@ struct SiteTotals {
   // which KVM intercepts once more without an exit to userspace.
   std::uint8_t rep_count_bytes = 0;
   std::uint64_t rep_runs = 0;
+  // An MMIO write whose store could not be found before rip (one that moved
+  // its own address register: stos, movs, push): the bytes are rip's.
+  bool store_unplaced = false;
+};
+
+// Sites are the exits of one rip for one reason and direction: an MMIO write
+// is keyed by the address after the store, where the next instruction may
+// exit too, and a read-modify-write exits once each way.
+struct SiteKey {
+  std::uint64_t rip = 0;
+  std::uint32_t reason = 0;
+  bool write = false;
+  bool operator==(const SiteKey&) const = default;
+};
+struct SiteKeyHash {
+  std::size_t operator()(const SiteKey& k) const noexcept {
+    return std::hash<std::uint64_t>{}(k.rip ^ (std::uint64_t{k.reason} << 57) ^
+                                      (k.write ? 1ULL << 56 : 0));
+  }
 };
 
 // KVM's own counters (KVM_GET_STATS_FD) over the run.
@@ -104,11 +124,15 @@ class ExitProfile {
     return static_cast<ExitPath>(k & 3);
   }
 
+  // Rows kept per table; past them a hostile guest's exits still count by
+  // reason and path, and in lost_rows().
+  static constexpr std::size_t kMaxRows = 65536;
+
   ExitProfile();
 
   // Counts one exit. Returns its site when the reason has one (io, mmio, hlt)
   // so the caller can read the instruction the first time (bytes_read false);
-  // nullptr otherwise, or when memory for a new row ran out (then the exit is
+  // nullptr otherwise, or when a new row could not be kept (then the exit is
   // still counted by reason and path, and in lost_rows()).
   SiteTotals* record(const ExitEvent& event) noexcept;
   void record_interrupted_run() noexcept { ++interrupted_runs_; }
@@ -119,6 +143,7 @@ class ExitProfile {
   std::uint64_t handling_ns() const noexcept { return handling_ns_; }
   std::uint64_t run_ns() const noexcept { return run_ns_; }
   std::uint64_t interrupted_runs() const noexcept { return interrupted_runs_; }
+  // Exits some row of which (port, MMIO or site) was not kept.
   std::uint64_t lost_rows() const noexcept { return lost_rows_; }
   const std::array<Totals, kReasons>& by_reason() const noexcept { return by_reason_; }
   const std::unordered_map<std::uint64_t, Totals>& ports() const noexcept { return ports_; }
@@ -127,7 +152,9 @@ class ExitProfile {
   const std::array<LatencyHistogram, kExitPaths>& histograms() const noexcept {
     return histograms_;
   }
-  const std::unordered_map<std::uint64_t, SiteTotals>& sites() const noexcept { return sites_; }
+  using Sites = std::unordered_map<SiteKey, SiteTotals, SiteKeyHash>;
+  const Sites& sites() const noexcept { return sites_; }
+  SiteTotals& site(const SiteKey& key) { return sites_.at(key); }
   const KvmStatsRecord& kvm_stats() const noexcept { return kvm_stats_; }
 
  private:
@@ -138,7 +165,7 @@ class ExitProfile {
   std::unordered_map<std::uint64_t, Totals> mmio_;
   std::array<Totals, kExitPaths> by_path_{};
   std::array<LatencyHistogram, kExitPaths> histograms_{};
-  std::unordered_map<std::uint64_t, SiteTotals> sites_;
+  Sites sites_;
   KvmStatsRecord kvm_stats_;
 };
 

@@ -171,7 +171,7 @@ GuestOutcome Machine::run() noexcept {
       kvm_stats_before = kvm_stats->read();
     } catch (const std::exception& e) {
       kvm_stats.reset();
-      profile_->kvm_stats().error = e.what();
+      set_kvm_stats_error(e.what());
     }
   }
   const std::uint64_t started_at = profile_ ? now_ns() : 0;
@@ -217,7 +217,7 @@ GuestOutcome Machine::run() noexcept {
             record.counters[name] = it->second[0];
         record.available = true;
       } catch (const std::exception& e) {
-        profile_->kvm_stats().error = e.what();
+        set_kvm_stats_error(e.what());
       }
     }
   }
@@ -317,6 +317,14 @@ Machine::Step Machine::handle_mmio(GuestOutcome& outcome) {
   return Step::resume;
 }
 
+void Machine::set_kvm_stats_error(const char* what) noexcept {
+  try {
+    profile_->kvm_stats().error = what;
+  } catch (...) {
+    profile_->kvm_stats().error.clear();  // available stays false
+  }
+}
+
 void Machine::profile_exit(std::uint64_t exited_at_ns) noexcept {
   const kvm_run& state = vcpu_.run_state();
   ExitEvent event;
@@ -378,17 +386,36 @@ unsigned Machine::read_guest_code(std::uint64_t linear, std::span<std::uint8_t> 
   return static_cast<unsigned>(done);
 }
 
-// The instruction of a new site. KVM completes an MMIO write before it exits,
-// so rip is past the store: find the instruction that ends at rip, writes
-// memory of the written size, and whose operand, from the registers now, is
-// the written address (a store leaves its address registers as they were).
-// The shortest such instruction wins: a longer one would take a byte of the
-// previous instruction for a prefix.
+// The instruction of a new site, read once; whether it is a rep ins/outs.
 void Machine::read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept {
-  constexpr unsigned kMax = SiteTotals::kMaxInstructionBytes;
   site.bytes_read = true;
   site.instruction_rip = event.rip;
-  if (event.reason == KVM_EXIT_MMIO && event.write && event.rip >= kMax) {
+  try {
+    if (event.reason == KVM_EXIT_MMIO && event.write) {
+      if (place_store(site, event, regs)) return;
+      site.store_unplaced = true;
+    }
+    site.length = static_cast<std::uint8_t>(read_guest_code(event.rip, site.bytes));
+    if (event.reason == KVM_EXIT_IO && site.length > 0) {
+      const DecodedInstruction insn = disassembler_->decode(
+          std::span<const std::uint8_t>(site.bytes.data(), site.length), event.rip);
+      if (insn.string_io && insn.rep && insn.memory)
+        site.rep_count_bytes = static_cast<std::uint8_t>(insn.memory->address_bytes);
+    }
+  } catch (...) {
+    site.length = 0;  // out of memory decoding: shown as unreadable
+  }
+}
+
+// KVM completes an MMIO write before it exits, so rip is past the store: find
+// the instruction that ends at rip, writes memory of the written size, and
+// whose operand, from the registers now, is the written address (a store
+// leaves its address registers as they were; stos, movs and push do not, and
+// stay unplaced). The shortest such instruction wins: a longer one would take
+// a byte of the previous instruction for a prefix.
+bool Machine::place_store(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) {
+  constexpr unsigned kMax = SiteTotals::kMaxInstructionBytes;
+  if (event.rip >= kMax) {
     const std::uint64_t gpr[16] = {regs.rax, regs.rcx, regs.rdx, regs.rbx, regs.rsp, regs.rbp,
                                    regs.rsi, regs.rdi, regs.r8,  regs.r9,  regs.r10, regs.r11,
                                    regs.r12, regs.r13, regs.r14, regs.r15};
@@ -407,17 +434,11 @@ void Machine::read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs
         site.instruction_rip = event.rip - length;
         std::copy(bytes.begin(), bytes.end(), site.bytes.begin());
         site.length = static_cast<std::uint8_t>(length);
-        return;
+        return true;
       }
     }
   }
-  site.length = static_cast<std::uint8_t>(read_guest_code(event.rip, site.bytes));
-  if (event.reason == KVM_EXIT_IO && site.length > 0) {
-    const DecodedInstruction insn = disassembler_->decode(
-        std::span<const std::uint8_t>(site.bytes.data(), site.length), event.rip);
-    if (insn.string_io && insn.rep && insn.memory)
-      site.rep_count_bytes = static_cast<std::uint8_t>(insn.memory->address_bytes);
-  }
+  return false;
 }
 
 Machine::Step Machine::handle_hlt(GuestOutcome& outcome) {

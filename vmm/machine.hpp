@@ -111,6 +111,8 @@ class Machine {
   Step handle_mmio(GuestOutcome& outcome);
   void profile_exit(std::uint64_t exited_at_ns) noexcept;
   void read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept;
+  bool place_store(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs);
+  void set_kvm_stats_error(const char* what) noexcept;
   unsigned read_guest_code(std::uint64_t linear, std::span<std::uint8_t> out) noexcept;
   Step handle_hlt(GuestOutcome& outcome);
   Step crash(GuestOutcome& outcome, std::string what, bool with_registers = true) noexcept;

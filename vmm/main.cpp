@@ -45,6 +45,14 @@ struct RunOptions {
   std::size_t top = 20;
 };
 
+bool same_file(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  std::error_code error;
+  if (std::filesystem::equivalent(a, b, error)) return true;  // both exist (links too)
+  return std::filesystem::absolute(a, error).lexically_normal() ==
+         std::filesystem::absolute(b, error).lexically_normal();
+}
+
 std::string svg_path_of(const RunOptions& options) {
   if (!options.profile_svg.empty()) return options.profile_svg;
   return std::filesystem::path(options.profile_json).replace_extension(".svg").string();
@@ -356,7 +364,10 @@ int run_command(const RunOptions& options, int argc, char** argv) {
                  options.pcap.c_str());
   if (!options.stats.empty()) {
     std::ofstream out(options.stats);
-    out << run_stats(machines, outcomes, nics_of).dump(2) << '\n';
+    // Guest names come from file names, which need not be UTF-8.
+    out << run_stats(machines, outcomes, nics_of)
+               .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+        << '\n';
     if (!out) {
       std::fprintf(stderr, "vpio: cannot write --stats file '%s'\n", options.stats.c_str());
       return kExitVmmFailure;
@@ -365,7 +376,9 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   if (options.profile) {
     const nlohmann::json profile = profile_json(machines, outcomes);
     const std::string svg = svg_path_of(options);
-    if (!write_file(options.profile_json, profile.dump(1) + "\n", "profile") ||
+    if (!write_file(options.profile_json,
+                    profile.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                    "profile") ||
         !write_file(svg, profile_svg(profile), "--svg file"))
       return kExitVmmFailure;
     std::fflush(stdout);
@@ -460,7 +473,24 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vpio: profile --report prints a saved profile; give it no images\n");
       return kExitUsage;
     }
+    for (const char* name : {"--ram", "--timeout", "--nic", "--pcap", "--stats", "--lab-nic",
+                             "--no-lab", "--output", "--quiet"})
+      if (profile->count(name) > 0) {
+        std::fprintf(stderr, "vpio: profile --report prints a saved profile; %s does not apply\n",
+                     name);
+        return kExitUsage;
+      }
+    if (same_file(options.profile_svg, options.report)) {
+      std::fprintf(stderr, "vpio: --svg '%s' would overwrite the profile given to --report\n",
+                   options.profile_svg.c_str());
+      return kExitUsage;
+    }
     return report_command(options);
+  }
+  if (options.profile && same_file(options.profile_json, svg_path_of(options))) {
+    std::fprintf(stderr, "vpio: --output and --svg both name '%s'; give them different files\n",
+                 options.profile_json.c_str());
+    return kExitUsage;
   }
   if (options.images.empty()) {
     std::fprintf(stderr, "vpio: %s: give at least one guest image\n",

@@ -4,8 +4,10 @@
 #include <linux/kvm.h>
 
 #include <algorithm>
+#include <array>
 #include <cinttypes>
 #include <cstdio>
+#include <map>
 #include <tuple>
 
 #include "vmm/disassembler.hpp"
@@ -181,43 +183,66 @@ json guest_profile_json(const GuestProfileSource& guest) {
                      {"histogram", histogram}});
   }
 
+  // One row per instruction: the rows of one rip (a read-modify-write's two
+  // directions) merge. A store vpio could not place stays apart.
+  struct SiteRow {
+    const SiteTotals* first = nullptr;
+    Totals totals;
+    std::array<std::uint64_t, kExitPaths> exits_by_path{};
+    std::uint64_t rep_runs = 0;
+    bool rep = false;
+  };
+  std::map<std::pair<std::uint64_t, bool>, SiteRow> merged;
+  for (const auto& [key, site] : profile.sites()) {
+    const std::uint64_t rip = site.bytes_read ? site.instruction_rip : key.rip;
+    SiteRow& row = merged[{rip, site.store_unplaced}];
+    if (row.first == nullptr) row.first = &site;
+    row.totals.exits += site.totals.exits;
+    row.totals.amount += site.totals.amount;
+    row.totals.ns += site.totals.ns;
+    for (unsigned p = 0; p < kExitPaths; ++p) row.exits_by_path[p] += site.exits_by_path[p];
+    row.rep_runs += site.rep_runs;
+    row.rep = row.rep || site.rep_count_bytes != 0;
+  }
+  std::vector<std::pair<std::uint64_t, const SiteRow*>> site_rows;
+  for (const auto& [where, row] : merged) site_rows.emplace_back(where.first, &row);
+  std::stable_sort(site_rows.begin(), site_rows.end(), [](const auto& a, const auto& b) {
+    return a.second->totals.exits > b.second->totals.exits;
+  });
+
   const X86Disassembler disassembler;
   StringIo string_io;
-  std::vector<std::pair<std::uint64_t, const SiteTotals*>> site_rows;
-  for (const auto& [key, site] : profile.sites())
-    site_rows.emplace_back(site.bytes_read ? site.instruction_rip : key, &site);
-  std::sort(site_rows.begin(), site_rows.end(), [](const auto& a, const auto& b) {
-    return std::tie(b.second->totals.exits, a.first) < std::tie(a.second->totals.exits, b.first);
-  });
   json sites = json::array();
-  for (const auto& [rip, site] : site_rows) {
-    const std::span<const std::uint8_t> bytes(site->bytes.data(), site->length);
+  for (const auto& [rip, row] : site_rows) {
+    const SiteTotals& site = *row->first;
+    const std::span<const std::uint8_t> bytes(site.bytes.data(), site.length);
     std::string text = "(unreadable)";
     std::string shown;
     if (!bytes.empty()) {
       const DecodedInstruction decoded = disassembler.decode(bytes, rip);
       text = decoded.text;
       shown = hex_bytes(bytes.first(decoded.valid ? decoded.length : bytes.size()));
-      if (decoded.string_io && decoded.rep && site->reason == KVM_EXIT_IO) {
+      if (decoded.string_io && decoded.rep && site.reason == KVM_EXIT_IO) {
         ++string_io.sites;
-        string_io.exits += site->totals.exits;
-        string_io.runs += site->rep_runs;
+        string_io.exits += row->totals.exits;
+        string_io.runs += row->rep_runs;
       }
     }
+    if (site.store_unplaced) text = "(after an MMIO store not found) " + text;
     json by_path = json::object();
     for (unsigned p = 0; p < kExitPaths; ++p)
-      if (site->exits_by_path[p] > 0)
-        by_path[exit_path_name(static_cast<ExitPath>(p))] = site->exits_by_path[p];
-    json row = {{"rip", rip},
-                {"instruction", text},
-                {"bytes", shown},
-                {"reason", reason_name(site->reason)},
-                {"exits", site->totals.exits},
-                {"accesses", site->totals.amount},
-                {"ns", site->totals.ns},
-                {"paths", by_path}};
-    if (site->rep_count_bytes != 0) row["rep_runs"] = site->rep_runs;
-    sites.push_back(std::move(row));
+      if (row->exits_by_path[p] > 0)
+        by_path[exit_path_name(static_cast<ExitPath>(p))] = row->exits_by_path[p];
+    json entry = {{"rip", rip},
+                  {"instruction", text},
+                  {"bytes", shown},
+                  {"reason", reason_name(site.reason)},
+                  {"exits", row->totals.exits},
+                  {"accesses", row->totals.amount},
+                  {"ns", row->totals.ns},
+                  {"paths", by_path}};
+    if (row->rep) entry["rep_runs"] = row->rep_runs;
+    sites.push_back(std::move(entry));
   }
 
   const KvmStatsRecord& kvm = profile.kvm_stats();

@@ -240,7 +240,7 @@ TEST_F(ProfileTest, TotalsAgreeWithKvmsOwnStatistics) {
 // rep ins comes to vpio in batches, rep outs element by element; each run of
 // either costs KVM one intercept more, which the profile counts per site.
 struct RepeatedStrings : Xbyak::CodeGenerator {
-  std::size_t ins_at = 0, outs_at = 0;
+  std::size_t ins_at = 0, outs_at = 0, hlt_at = 0;
   RepeatedStrings() {
     mov(r8d, 3);
     L("again");
@@ -259,9 +259,10 @@ struct RepeatedStrings : Xbyak::CodeGenerator {
     outsb();
     dec(r8d);
     jnz("again");
-    mov(dx, Machine::kExitPort);
-    xor_(eax, eax);
-    out_(dx, eax);
+    // Ends by halting with interrupts off: one hlt exit, KVM already past it.
+    cli();
+    hlt_at = getSize();
+    hlt();
   }
 };
 
@@ -270,7 +271,7 @@ TEST_F(ProfileTest, RepStringRunsAreCountedAndExplainKvmsExtraIntercepts) {
   auto machine = make_machine(code_of(gen), "strings", /*profile=*/true);
   machine->ports().add(kScratchPort, 4, scratch_, "scratch");
   const GuestOutcome outcome = run(*machine);
-  ASSERT_TRUE(outcome.ok()) << outcome.detail;
+  ASSERT_EQ(outcome.kind, GuestOutcome::Kind::halted) << outcome.detail;
   const json g = guest_profile_json(
       {machine->name(), outcome, machine->profile(), &machine->ports(), &machine->mmio()});
   SCOPED_TRACE(g.dump(1));
@@ -285,6 +286,11 @@ TEST_F(ProfileTest, RepStringRunsAreCountedAndExplainKvmsExtraIntercepts) {
   EXPECT_EQ((*ins)["accesses"], 3 * 1500);
   EXPECT_EQ((*ins)["rep_runs"], 3);
   EXPECT_LT((*ins)["exits"], 3 * 1500) << "rep ins is batched";
+  const json* halt = site_at(gen.hlt_at);
+  ASSERT_NE(halt, nullptr);
+  EXPECT_EQ((*halt)["instruction"], "hlt");
+  EXPECT_EQ((*halt)["exits"], 1);
+  EXPECT_EQ((*halt)["reason"], "hlt");
   const json* outs = site_at(gen.outs_at);
   ASSERT_NE(outs, nullptr);
   EXPECT_EQ((*outs)["exits"], 3 * 7);
@@ -295,6 +301,11 @@ TEST_F(ProfileTest, RepStringRunsAreCountedAndExplainKvmsExtraIntercepts) {
   ASSERT_NE(io, nullptr);
   EXPECT_TRUE((*io)["expected"]) << io->dump(1);
   EXPECT_EQ((*io)["difference"], -6) << "one intercept more for each of the 6 runs";
+  for (const json& row : kvm["compared"]) EXPECT_TRUE(row["expected"]) << row.dump(1);
+  const json* halts =
+      find_row(kvm["compared"], [](const json& r) { return r["kvm"] == "halt_exits"; });
+  ASSERT_NE(halts, nullptr);
+  EXPECT_EQ((*halts)["kvm_value"], 1);
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ TEST(ExitProfile, CountsPortsByDirectionAndPathAndSitesByInstruction) {
   EXPECT_EQ(hooked.exits[9], 1u);   // 700 ns: [512, 1024)
 
   ASSERT_EQ(p.sites().size(), 3u);
-  const SiteTotals& site = p.sites().at(0x100010);
+  const SiteTotals& site = p.sites().at(SiteKey{0x100010, KVM_EXIT_IO, true});
   EXPECT_EQ(site.totals.exits, 4u);
   EXPECT_EQ(site.exits_by_path[static_cast<unsigned>(ExitPath::direct)], 3u);
   EXPECT_EQ(site.exits_by_path[static_cast<unsigned>(ExitPath::hooked)], 1u);
@@ -125,7 +125,39 @@ TEST(ExitProfile, MmioHltAndOtherReasons) {
   EXPECT_EQ(p.by_path()[static_cast<unsigned>(ExitPath::emulated)].exits, 2u);
   EXPECT_EQ(p.by_reason()[KVM_EXIT_HLT].ns, 1'000'000u);
   EXPECT_EQ(p.sites().size(), 2u);
-  EXPECT_EQ(p.sites().at(0x100200).exits_by_path, (std::array<std::uint64_t, kExitPaths>{}));
+  EXPECT_EQ(p.sites().at(SiteKey{0x100200, KVM_EXIT_HLT, false}).exits_by_path,
+            (std::array<std::uint64_t, kExitPaths>{}));
+}
+
+TEST(ExitProfile, OneRipKeepsItsReasonsAndDirectionsApart) {
+  // An MMIO write is keyed past the store, where the next instruction exits.
+  ExitProfile p;
+  ExitEvent store;
+  store.reason = KVM_EXIT_MMIO;
+  store.rip = 0x100010;
+  store.write = true;
+  store.amount = 4;
+  p.record(store);
+  p.record(io(0x80, true, ExitPath::unclaimed, 0x100010, 10));
+  ExitEvent load = store;
+  load.write = false;
+  p.record(load);
+  EXPECT_EQ(p.sites().size(), 3u);
+  EXPECT_EQ(p.sites().at(SiteKey{0x100010, KVM_EXIT_IO, true}).totals.exits, 1u);
+}
+
+TEST(ExitProfile, AGuestWithEndlessSitesIsBounded) {
+  ExitProfile p;
+  const std::size_t extra = 100;
+  for (std::uint64_t i = 0; i < ExitProfile::kMaxRows + extra; ++i)
+    p.record(io(0x80, false, ExitPath::unclaimed, 0x100000 + i, 10));
+  EXPECT_EQ(p.sites().size(), ExitProfile::kMaxRows);
+  EXPECT_EQ(p.lost_rows(), extra);
+  EXPECT_EQ(p.exits(), ExitProfile::kMaxRows + extra) << "every exit still counts";
+  EXPECT_EQ(p.by_path()[static_cast<unsigned>(ExitPath::unclaimed)].exits,
+            ExitProfile::kMaxRows + extra);
+  EXPECT_EQ(p.ports().at(ExitProfile::key(0x80, false, ExitPath::unclaimed)).exits,
+            ExitProfile::kMaxRows + extra);
 }
 
 }  // namespace

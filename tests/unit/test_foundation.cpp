@@ -157,11 +157,14 @@ struct Result {
   std::string output;
 };
 
-Result vpio(const std::string& args) {
-  // --no-lab: a check that failed to reject its input must not boot the lab.
+// no_lab: a check that failed to reject its input must not boot the lab;
+// false only where the input is one the lab path itself must refuse.
+Result vpio(const std::string& args, bool no_lab = true) {
   std::string command = std::string(VPIO_BUILD_DIR) + "/vpio " + args + " 2>&1";
-  if (args.starts_with("run "))
+  if (no_lab && args.starts_with("run "))
     command = std::string(VPIO_BUILD_DIR) + "/vpio run --no-lab " + args.substr(4) + " 2>&1";
+  if (no_lab && args.starts_with("profile ") && args.find("--report") == std::string::npos)
+    command = std::string(VPIO_BUILD_DIR) + "/vpio profile --no-lab " + args.substr(8) + " 2>&1";
   Result r{-1, {}};
   FILE* pipe = ::popen(command.c_str(), "r");
   char buf[1024];
@@ -294,16 +297,38 @@ TEST(CommandLine, ProfileReportRefusesWhatIsNotAProfile) {
 
 // In the lab only the current directory is writable: a profile elsewhere
 // would be lost, so it is refused before the lab boots.
+TEST(CommandLine, ProfileOptionsThatCannotWorkTogetherAreRefused) {
+  const std::string image = std::string(VPIO_BUILD_DIR) + "/guests/hello.img";
+  auto r = vpio("profile -o p.svg " + image);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--output and --svg both name 'p.svg'"), std::string::npos) << r.output;
+  r = vpio("profile -o a.json --svg ./a.json " + image);
+  EXPECT_EQ(r.code, 2) << r.output;
+  const std::string saved = testing::TempDir() + "saved-profile.json";
+  std::ofstream(saved) << R"({"schema": "vpio-profile/1", "guests": []})";
+  r = vpio("profile --report " + saved + " --nic vpio");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--nic does not apply"), std::string::npos) << r.output;
+  r = vpio("profile --report " + saved + " --svg " + saved);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("would overwrite the profile"), std::string::npos) << r.output;
+  r = vpio("profile --report " + saved);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("no guests"), std::string::npos) << r.output;
+}
+
 TEST(CommandLine, ProfileOutputOutsideTheLabsReachIsRefused) {
   if (::access("/dev/kvm", R_OK | W_OK) == 0)
     GTEST_SKIP() << "this host has /dev/kvm: no lab, and the guest would run";
   auto r =
-      vpio("profile -o /nonexistent/p.json " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img");
+      vpio("profile -o /nonexistent/p.json " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
+           /*no_lab=*/false);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--output '/nonexistent/p.json' must be below the current directory"),
             std::string::npos)
       << r.output;
-  r = vpio("profile --svg /nonexistent/p.svg " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img");
+  r = vpio("profile --svg /nonexistent/p.svg " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
+           /*no_lab=*/false);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--svg '/nonexistent/p.svg'"), std::string::npos) << r.output;
 }
