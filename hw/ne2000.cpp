@@ -709,14 +709,23 @@ void Ne2000::hand_out(Outbox& outbox) {
 
 // Level changes are reported by whichever thread finds the line stale, one
 // thread at a time, and that thread re-checks after each call: so the line
-// always ends at the current level, calls never overlap, and a line callback
-// that re-enters the chip does not deadlock (it finds a notifier running).
+// always ends at the current level, calls never overlap, a line callback
+// that re-enters the chip does not deadlock (it finds a notifier running),
+// and a fall and rise while it runs are both reported.
 void Ne2000::update_irq_line() {
   std::unique_lock lock(mutex_);
-  if (irq_notifying_) return;
+  if (irq_notifying_) {
+    if (irq_reported_ && !irq_level_locked()) irq_dipped_ = true;
+    return;
+  }
   irq_notifying_ = true;
   for (;;) {
-    const bool level = irq_level_locked();
+    bool level = irq_level_locked();
+    // Acked and raised again while the line was being told: report the dip,
+    // so the rise after it is an edge of its own (ISA lines are edge-
+    // triggered; a guest that polled ISR in the dip would wait for it).
+    if (irq_dipped_ && irq_reported_) level = false;
+    irq_dipped_ = false;
     if (level == irq_reported_) break;
     irq_reported_ = level;
     if (!irq_line_) continue;

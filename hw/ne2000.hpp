@@ -282,6 +282,9 @@ class Ne2000 final : public FrameSink {
   std::function<void(bool)> irq_line_;
   bool irq_reported_ = false;   // the level the line was last told
   bool irq_notifying_ = false;  // a thread is calling the line right now
+  // The level fell below the reported one while a notifier ran: a rise after
+  // it is a new edge, which the notifier must not fold into the old one.
+  bool irq_dipped_ = false;
 };
 
 }  // namespace vpio::hw

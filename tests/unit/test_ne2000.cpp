@@ -779,6 +779,31 @@ TEST(Ne2000Driver, InterruptHandlerMayReenterTheChip) {
   EXPECT_FALSE(chip.irq_asserted());
 }
 
+// Found as a rare hang of two guests exchanging by interrupt: the line was
+// still being raised when the guest acked and a new frame came. The fall and
+// the rise must both be reported, or the new frame's edge is lost and a
+// guest that polled ISR in between waits in hlt for ever.
+TEST(Ne2000Driver, AnAckAndANewEventWhileTheLineIsRaisedMakeANewEdge) {
+  Ne2000 chip(kMacA);
+  Driver driver(chip);
+  driver.init(kMacA);
+  std::vector<bool> levels;
+  bool first = true;
+  chip.set_irq_line([&](bool asserted) {
+    levels.push_back(asserted);
+    if (!first) return;
+    first = false;
+    // While the first rise is being reported: the guest acks, then another
+    // frame arrives (other threads, in the hang; here re-entered).
+    const auto isr = static_cast<std::uint8_t>(chip.read(kIsr, 1));
+    chip.write(kIsr, 1, isr);
+    chip.deliver(make_frame(kMacA.bytes, kMacB, 60, 1));
+  });
+  chip.deliver(make_frame(kMacA.bytes, kMacB, 60, 0));
+  EXPECT_EQ(levels, (std::vector<bool>{true, false, true}));
+  EXPECT_TRUE(chip.irq_asserted());
+}
+
 TEST(Ne2000Driver, SaveRestoreRoundTrip) {
   Ne2000 original(kMacA);
   Driver driver(original);
