@@ -362,17 +362,14 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   if (!options.pcap.empty())
     std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network->frames_recorded(),
                  options.pcap.c_str());
-  if (!options.stats.empty()) {
-    std::ofstream out(options.stats);
-    // Guest names come from file names, which need not be UTF-8.
-    out << run_stats(machines, outcomes, nics_of)
-               .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-        << '\n';
-    if (!out) {
-      std::fprintf(stderr, "vpio: cannot write --stats file '%s'\n", options.stats.c_str());
-      return kExitVmmFailure;
-    }
-  }
+  // Guest names come from file names, which need not be UTF-8.
+  if (!options.stats.empty() &&
+      !write_file(options.stats,
+                  run_stats(machines, outcomes, nics_of)
+                          .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                      "\n",
+                  "--stats file"))
+    return kExitVmmFailure;
   if (options.profile) {
     const nlohmann::json profile = profile_json(machines, outcomes);
     const std::string svg = svg_path_of(options);

@@ -222,11 +222,12 @@ json guest_profile_json(const GuestProfileSource& guest) {
       const DecodedInstruction decoded = disassembler.decode(bytes, rip);
       text = decoded.text;
       shown = hex_bytes(bytes.first(decoded.valid ? decoded.length : bytes.size()));
-      if (decoded.string_io && decoded.rep && site.reason == KVM_EXIT_IO) {
-        ++string_io.sites;
-        string_io.exits += row->totals.exits;
-        string_io.runs += row->rep_runs;
-      }
+    }
+    // The exit loop decoded the site and marked a rep ins/outs.
+    if (row->rep) {
+      ++string_io.sites;
+      string_io.exits += row->totals.exits;
+      string_io.runs += row->rep_runs;
     }
     if (site.store_unplaced) text = "(after an MMIO store not found) " + text;
     json by_path = json::object();

@@ -260,15 +260,7 @@ TEST(CommandLine, AHostCardWithoutKvmNeedsALabCard) {
     std::ofstream out(small, std::ios::binary);
     out.put('\xf4');
   }
-  const std::string command =
-      std::string(VPIO_BUILD_DIR) + "/vpio run --nic vpio,hw=port:0x300 " + small + " 2>&1";
-  Result r{-1, {}};
-  FILE* pipe = ::popen(command.c_str(), "r");
-  char buf[1024];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const Result r = vpio("run --nic vpio,hw=port:0x300 " + small, /*no_lab=*/false);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--lab-nic ne2k-isa,iobase=0x300"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("running inside the KVM lab"), std::string::npos) << r.output;
