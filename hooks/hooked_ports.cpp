@@ -29,7 +29,8 @@ std::uint64_t PortCounters::total(IoPath path) const noexcept {
 }
 
 std::uint64_t PortCounters::total() const noexcept {
-  return total(IoPath::direct) + total(IoPath::hooked) + total(IoPath::emulated);
+  return total(IoPath::direct) + total(IoPath::hooked) + total(IoPath::emulated) +
+         total(IoPath::coalesced);
 }
 
 PassthroughWindow::PassthroughWindow(std::uint16_t ports, hw::PhysicalDevice& device,
@@ -40,13 +41,31 @@ PassthroughWindow::PassthroughWindow(std::uint16_t ports, hw::PhysicalDevice& de
                                 " ports (1 to 256)");
 }
 
-void PassthroughWindow::hook(std::uint16_t offset) noexcept {
-  if (offset < ports_) hooked_[offset].store(true, std::memory_order_release);
+void PassthroughWindow::post_direct_writes(PostedWrites& posted, std::uint16_t base,
+                                           std::uint16_t offset, std::uint16_t bytes) {
+  if (offset >= ports_ || bytes == 0 || offset + bytes > ports_)
+    throw std::invalid_argument("posted writes at offset " + std::to_string(offset) + " (" +
+                                std::to_string(bytes) + " bytes) outside a window of " +
+                                std::to_string(ports_) + " ports");
+  posted_ = &posted;
+  posted_base_ = base;
+  posted_offset_ = offset;
+  posted_bytes_ = bytes;
+  if (!hooked(offset))
+    posted.post_writes(static_cast<std::uint16_t>(base + offset), bytes, true);
 }
 
-void PassthroughWindow::unhook(std::uint16_t offset) noexcept {
-  if (offset < ports_) hooked_[offset].store(false, std::memory_order_release);
+void PassthroughWindow::set_hooked(std::uint16_t offset, bool hooked) noexcept {
+  if (offset >= ports_) return;
+  const bool was = hooked_[offset].exchange(hooked, std::memory_order_acq_rel);
+  if (was != hooked && posted_ != nullptr && offset == posted_offset_)
+    posted_->post_writes(static_cast<std::uint16_t>(posted_base_ + offset), posted_bytes_,
+                         !hooked);
 }
+
+void PassthroughWindow::hook(std::uint16_t offset) noexcept { set_hooked(offset, true); }
+
+void PassthroughWindow::unhook(std::uint16_t offset) noexcept { set_hooked(offset, false); }
 
 void PassthroughWindow::hook_all() noexcept {
   for (std::uint16_t p = 0; p < ports_; ++p) hook(p);
@@ -108,10 +127,21 @@ void PassthroughWindow::port_read_string(std::uint16_t offset, unsigned size,
 
 void PassthroughWindow::port_write_string(std::uint16_t offset, unsigned size,
                                           std::span<const std::uint8_t> data) noexcept {
+  write_string(offset, size, data, IoPath::direct);
+}
+
+void PassthroughWindow::port_write_posted(std::uint16_t offset, unsigned size,
+                                          std::span<const std::uint8_t> data) noexcept {
+  write_string(offset, size, data, IoPath::coalesced);
+}
+
+void PassthroughWindow::write_string(std::uint16_t offset, unsigned size,
+                                     std::span<const std::uint8_t> data,
+                                     IoPath direct_path) noexcept {
   const std::uint64_t elements = size == 0 ? 0 : data.size() / size;
   if (run_direct(offset, [&] { device_.write_string(offset, size, data); })) {
-    counters_.add(offset, IoPath::direct, true, elements);
-    last_path_ = IoPath::direct;
+    counters_.add(offset, direct_path, true, elements);
+    last_path_ = direct_path;
     return;
   }
   counters_.add(offset, IoPath::hooked, true, elements);

@@ -60,6 +60,14 @@ class PassthroughWindow final : public PortDevice {
   PassthroughWindow(std::uint16_t ports, hw::PhysicalDevice& device, HookedIoHandler& monitor,
                     std::mutex* gate = nullptr);
 
+  // Asks `posted` to post writes to [offset, offset + bytes) of this window,
+  // which the guest sees at `base`, whenever `offset` is direct, and to stop
+  // when it is hooked: a hooked write may need the monitor's answer at once.
+  // Call once, before the guest runs. The ports past `offset` in the range
+  // must be ones whose writes never need an answer either.
+  void post_direct_writes(PostedWrites& posted, std::uint16_t base, std::uint16_t offset,
+                          std::uint16_t bytes);
+
   // The hooked-I/O list. Offsets past the window are ignored.
   void hook(std::uint16_t offset) noexcept;
   void unhook(std::uint16_t offset) noexcept;
@@ -75,9 +83,17 @@ class PassthroughWindow final : public PortDevice {
                         std::span<std::uint8_t> data) noexcept override;
   void port_write_string(std::uint16_t offset, unsigned size,
                          std::span<const std::uint8_t> data) noexcept override;
+  // Posted writes go direct if the port still is, counted as coalesced;
+  // otherwise through the monitor, as any hooked write.
+  void port_write_posted(std::uint16_t offset, unsigned size,
+                         std::span<const std::uint8_t> data) noexcept override;
   IoPath last_path() const noexcept override { return last_path_; }
 
  private:
+  void set_hooked(std::uint16_t offset, bool hooked) noexcept;
+  void write_string(std::uint16_t offset, unsigned size, std::span<const std::uint8_t> data,
+                    IoPath direct_path) noexcept;
+
   // Runs a direct access under the gate if the port is still direct there.
   template <typename Access>
   bool run_direct(std::uint16_t offset, Access&& access) noexcept;
@@ -89,6 +105,10 @@ class PassthroughWindow final : public PortDevice {
   // Read without the gate on the fast path; written under it by the monitor.
   std::array<std::atomic<bool>, kMaxPorts> hooked_{};
   PortCounters counters_;
+  // The posted range, set before the guest runs; its registration follows
+  // hooked_[posted_offset_] (changed under the gate, so in order).
+  PostedWrites* posted_ = nullptr;
+  std::uint16_t posted_base_ = 0, posted_offset_ = 0, posted_bytes_ = 0;
   // Written and read by the one vCPU thread this window belongs to.
   IoPath last_path_ = IoPath::direct;
 };

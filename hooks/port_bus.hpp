@@ -10,9 +10,11 @@
 namespace vpio {
 
 // How an access was served: straight to a physical device, through the
-// device's monitor, or by a device the VMM emulates.
-enum class IoPath : std::uint8_t { direct, hooked, emulated };
-inline constexpr unsigned kIoPaths = 3;
+// device's monitor, or by a device the VMM emulates. `coalesced`: a write
+// that KVM queued without an exit and the VMM handed on, direct, later (see
+// PostedWrites).
+enum class IoPath : std::uint8_t { direct, hooked, emulated, coalesced };
+inline constexpr unsigned kIoPaths = 4;
 
 // A device as the bus sees it: reads and writes at an offset in its range.
 // Called on a vCPU thread on the exit path: implementations must not throw.
@@ -27,9 +29,28 @@ class PortDevice {
                                 std::span<std::uint8_t> data) noexcept;
   virtual void port_write_string(std::uint16_t offset, unsigned size,
                                  std::span<const std::uint8_t> data) noexcept;
+  // Writes KVM queued without an exit (coalesced PIO), handed over in guest
+  // order before the guest's next exit is handled. The default takes them as
+  // string writes; a device that counts paths says how it served them.
+  virtual void port_write_posted(std::uint16_t offset, unsigned size,
+                                 std::span<const std::uint8_t> data) noexcept {
+    port_write_string(offset, size, data);
+  }
   // How the device served the last access made on this thread's vCPU: read
   // by the exit profile right after the access.
   virtual IoPath last_path() const noexcept { return IoPath::emulated; }
+};
+
+// Where a device asks for the writes to some of its ports to be posted: KVM
+// queues them without an exit, and the machine hands them to the device, in
+// order, before it handles the guest's next exit. A device asks for it only
+// while a write to those ports needs no answer from the VMM before the guest's
+// next access: no value, no machine check at that instruction. Implemented by
+// the machine; safe from any thread; a machine whose KVM cannot post ignores it.
+class PostedWrites {
+ public:
+  virtual ~PostedWrites() = default;
+  virtual void post_writes(std::uint16_t port, std::uint16_t bytes, bool on) noexcept = 0;
 };
 
 struct PortRange {

@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 
@@ -124,6 +126,27 @@ void Vm::enable_cap(std::uint32_t capability, std::uint64_t arg, const char* wha
     throw_errno(std::string("KVM_ENABLE_CAP(") + what + ")");
 }
 
+namespace {
+
+int coalesced_zone_ioctl(int vm_fd, unsigned long request, std::uint16_t port,
+                         std::uint32_t bytes) noexcept {
+  kvm_coalesced_mmio_zone zone{};
+  zone.addr = port;
+  zone.size = bytes;
+  zone.pio = 1;
+  return ioctl_arg(vm_fd, request, &zone) < 0 ? errno : 0;
+}
+
+}  // namespace
+
+int Vm::register_coalesced_pio(std::uint16_t port, std::uint32_t bytes) noexcept {
+  return coalesced_zone_ioctl(fd_.get(), KVM_REGISTER_COALESCED_MMIO, port, bytes);
+}
+
+int Vm::unregister_coalesced_pio(std::uint16_t port, std::uint32_t bytes) noexcept {
+  return coalesced_zone_ioctl(fd_.get(), KVM_UNREGISTER_COALESCED_MMIO, port, bytes);
+}
+
 Vcpu::Vcpu(const Kvm& kvm, const Vm& vm, unsigned index) {
   fd_ = Fd(::ioctl(vm.fd(), KVM_CREATE_VCPU, static_cast<unsigned long>(index)));
   if (!fd_.valid()) throw_errno("KVM_CREATE_VCPU");
@@ -131,6 +154,14 @@ Vcpu::Vcpu(const Kvm& kvm, const Vm& vm, unsigned index) {
   void* p = ::mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
   if (p == MAP_FAILED) throw_errno("mmap kvm_run");
   run_ = static_cast<kvm_run*>(p);
+}
+
+kvm_coalesced_mmio_ring* Vcpu::coalesced_ring(int page_offset) const noexcept {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (page_offset <= 0 || page <= 0) return nullptr;
+  const auto at = static_cast<std::size_t>(page_offset) * static_cast<std::size_t>(page);
+  if (at + static_cast<std::size_t>(page) > run_size_) return nullptr;
+  return reinterpret_cast<kvm_coalesced_mmio_ring*>(reinterpret_cast<std::uint8_t*>(run_) + at);
 }
 
 Vcpu::~Vcpu() {

@@ -64,6 +64,12 @@ class Vm {
   void map_memory(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes, void* host);
   // KVM_ENABLE_CAP on the VM with one argument; throws naming the capability.
   void enable_cap(std::uint32_t capability, std::uint64_t arg, const char* what);
+  // Port writes inside [port, port + bytes) go to the vCPU's coalesced ring
+  // without an exit (KVM_CAP_COALESCED_PIO). Safe from any thread while the
+  // vCPU runs; returns 0 or an errno value. Unregistering leaves what the
+  // ring already holds in it.
+  int register_coalesced_pio(std::uint16_t port, std::uint32_t bytes) noexcept;
+  int unregister_coalesced_pio(std::uint16_t port, std::uint32_t bytes) noexcept;
 
  private:
   Fd fd_;
@@ -100,6 +106,11 @@ class Vcpu {
   // (KVM_CAP_SYNC_REGS), so the exit path reads rip without an ioctl.
   void sync_regs_on_exit() noexcept;
   bool regs_synced() const noexcept { return run_->kvm_valid_regs & KVM_SYNC_X86_REGS; }
+
+  // The coalesced MMIO/PIO ring, which KVM maps `page_offset` pages into the
+  // vCPU's mapping (the value KVM_CAP_COALESCED_MMIO reports); nullptr when
+  // the mapping does not reach that far.
+  kvm_coalesced_mmio_ring* coalesced_ring(int page_offset) const noexcept;
 
   // Exit-path calls: return 0 or an errno value, never throw.
   int run() noexcept;

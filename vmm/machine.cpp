@@ -2,10 +2,12 @@
 #include "vmm/machine.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
+#include <cstddef>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -61,6 +63,20 @@ std::uint64_t checked_ram(const MachineConfig& config) {
                                 " MiB of RAM above 0x100000");
   return config.ram_bytes;
 }
+
+// KVM's coalesced ring as laid out in C: two u32 indices, then 24-byte
+// entries. The uapi header's flexible array has another size in C++ (see
+// docs/kvm-notes.md), so the layout is declared here.
+constexpr std::size_t kRingHeaderBytes = 8;
+struct CoalescedEntry {
+  std::uint64_t phys_addr;  // the port, for PIO
+  std::uint32_t len;
+  std::uint32_t pio;
+  std::uint8_t data[8];
+};
+static_assert(sizeof(CoalescedEntry) == 24 && offsetof(CoalescedEntry, data) == 16);
+// A run of posted writes to one port is handed over as one string write.
+constexpr std::size_t kMaxPostedBatchBytes = 4096;
 
 }  // namespace
 
@@ -128,6 +144,16 @@ Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
   vcpu_.set_cpuid(kvm.supported_cpuid());
   vcpu_.setup_machine_check(kvm.mce_capabilities(), kMachineCheckBanks);
   enter_long_mode(memory_, vcpu_, layout::kImageBase);
+  if (config_.coalesced_pio) {
+    // KVM_CAP_COALESCED_MMIO reports the ring's page offset in the mapping.
+    const int ring_page = kvm.check_extension(KVM_CAP_COALESCED_MMIO);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    if (ring_page > 0 && page > 0 && kvm.check_extension(KVM_CAP_COALESCED_PIO) > 0) {
+      coalesced_ring_ = vcpu_.coalesced_ring(ring_page);
+      coalesced_slots_ = static_cast<std::uint32_t>(
+          (static_cast<std::size_t>(page) - kRingHeaderBytes) / sizeof(CoalescedEntry));
+    }
+  }
   ports_.add(ConsolePort::kPort, 1, console_, "console");
   ports_.add(kExitPort, 1, *exit_port_, "exit");
   if (config_.profile) {
@@ -184,6 +210,8 @@ GuestOutcome Machine::run() noexcept {
     deliver_pending_events();
     int err = vcpu_.run();
     const std::uint64_t exited_at = profile_ ? now_ns() : 0;
+    // Writes KVM posted during the run came before whatever ended it.
+    drain_posted_writes();
     if (err == EINTR || err == EAGAIN) {
       if (profile_) profile_->record_interrupted_run();
       if (err == EINTR) drain_kicks();
@@ -439,6 +467,84 @@ bool Machine::place_store(SiteTotals& site, const ExitEvent& event, const kvm_re
     }
   }
   return false;
+}
+
+void Machine::post_writes(std::uint16_t port, std::uint16_t bytes, bool on) noexcept {
+  if (coalesced_ring_ == nullptr || bytes == 0) return;
+  std::lock_guard lock(posted_mutex_);
+  std::size_t at = 0;
+  while (at < posted_count_ &&
+         !(posted_zones_[at].port == port && posted_zones_[at].bytes == bytes))
+    ++at;
+  const bool registered = at < posted_count_;
+  if (registered == on) return;
+  if (on && posted_count_ == kMaxPostedZones) {
+    std::fprintf(stderr, "vpio: guest '%s': more than %zu posted port ranges; writes to 0x%x "
+                 "exit as before\n", config_.name.c_str(), kMaxPostedZones, port);
+    return;
+  }
+  const int err = on ? vm_.register_coalesced_pio(port, bytes)
+                     : vm_.unregister_coalesced_pio(port, bytes);
+  if (err != 0) {
+    std::fprintf(stderr, "vpio: guest '%s': %s of ports 0x%x-0x%x failed: %s\n",
+                 config_.name.c_str(),
+                 on ? "KVM_REGISTER_COALESCED_MMIO (pio)" : "KVM_UNREGISTER_COALESCED_MMIO (pio)",
+                 port, port + bytes - 1, std::strerror(err));
+    return;
+  }
+  if (on)
+    posted_zones_[posted_count_++] = {port, bytes};
+  else
+    posted_zones_[at] = posted_zones_[--posted_count_];
+}
+
+// Hands every write KVM queued since the last exit to its device, in the
+// guest's order; consecutive writes of one size to one port go as one string
+// write. Runs on the vCPU thread, which alone consumes the ring, while the
+// vCPU is out of KVM_RUN, so KVM adds nothing meanwhile.
+void Machine::drain_posted_writes() noexcept {
+  kvm_coalesced_mmio_ring* ring = coalesced_ring_;
+  if (ring == nullptr) return;
+  std::uint32_t first = ring->first;
+  const std::uint32_t last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
+  if (first == last) return;
+  counters_.ring_drains.fetch_add(1, std::memory_order_relaxed);
+  const auto* entries = reinterpret_cast<const CoalescedEntry*>(
+      reinterpret_cast<const std::uint8_t*>(ring) + kRingHeaderBytes);
+  std::array<std::uint8_t, kMaxPostedBatchBytes> batch;
+  std::size_t used = 0;
+  std::uint16_t batch_port = 0;
+  unsigned batch_size = 0;
+  while (first != last && first < coalesced_slots_ && last < coalesced_slots_) {
+    const CoalescedEntry& e = entries[first];
+    first = (first + 1) % coalesced_slots_;
+    // Only PIO zones of at most 4 bytes are ever registered.
+    if (e.pio == 0 || e.len == 0 || e.len > 4 || e.phys_addr > 0xffff) continue;
+    const auto port = static_cast<std::uint16_t>(e.phys_addr);
+    if (used != 0 && (port != batch_port || e.len != batch_size || used + e.len > batch.size())) {
+      dispatch_posted(batch_port, batch_size, {batch.data(), used});
+      used = 0;
+    }
+    batch_port = port;
+    batch_size = e.len;
+    std::memcpy(batch.data() + used, e.data, e.len);
+    used += e.len;
+  }
+  if (used != 0) dispatch_posted(batch_port, batch_size, {batch.data(), used});
+  __atomic_store_n(&ring->first, last, __ATOMIC_RELEASE);
+}
+
+void Machine::dispatch_posted(std::uint16_t port, unsigned size,
+                              std::span<const std::uint8_t> data) noexcept {
+  const std::uint64_t elements = data.size() / size;
+  counters_.port_accesses.fetch_add(elements, std::memory_order_relaxed);
+  counters_.coalesced_accesses.fetch_add(elements, std::memory_order_relaxed);
+  const PortRange* range = ports_.find(port);
+  if (range == nullptr) {
+    counters_.unclaimed_accesses.fetch_add(elements, std::memory_order_relaxed);
+    return;
+  }
+  range->device->port_write_posted(static_cast<std::uint16_t>(port - range->base), size, data);
 }
 
 Machine::Step Machine::handle_hlt(GuestOutcome& outcome) {

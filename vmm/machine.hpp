@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ struct MachineConfig {
   // Keep an ExitProfile (exits by port, path, site, with times) and read
   // KVM's statistics around the run. Off: only the cheap ExitCounters.
   bool profile = false;
+  // Let devices post writes (PostedWrites) where KVM offers coalesced PIO.
+  // Off: every port write exits, as on a KVM without it.
+  bool coalesced_pio = true;
 };
 
 struct GuestOutcome {
@@ -58,19 +62,21 @@ struct ExitCounters {
   std::array<std::atomic<std::uint64_t>, kReasons> by_reason{};
   std::atomic<std::uint64_t> userspace_exits{0};
   std::atomic<std::uint64_t> port_accesses{0};       // every element of a string op
+  std::atomic<std::uint64_t> coalesced_accesses{0};  // of which posted: no exit of their own
+  std::atomic<std::uint64_t> ring_drains{0};         // exits that found posted writes waiting
   std::atomic<std::uint64_t> unclaimed_accesses{0};  // ports no device serves
   std::atomic<std::uint64_t> interrupts_injected{0};
   std::atomic<std::uint64_t> machine_checks_delivered{0};
 };
 
-class Machine {
+class Machine final : public PostedWrites {
  public:
   static constexpr std::uint16_t kExitPort = 0xf4;
 
   Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console);
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
-  ~Machine();
+  ~Machine() override;
 
   const std::string& name() const noexcept { return config_.name; }
   PortBus& ports() noexcept { return ports_; }
@@ -102,6 +108,13 @@ class Machine {
   void add_interrupt_source() noexcept { ++interrupt_sources_; }
   void request_stop() noexcept;
 
+  // Whether this machine posts writes: its KVM offers coalesced PIO and the
+  // config allows it. Otherwise post_writes() does nothing.
+  bool posts_writes() const noexcept { return coalesced_ring_ != nullptr; }
+  // PostedWrites: registers or drops a coalesced PIO zone. Safe from any
+  // thread; a failure is reported on stderr and leaves the writes exiting.
+  void post_writes(std::uint16_t port, std::uint16_t bytes, bool on) noexcept override;
+
  private:
   class ExitPort;
   enum class Step { resume, finished };
@@ -117,6 +130,8 @@ class Machine {
   Step handle_hlt(GuestOutcome& outcome);
   Step crash(GuestOutcome& outcome, std::string what, bool with_registers = true) noexcept;
   void deliver_pending_events() noexcept;
+  void drain_posted_writes() noexcept;
+  void dispatch_posted(std::uint16_t port, unsigned size, std::span<const std::uint8_t> data) noexcept;
   void kick() noexcept;
 
   MachineConfig config_;
@@ -131,6 +146,18 @@ class Machine {
   std::unique_ptr<ExitProfile> profile_;
   std::unique_ptr<X86Disassembler> disassembler_;  // when profiling
   ExitPath last_path_ = ExitPath::emulated;        // of the I/O or MMIO exit just handled
+
+  // KVM's coalesced ring in the vCPU's mapping, drained on the vCPU thread
+  // only; nullptr when writes are not posted.
+  kvm_coalesced_mmio_ring* coalesced_ring_ = nullptr;
+  std::uint32_t coalesced_slots_ = 0;
+  struct PostedZone {
+    std::uint16_t port = 0, bytes = 0;
+  };
+  static constexpr std::size_t kMaxPostedZones = 16;
+  std::mutex posted_mutex_;
+  std::array<PostedZone, kMaxPostedZones> posted_zones_{};
+  std::size_t posted_count_ = 0;
 
   std::mutex events_mutex_;
   std::condition_variable events_changed_;

@@ -32,6 +32,7 @@ struct RunOptions {
   unsigned ram_mib = kDefaultRamBytes / kMiB;
   bool quiet = false;
   bool no_lab = false;
+  bool no_coalesced_pio = false;
   unsigned timeout_seconds = 0;
   std::vector<std::string> nics;
   std::string pcap;
@@ -217,18 +218,21 @@ std::string guest_name(const std::string& path, std::map<std::string, int>& seen
 void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
                        const std::vector<GuestOutcome>& outcomes,
                        const std::vector<GuestNics>& nics_of) {
-  std::fprintf(stderr, "vpio: %-14s %-8s %8s %10s %10s %8s %8s %6s %4s %7s %7s %10s %8s %6s %4s\n",
-               "guest", "outcome", "status", "kvm-exits", "port-acc", "io-exits", "hlt", "irqs",
-               "mce", "nic-tx", "nic-rx", "direct", "hooked", "ctx-sw", "viol");
+  std::fprintf(stderr,
+               "vpio: %-14s %-8s %8s %10s %10s %10s %8s %8s %6s %4s %7s %7s %10s %8s %6s %4s\n",
+               "guest", "outcome", "status", "kvm-exits", "port-acc", "coalesced", "io-exits",
+               "hlt", "irqs", "mce", "nic-tx", "nic-rx", "direct", "hooked", "ctx-sw", "viol");
   for (std::size_t i = 0; i < machines.size(); ++i) {
     const auto& c = machines[i]->counters();
     const NicTotals t = nic_totals(nics_of[i]);
     std::fprintf(stderr,
-                 "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %8" PRIu64
+                 "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
+                 " %8" PRIu64 " %8" PRIu64
                  " %6" PRIu64 " %4" PRIu64 " %7" PRIu64 " %7" PRIu64 " %10" PRIu64 " %8" PRIu64
                  " %6" PRIu64 " %4" PRIu64 "\n",
                  machines[i]->name().c_str(), outcome_name(outcomes[i].kind), outcomes[i].status,
-                 c.userspace_exits.load(), c.port_accesses.load(), c.by_reason[KVM_EXIT_IO].load(),
+                 c.userspace_exits.load(), c.port_accesses.load(), c.coalesced_accesses.load(),
+                 c.by_reason[KVM_EXIT_IO].load(),
                  c.by_reason[KVM_EXIT_HLT].load(), c.interrupts_injected.load(),
                  c.machine_checks_delivered.load(), t.frames_sent, t.frames_received, t.direct,
                  t.hooked, t.context_switches, t.violations);
@@ -286,6 +290,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       config.ram_bytes = ram;
       config.image = read_image(path, ram);
       config.profile = options.profile;
+      config.coalesced_pio = !options.no_coalesced_pio;
       configs.push_back(std::move(config));
     }
   } catch (const std::exception& e) {
@@ -419,6 +424,9 @@ void add_run_options(CLI::App* run, RunOptions& options) {
                   "ne2k-isa,iobase=0x300,irq=9,pcap=wire.pcap)")
       ->type_name("SPEC");
   run->add_flag("-q,--quiet", options.quiet, "Do not print the exit report");
+  run->add_flag("--no-coalesced-pio", options.no_coalesced_pio,
+                "Let every write to a NIC's data port exit, even where KVM could queue it in "
+                "its coalesced ring (KVM_CAP_COALESCED_PIO) without an exit");
   run->add_flag("--no-lab", options.no_lab,
                 "Fail instead of using the KVM lab when the host has no /dev/kvm");
 }
@@ -471,7 +479,7 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     for (const char* name : {"--ram", "--timeout", "--nic", "--pcap", "--stats", "--lab-nic",
-                             "--no-lab", "--output", "--quiet"})
+                             "--no-lab", "--no-coalesced-pio", "--output", "--quiet"})
       if (profile->count(name) > 0) {
         std::fprintf(stderr, "vpio: profile --report prints a saved profile; %s does not apply\n",
                      name);

@@ -12,6 +12,13 @@ namespace {
 
 constexpr unsigned kIsaIrqLines = 16;
 
+// Writes to the data port need no answer (no value; the monitor judges the
+// data port's range when the DMA starts, not per write), and neither do the
+// three ports after it, which decode nothing or mirror the data port. KVM
+// matches a 32-bit write against a posted range as four bytes, so the range
+// is four ports wide.
+constexpr std::uint16_t kPostedDataPortBytes = 4;
+
 unsigned parse_number(std::string_view key, std::string_view text, unsigned max) {
   const std::string original(text);
   int base = 10;
@@ -187,6 +194,8 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw:
       std::make_unique<EmulatedNic>(mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, *nic, "ne2000");
   machine.add_interrupt_source();
+  machine.post_writes(static_cast<std::uint16_t>(spec.port + hw::Ne2000::kDataPort),
+                      kPostedDataPortBytes, true);
   if (hw::Hub* wire_hub = hub_for_wire(spec.wire)) {
     nic->chip().set_transmit_sink(wire_hub->attach(nic->chip(), machine.name()));
   } else if (spec.wire.starts_with("tap:")) {
@@ -252,6 +261,8 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
   hw::PhysicalDevice& card = physical_card(spec, mac);
   auto nic = std::make_unique<PassthroughNic>(machine.name(), card, hw::Ne2000::kWindowPorts);
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, nic->window(), "ne2000 passthrough");
+  nic->window().post_direct_writes(machine, spec.port, hw::Ne2000::kDataPort,
+                                   kPostedDataPortBytes);
   card.set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.add_interrupt_source();
   passthrough_.push_back(std::move(nic));
@@ -290,6 +301,9 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
   };
   auto& share = monitor->add_guest(machine.name(), mac, spec.port, std::move(callbacks));
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, share.window(), "ne2000 vpio");
+  // Posted while the model leaves the data port direct (a checked DMA).
+  share.window().post_direct_writes(machine, spec.port, hw::Ne2000::kDataPort,
+                                    kPostedDataPortBytes);
   machine.add_interrupt_source();
   vpio_.push_back(std::make_unique<VpioNic>(VpioNic{machine.name(), monitor.get(), &share}));
   return *vpio_.back();

@@ -71,7 +71,8 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                               {"port_accesses", ports.total()},
                               {"direct", ports.total(IoPath::direct)},
                               {"hooked", ports.total(IoPath::hooked)},
-                              {"emulated", ports.total(IoPath::emulated)}};
+                              {"emulated", ports.total(IoPath::emulated)},
+                              {"coalesced", ports.total(IoPath::coalesced)}};
       if (auto* chip = dynamic_cast<hw::ChipDevice*>(&nic->device())) {
         entry["frames_sent"] = chip->chip().counters().frames_sent;
         entry["frames_received"] = chip->chip().counters().frames_received;
@@ -89,6 +90,7 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                       {"direct", ports.total(IoPath::direct)},
                       {"hooked", ports.total(IoPath::hooked)},
                       {"emulated", ports.total(IoPath::emulated)},
+                      {"coalesced", ports.total(IoPath::coalesced)},
                       {"context_switches", g.context_switches},
                       {"violations", g.violations},
                       {"frames_sent", g.frames_sent},
@@ -114,6 +116,8 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                       {"kvm_exits_to_userspace", c.userspace_exits.load()},
                       {"kvm_exits_by_reason", by_reason},
                       {"port_accesses", c.port_accesses.load()},
+                      {"coalesced_port_accesses", c.coalesced_accesses.load()},
+                      {"coalesced_ring_drains", c.ring_drains.load()},
                       {"unclaimed_port_accesses", c.unclaimed_accesses.load()},
                       {"interrupts_injected", c.interrupts_injected.load()},
                       {"machine_checks_delivered", c.machine_checks_delivered.load()},
