@@ -1,6 +1,8 @@
 /* Transmit-only workload for the benchmarks: sends BLAST_FRAMES frames of
    BLAST_BYTES bytes to a fixed unicast address as fast as the card takes them,
-   receiving nothing. Exits 0 when every send completed. */
+   receiving nothing. Exits 0 when every send completed. With BLAST_VARY, frame
+   i is 60 + (i * 97) % 1455 bytes long instead (odd and even lengths, short
+   and long), BLAST_BYTES being the largest. */
 #include "ne2000/ne2000.h"
 #include "runtime/guest.h"
 
@@ -31,7 +33,13 @@ int main(void) {
   for (unsigned i = 0; i < BLAST_FRAMES; ++i) {
     frame[14] = (uint8_t)i;
     frame[15] = (uint8_t)(i >> 8);
-    if (ne_send(&card, frame, sizeof frame) < 0) ++failed;
+#ifdef BLAST_VARY
+    const unsigned length = 60 + (i * 97) % (BLAST_BYTES - 59);
+    for (unsigned k = 16; k < length; ++k) frame[k] = (uint8_t)(i * 31 + k);
+#else
+    const unsigned length = sizeof frame;
+#endif
+    if (ne_send(&card, frame, length) < 0) ++failed;
   }
   printf("blast: sent %u frames of %u bytes, %u failed\n", BLAST_FRAMES - failed,
          (unsigned)BLAST_BYTES, failed);

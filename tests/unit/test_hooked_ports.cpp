@@ -3,6 +3,8 @@
 // the counts are exact per port, path and direction.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "hooks/hooked_ports.hpp"
 #include "hw/chip_device.hpp"
 
@@ -128,6 +130,80 @@ TEST(ChipDevice, ForwardsToTheChipAndReportsRisingEdges) {
   device.write_string(hw::Ne2000::kDataPort, 1, two);
   EXPECT_EQ(device.read(0x07, 1) & 0x40, 0x40u) << "ISR.RDC after the count ran out";
   EXPECT_EQ(interrupts, 1);
+}
+
+// Records what the window asks of the machine's posted writes.
+class FakePostedWrites final : public PostedWrites {
+ public:
+  void post_writes(std::uint16_t port, std::uint16_t bytes, bool on) noexcept override {
+    calls.push_back({port, bytes, on});
+  }
+  struct Call {
+    std::uint16_t port, bytes;
+    bool on;
+    bool operator==(const Call&) const = default;
+  };
+  std::vector<Call> calls;
+};
+
+TEST(PassthroughWindow, PostedWritesFollowTheHookedList) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  FakePostedWrites posted;
+  PassthroughWindow window(0x20, device, monitor);
+  window.hook_all();
+  window.post_direct_writes(posted, 0x300, 0x10, 4);
+  EXPECT_TRUE(posted.calls.empty()) << "a hooked port is not posted";
+  window.unhook(0x10);
+  window.unhook(0x10);  // no change: no second registration
+  window.unhook(0x03);  // another port: not posted
+  window.hook(0x10);
+  window.hook_all();  // already hooked: nothing
+  window.unhook(0x10);
+  using Call = FakePostedWrites::Call;
+  EXPECT_EQ(posted.calls, (std::vector<Call>{{0x310, 4, true}, {0x310, 4, false}, {0x310, 4, true}}));
+}
+
+TEST(PassthroughWindow, APortDirectAtTheStartIsPostedAtOnce) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  FakePostedWrites posted;
+  PassthroughWindow window(0x20, device, monitor);
+  window.post_direct_writes(posted, 0x240, 0x10, 2);
+  ASSERT_EQ(posted.calls.size(), 1u);
+  EXPECT_EQ(posted.calls[0].port, 0x250);
+  EXPECT_TRUE(posted.calls[0].on);
+}
+
+TEST(PassthroughWindow, PostedRangeMustLieInTheWindow) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  FakePostedWrites posted;
+  PassthroughWindow window(0x20, device, monitor);
+  EXPECT_THROW(window.post_direct_writes(posted, 0x300, 0x1e, 4), std::invalid_argument);
+  EXPECT_THROW(window.post_direct_writes(posted, 0x300, 0x20, 1), std::invalid_argument);
+  EXPECT_THROW(window.post_direct_writes(posted, 0x300, 0x10, 0), std::invalid_argument);
+}
+
+// A posted write drained after the port was hooked again goes to the
+// monitor, as any hooked write; one drained while direct counts as coalesced.
+TEST(PassthroughWindow, PostedWritesAreCountedByTheWayTheyWent) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  PassthroughWindow window(0x20, device, monitor);
+  const std::vector<std::uint8_t> words(8, 0x5a);  // four 2-byte elements
+  window.port_write_posted(0x10, 2, words);
+  EXPECT_EQ(device.string_elements, 4u);
+  EXPECT_EQ(window.last_path(), IoPath::coalesced);
+  window.hook(0x10);
+  window.port_write_posted(0x10, 2, words);
+  EXPECT_EQ(monitor.writes, 4u);
+  EXPECT_EQ(window.last_path(), IoPath::hooked);
+  const PortCounters& c = window.counters();
+  EXPECT_EQ(c.count(0x10, IoPath::coalesced, true), 4u);
+  EXPECT_EQ(c.count(0x10, IoPath::hooked, true), 4u);
+  EXPECT_EQ(c.count(0x10, IoPath::direct, true), 0u);
+  EXPECT_EQ(c.total(), 8u);
 }
 
 }  // namespace
