@@ -51,7 +51,11 @@ int run_workload(const Kvm& kvm, const Workload& w) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char**) {
+  if (argc > 1) {
+    std::fprintf(stderr, "bench_emulated_nic: takes no arguments\n");
+    return 2;
+  }
   try {
     Kvm kvm;
     std::printf("Emulated NE2000, transmit only (whole guest run incl. probe and init)\n");

@@ -401,6 +401,25 @@ void print_row(const Measurement& m) {
       frames > 0 ? 1000 * m.seconds / frames : 0.0, switches, per_second, ns_each, m.seconds);
 }
 
+// The real card is checked before any row runs: the chip rows alone take
+// minutes, and a card out of reach would otherwise fail only after them.
+void check_real_card(const std::string& hw_name, std::uint16_t base) {
+  char hint[256];
+  std::snprintf(hint, sizeof hint,
+                "; for QEMU's NE2000 in the KVM lab run VPIO_LAB_NIC=ne2k-isa,iobase=0x%x "
+                "lab/on-kvm build/benchmarks/bench_nic_modes --real-card %s",
+                unsigned{base}, hw_name.c_str());
+  if (const auto error = host_card_access_error(base))
+    throw std::invalid_argument("--real-card " + hw_name +
+                                ": this process cannot reach the host's ports: " + *error + hint);
+  try {
+    hw::SystemPorts ports;
+    hw::PortIoCard card(ports, base);  // probes it: answers, resets, has an NE2000 PROM
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("--real-card " + hw_name + ": " + e.what() + hint);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -426,12 +445,19 @@ int main(int argc, char** argv) {
   try {
     if (!real_card.empty()) {
       const NicSpec spec = parse_nic_spec("vpio,hw=" + real_card);
-      if (!host_card_base(spec))
+      const auto base = host_card_base(spec);
+      if (!base)
         throw std::invalid_argument("--real-card wants port:BASE, not '" + real_card + "'");
       real_card = spec.hw;
+      check_real_card(real_card, *base);
     } else if (real_card_only) {
       throw std::invalid_argument("--real-card-only needs --real-card port:BASE");
     }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_nic_modes: %s\n", e.what());
+    return 2;
+  }
+  try {
     Kvm kvm;
     constexpr NicMode kAllModes[] = {NicMode::emulate, NicMode::passthrough, NicMode::vpio};
     constexpr NicMode kSharingModes[] = {NicMode::emulate, NicMode::vpio};

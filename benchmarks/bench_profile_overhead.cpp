@@ -6,9 +6,12 @@
 // the lab's (inflated) but measured in one run, so their ratio holds.
 //   lab/on-kvm build/benchmarks/bench_profile_overhead [runs]
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -53,12 +56,31 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// RUNS as a whole number in 1..100, or nullopt.
+std::optional<int> parse_runs(const char* text) {
+  int runs = 0;
+  const char* end = text + std::strlen(text);
+  const auto [ptr, error] = std::from_chars(text, end, runs);
+  if (error != std::errc() || ptr != end || runs < 1 || runs > 100) return std::nullopt;
+  return runs;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Checked before the first run: each costs seconds on KVM, minutes in the lab.
+  int runs = 3;
+  if (argc > 1) {
+    const auto parsed = argc == 2 ? parse_runs(argv[1]) : std::nullopt;
+    if (!parsed) {
+      std::fprintf(stderr,
+                   "bench_profile_overhead: bad arguments (usage: bench_profile_overhead [RUNS], "
+                   "RUNS a whole number 1..100, default 3)\n");
+      return 2;
+    }
+    runs = *parsed;
+  }
   try {
-    const int runs = argc > 1 ? std::stoi(argv[1]) : 3;
-    if (runs < 1 || runs > 100) throw std::invalid_argument("runs: 1 to 100");
     Kvm kvm;
     std::printf("net_blast_64 on an emulated NE2000, %d runs each, alternating\n", runs);
     std::printf("| run | profile | exits | seconds | ns/exit |\n");

@@ -15,6 +15,8 @@
 #include <map>
 #include <thread>
 
+#include "vmm/kvm_probe.hpp"
+#include "vmm/lab_choice.hpp"
 #include "vmm/launcher.hpp"
 #include "vmm/machine.hpp"
 #include "vmm/nic.hpp"
@@ -31,13 +33,12 @@ struct RunOptions {
   std::vector<std::string> images;
   unsigned ram_mib = kDefaultRamBytes / kMiB;
   bool quiet = false;
-  bool no_lab = false;
+  LabOptions lab;  // --lab, --no-lab, --lab-nic
   bool no_coalesced_pio = false;
   unsigned timeout_seconds = 0;
   std::vector<std::string> nics;
   std::string pcap;
   std::string stats;
-  std::string lab_nic;  // the lab VM's own card (lab/kvm-lab --nic), when run there
   // `vpio profile`
   bool profile = false;
   std::string profile_json = "vpio-profile.json";
@@ -59,15 +60,15 @@ std::string svg_path_of(const RunOptions& options) {
   return std::filesystem::path(options.profile_json).replace_extension(".svg").string();
 }
 
-// Without a usable /dev/kvm, run this very command inside the KVM lab, which
-// has one, and map the lab's own failures (124 timeout, 125 lab failure) to
-// kExitVmmFailure so they are not mistaken for guest statuses.
-int run_in_lab(int argc, char** argv, const std::string& lab_nic) {
+// Run this very command inside the KVM lab (asked for, or the host has no
+// usable /dev/kvm; `why` says which), and map the lab's own failures (124
+// timeout, 125 lab failure) to kExitVmmFailure so they are not mistaken for
+// guest statuses. VPIO_LAB names another launcher than lab/kvm-lab.
+int run_in_lab(int argc, char** argv, const std::string& lab_nic, const std::string& why) {
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
   const char* lab_env = std::getenv("VPIO_LAB");
   std::string lab = lab_env != nullptr ? lab_env : std::string(VPIO_SOURCE_DIR) + "/lab/kvm-lab";
-  std::fprintf(stderr, "vpio: no usable /dev/kvm on this host; running inside the KVM lab (%s)\n",
-               lab.c_str());
+  std::fprintf(stderr, "vpio: %s; running inside the KVM lab (%s)\n", why.c_str(), lab.c_str());
   std::vector<std::string> args = {lab};
   if (!lab_nic.empty()) args.insert(args.end(), {"--nic", lab_nic});
   args.insert(args.end(), {"--", self.string()});
@@ -103,8 +104,6 @@ int run_in_lab(int argc, char** argv, const std::string& lab_nic) {
   }
   return code;
 }
-
-bool has_usable_kvm() { return ::access("/dev/kvm", R_OK | W_OK) == 0; }
 
 // Inside the lab only the current directory is writable and /tmp is the lab's
 // own: refuse paths that would silently go missing there.
@@ -246,6 +245,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   std::map<std::string, int> seen;
   std::map<std::string, unsigned> sharers;  // vpio guests per physical card
   try {
+    check_lab_options(options.lab);
     for (const auto& text : options.nics) {
       NicSpec spec = parse_nic_spec(text);
       if (spec.mode == NicMode::passthrough && !spec.guest && options.images.size() > 1)
@@ -298,26 +298,49 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     return kExitUsage;
   }
   // Inputs are checked before the lab boots, so bad ones fail fast anywhere.
-  const bool use_lab =
-      !options.no_lab && std::getenv("VPIO_IN_LAB") == nullptr && !has_usable_kvm();
+  // The host's KVM is probed only when the options leave the choice open.
+  const bool in_lab = std::getenv("VPIO_IN_LAB") != nullptr;
+  KvmProbe host_kvm;
+  KvmPlace place = KvmPlace::host;
+  std::string why_lab;
   try {
-    if (use_lab) check_paths_for_lab(options);
-    if (use_lab && options.lab_nic.empty())
+    place = choose_kvm_place(options.lab, in_lab, [&host_kvm] {
+      host_kvm = probe_kvm();
+      return host_kvm.usable;
+    });
+    if (options.lab.lab)
+      why_lab = "--lab given";
+    else if (!options.lab.lab_nic.empty())
+      why_lab = "--lab-nic given (it implies --lab)";
+    else
+      why_lab = "no usable /dev/kvm on this host: " + host_kvm.reason;
+    if (place == KvmPlace::lab) check_paths_for_lab(options);
+    if (place == KvmPlace::lab && options.lab.lab_nic.empty())
       for (const auto& spec : nic_specs)
         if (host_card_base(spec))
           throw std::invalid_argument(
               "--nic hw=" + spec.hw +
-              " names a card on the host running the VMM, but this host has no /dev/kvm and "
-              "vpio runs in the KVM lab, which has no card; add --lab-nic "
-              "ne2k-isa,iobase=" +
-              spec.hw.substr(5) + " to give the lab QEMU's NE2000 there");
+              " names a card on the host running the VMM, but the guests run in the KVM lab (" +
+              why_lab + "), whose VM has no card; add --lab-nic ne2k-isa,iobase=" +
+              spec.hw.substr(5) + " to give it QEMU's NE2000 there");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
   }
-  if (use_lab) return run_in_lab(argc, argv, options.lab_nic);
-  if (!options.lab_nic.empty() && std::getenv("VPIO_IN_LAB") == nullptr)
-    std::fprintf(stderr, "vpio: --lab-nic ignored: this host has /dev/kvm, so no lab runs\n");
+  if (place == KvmPlace::lab) return run_in_lab(argc, argv, options.lab.lab_nic, why_lab);
+  // A host card this process may not reach (no root, or a kernel without
+  // ioperm, as in a PVM guest) is refused before any guest is set up.
+  if (!in_lab)
+    for (const auto& spec : nic_specs)
+      if (const auto base = host_card_base(spec))
+        if (const auto error = host_card_access_error(*base)) {
+          std::fprintf(stderr,
+                       "vpio: --nic hw=%s: this process cannot reach the host's ports: %s; for "
+                       "QEMU's NE2000 in the KVM lab instead, add --lab-nic ne2k-isa,iobase=%s%s\n",
+                       spec.hw.c_str(), error->c_str(), spec.hw.substr(5).c_str(),
+                       options.lab.no_lab ? " and drop --no-lab" : "");
+          return kExitVmmFailure;
+        }
 
   ConsoleSink console(std::cout, configs.size() > 1);
   // Declared after the machines so it goes first: tap reader threads raise
@@ -418,17 +441,20 @@ void add_run_options(CLI::App* run, RunOptions& options) {
   run->add_option("--stats", options.stats,
                   "Write the run's counters as JSON to this file (docs/run-stats.md)")
       ->type_name("FILE");
-  run->add_option("--lab-nic", options.lab_nic,
-                  "When this host has no /dev/kvm and the run goes to the KVM lab: give the lab "
-                  "VM this NE2000 for hw=port cards (lab/kvm-lab --nic syntax, e.g. "
+  run->add_option("--lab-nic", options.lab.lab_nic,
+                  "Run in the KVM lab (implies --lab) and give the lab VM this NE2000, QEMU's, "
+                  "for hw=port cards (lab/kvm-lab --nic syntax, e.g. "
                   "ne2k-isa,iobase=0x300,irq=9,pcap=wire.pcap)")
       ->type_name("SPEC");
+  run->add_flag("--lab", options.lab.lab,
+                "Run the guests inside the KVM lab (lab/kvm-lab: kvm-amd under QEMU) even when "
+                "this host's /dev/kvm is usable");
   run->add_flag("-q,--quiet", options.quiet, "Do not print the exit report");
   run->add_flag("--no-coalesced-pio", options.no_coalesced_pio,
                 "Let every write to a NIC's data port exit, even where KVM could queue it in "
                 "its coalesced ring (KVM_CAP_COALESCED_PIO) without an exit");
-  run->add_flag("--no-lab", options.no_lab,
-                "Fail instead of using the KVM lab when the host has no /dev/kvm");
+  run->add_flag("--no-lab", options.lab.no_lab,
+                "Run on this host's /dev/kvm, failing if it is not usable, never in the KVM lab");
 }
 
 }  // namespace
@@ -479,7 +505,8 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     for (const char* name : {"--ram", "--timeout", "--nic", "--pcap", "--stats", "--lab-nic",
-                             "--no-lab", "--no-coalesced-pio", "--output", "--quiet"})
+                             "--lab", "--no-lab", "--no-coalesced-pio", "--output",
+                             "--quiet"})
       if (profile->count(name) > 0) {
         std::fprintf(stderr, "vpio: profile --report prints a saved profile; %s does not apply\n",
                      name);

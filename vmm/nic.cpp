@@ -60,6 +60,16 @@ std::optional<std::uint16_t> host_card_base(const NicSpec& spec) {
   return static_cast<std::uint16_t>(std::stoul(spec.hw.substr(5), nullptr, 16));
 }
 
+std::optional<std::string> host_card_access_error(std::uint16_t base) {
+  // The permission stays granted: the card's own setup asks for it again.
+  try {
+    hw::SystemPorts().request(base, hw::Ne2000::kWindowPorts);
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+}
+
 NicSpec parse_nic_spec(std::string_view text) {
   NicSpec spec;
   std::size_t start = 0;

@@ -55,6 +55,10 @@ inline constexpr unsigned kMaxHostCardBase = 0x3e0;
 NicSpec parse_nic_spec(std::string_view text);
 // The host I/O base of a spec's physical card, if it is a host card.
 std::optional<std::uint16_t> host_card_base(const NicSpec& spec);
+// Why this process may not reach the ports of a host card at `base`
+// (ioperm's refusal), or nullopt when it may. Only asks for the permission,
+// touching no port, so callers can refuse before any guest or row runs.
+std::optional<std::string> host_card_access_error(std::uint16_t base);
 
 // The MAC a guest's card gets unless one is given: 52:54:00:12:34:56 + index.
 hw::MacAddress default_mac(unsigned guest_index);

@@ -1,6 +1,7 @@
 // Host-only tests of the foundation: the port range map, guest memory bounds,
 // exit codes, the console, image loading and the command line's input checks.
 #include <gtest/gtest.h>
+#include <sys/io.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -247,23 +248,59 @@ TEST(CommandLine, BadInputGetsAOneLineErrorAndExitTwo) {
   EXPECT_NE(r.output.find("--ram"), std::string::npos);
 }
 
-// Without /dev/kvm vpio runs in the KVM lab, which has no card unless given
-// one: hw=port is refused before the lab boots, with the option that helps.
-// (On a host with /dev/kvm this would probe the host's own ports instead,
-// which a unit test must not do.)
-TEST(CommandLine, AHostCardWithoutKvmNeedsALabCard) {
-  if (::access("/dev/kvm", R_OK | W_OK) == 0)
-    GTEST_SKIP() << "this host has /dev/kvm: hw=port would probe its real ports";
+// In the KVM lab (asked for, or the host has no usable /dev/kvm) the lab VM
+// has no card unless given one: hw=port is refused before the lab boots,
+// with the option that helps.
+TEST(CommandLine, AHostCardInTheLabNeedsALabCard) {
   // Not under /tmp, which the lab cannot see (refused first otherwise).
   std::string small = std::string(VPIO_BUILD_DIR) + "/host-card-test.img";
   {
     std::ofstream out(small, std::ios::binary);
     out.put('\xf4');
   }
-  const Result r = vpio("run --nic vpio,hw=port:0x300 " + small, /*no_lab=*/false);
+  const Result r = vpio("run --lab --nic vpio,hw=port:0x300 " + small, /*no_lab=*/false);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--lab-nic ne2k-isa,iobase=0x300"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("running inside the KVM lab"), std::string::npos) << r.output;
+}
+
+// On the host's KVM a host card needs the host's ports: without them (no
+// root, or a kernel without ioperm such as a PVM guest's) the run is refused
+// before any guest is set up, naming the lab's card as the way out.
+TEST(CommandLine, AHostCardOutOfReachIsRefusedNamingTheLabCard) {
+  constexpr unsigned kBase = 0x300, kPorts = 0x20;
+  if (::ioperm(kBase, kPorts, 1) == 0) {
+    ::ioperm(kBase, kPorts, 0);
+    GTEST_SKIP() << "this process may use ioperm: hw=port would probe the host's real ports";
+  }
+  const std::string small = testing::TempDir() + "host-card-test.img";
+  {
+    std::ofstream out(small, std::ios::binary);
+    out.put('\xf4');
+  }
+  const Result r = vpio("run --nic vpio,hw=port:0x300 " + small);  // adds --no-lab
+  EXPECT_EQ(r.code, kExitVmmFailure) << r.output;
+  EXPECT_NE(r.output.find("ioperm(0x300, 32 ports) failed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("add --lab-nic ne2k-isa,iobase=0x300 and drop --no-lab"),
+            std::string::npos)
+      << r.output;
+}
+
+// --no-lab cannot be met together with a request for the lab.
+TEST(CommandLine, NoLabWithLabOrLabNicIsAnInputError) {
+  const std::string image = std::string(VPIO_BUILD_DIR) + "/guests/hello.img";
+  auto r = vpio("run --lab --no-lab " + image, /*no_lab=*/false);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--no-lab and --lab contradict"), std::string::npos) << r.output;
+  r = vpio("profile --no-lab --lab-nic ne2k-isa,iobase=0x300 " + image, /*no_lab=*/false);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--no-lab and --lab-nic contradict"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("running inside the KVM lab"), std::string::npos) << r.output;
+  const std::string saved = testing::TempDir() + "saved-for-lab.json";
+  std::ofstream(saved) << R"({"schema": "vpio-profile/1", "guests": []})";
+  r = vpio("profile --report " + saved + " --lab");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--lab does not apply"), std::string::npos) << r.output;
 }
 
 TEST(CommandLine, ProfileReportRefusesWhatIsNotAProfile) {
@@ -310,17 +347,16 @@ TEST(CommandLine, ProfileOptionsThatCannotWorkTogetherAreRefused) {
 }
 
 TEST(CommandLine, ProfileOutputOutsideTheLabsReachIsRefused) {
-  if (::access("/dev/kvm", R_OK | W_OK) == 0)
-    GTEST_SKIP() << "this host has /dev/kvm: no lab, and the guest would run";
-  auto r =
-      vpio("profile -o /nonexistent/p.json " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
-           /*no_lab=*/false);
+  auto r = vpio(
+      "profile --lab -o /nonexistent/p.json " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
+      /*no_lab=*/false);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--output '/nonexistent/p.json' must be below the current directory"),
             std::string::npos)
       << r.output;
-  r = vpio("profile --svg /nonexistent/p.svg " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
-           /*no_lab=*/false);
+  r = vpio(
+      "profile --lab --svg /nonexistent/p.svg " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
+      /*no_lab=*/false);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--svg '/nonexistent/p.svg'"), std::string::npos) << r.output;
 }
