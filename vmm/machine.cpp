@@ -132,6 +132,7 @@ class Machine::ExitPort final : public PortDevice {
 
 Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
     : config_(std::move(config)),
+      kvm_identity_(describe(kvm)),
       vm_(kvm),
       memory_(checked_ram(config_)),
       vcpu_(kvm, vm_, 0),

@@ -23,6 +23,7 @@
 #include "vmm/exit_profile.hpp"
 #include "vmm/guest_memory.hpp"
 #include "vmm/kvm.hpp"
+#include "vmm/kvm_identity.hpp"
 
 namespace vpio {
 
@@ -90,6 +91,8 @@ class Machine final : public PostedWrites {
   // The run's profile when MachineConfig::profile was set, else nullptr.
   // Read it once run() has returned.
   const ExitProfile* profile() const noexcept { return profile_.get(); }
+  // The KVM this machine runs on, for the profile and --stats to name.
+  const KvmIdentity& kvm_identity() const noexcept { return kvm_identity_; }
   const std::string& console_transcript() const noexcept { return console_.transcript(); }
 
   // Runs the guest on the calling thread until it exits, halts with
@@ -135,6 +138,7 @@ class Machine final : public PostedWrites {
   void kick() noexcept;
 
   MachineConfig config_;
+  KvmIdentity kvm_identity_;
   Vm vm_;
   GuestMemory memory_;
   Vcpu vcpu_;

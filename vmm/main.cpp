@@ -15,6 +15,7 @@
 #include <map>
 #include <thread>
 
+#include "vmm/kvm_identity.hpp"
 #include "vmm/kvm_probe.hpp"
 #include "vmm/lab_choice.hpp"
 #include "vmm/launcher.hpp"
@@ -414,6 +415,21 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   return exit_code_for(outcomes);
 }
 
+// `vpio kvm-info`: the KVM of this host (never the lab's), or exit 1 with the
+// reason it is not usable: it must open, speak API 12 and create a VM.
+int kvm_info_command() {
+  constexpr int kNoUsableKvm = 1;
+  try {
+    const Kvm kvm;
+    const Vm probe(kvm);
+    std::fputs(kvm_identity_text(describe(kvm)).c_str(), stdout);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vpio: no usable KVM on this host: %s\n", e.what());
+    return kNoUsableKvm;
+  }
+}
+
 void add_run_options(CLI::App* run, RunOptions& options) {
   run->add_option("images", options.images, "Guest images (flat binaries)")
       ->check(CLI::ExistingFile);
@@ -492,12 +508,17 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   profile->add_option("--top", options.top, "Rows of ports and sites listed per guest (0: all)")
       ->capture_default_str();
+  auto* kvm_info = app.add_subcommand(
+      "kvm-info",
+      "Print this host's KVM (vendor module, kernel, API version, the capabilities vpio uses); "
+      "exit 1 saying why when /dev/kvm is missing or unusable");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
   }
+  if (kvm_info->parsed()) return kvm_info_command();
   options.profile = profile->parsed();
   if (options.profile && !options.report.empty()) {
     if (!options.images.empty()) {

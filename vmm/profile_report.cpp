@@ -1,5 +1,6 @@
-// Validation and text rendering of a vpio-profile/1 document. The validator is
-// the only place that looks at JSON types; the report reads what it checked.
+// Validation and text rendering of a vpio-profile/2 document (and of /1, which
+// older vpio wrote). The validator is the only place that looks at JSON types;
+// the report reads what it checked.
 #include "vmm/profile_report.hpp"
 
 #include <algorithm>
@@ -17,7 +18,11 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kSchema = "vpio-profile/1";
+constexpr std::string_view kSchema = "vpio-profile/2";
+// /1 had no KVM identity and judged each KVM row by "expected" alone.
+constexpr std::string_view kSchemaV1 = "vpio-profile/1";
+constexpr std::array<std::string_view, 6> kCompareStatuses = {
+    "agrees", "explained", "not_kept", "not_offered", "unexplained", "unmeasured"};
 constexpr std::array<std::string_view, 4> kPathNames = {"direct", "hooked", "emulated",
                                                         "unclaimed"};
 constexpr std::uint64_t kMaxPort = 0xffff;
@@ -126,27 +131,55 @@ void field_rows(const json& object, const std::string& path, std::string_view ke
   }
 }
 
-void validate_kvm_stats(const json& guest, const std::string& path) {
+void validate_kvm_stats(const json& guest, const std::string& path, bool v1) {
   const json& stats = field_object(guest, path, "kvm_stats");
   const std::string at = member(path, "kvm_stats");
   const bool available = field_bool(stats, at, "available");
   if (!available || stats.contains("error")) field_string(stats, at, "error");
   if (!available) return;
-  field_rows(stats, at, "compared", [](const json& row, const std::string& p) {
+  field_rows(stats, at, "compared", [v1](const json& row, const std::string& p) {
     field_string(row, p, "kvm");
-    field_unsigned(row, p, "kvm_value");
     field_string(row, p, "vpio");
     field_unsigned(row, p, "vpio_value");
-    require_integer(require_field(row, p, "difference"), member(p, "difference"));
-    field_bool(row, p, "expected");
     field_string(row, p, "explanation");
+    if (v1) {
+      field_unsigned(row, p, "kvm_value");
+      require_integer(require_field(row, p, "difference"), member(p, "difference"));
+      field_bool(row, p, "expected");
+      return;
+    }
+    field_one_of(row, p, "status", kCompareStatuses);
+    // A counter KVM does not offer has no value to set beside vpio's.
+    if (field_string(row, p, "status") != "not_offered") {
+      field_unsigned(row, p, "kvm_value");
+      require_integer(require_field(row, p, "difference"), member(p, "difference"));
+    }
+    const json& where = field_array(row, p, "measured_on");
+    for (std::size_t i = 0; i < where.size(); ++i)
+      if (!where[i].is_string()) fail(element(member(p, "measured_on"), i), "not a string");
+    field_bool(row, p, "measured_here");
   });
   const json& counters = field_object(stats, at, "kvm_counters");
   for (const auto& [name, value] : counters.items())
     require_unsigned(value, member(member(at, "kvm_counters"), name));
 }
 
-void validate_guest(const json& guest, const std::string& path) {
+// The KVM a /2 profile ran on (vmm/kvm_identity.hpp).
+void validate_kvm_identity(const json& profile) {
+  const std::string at = "kvm";
+  const auto found = profile.find("kvm");
+  if (found == profile.end()) fail(at, "missing");
+  require_object(*found, at);
+  const json& kvm = *found;
+  for (const std::string_view key : {"module", "kernel_release", "flavour"})
+    field_string(kvm, at, key);
+  require_integer(require_field(kvm, at, "api_version"), member(at, "api_version"));
+  const json& caps = field_object(kvm, at, "capabilities");
+  for (const auto& [name, value] : caps.items())
+    require_integer(value, member(member(at, "capabilities"), name));
+}
+
+void validate_guest(const json& guest, const std::string& path, bool v1) {
   require_object(guest, path);
   field_string(guest, path, "name");
   field_string(guest, path, "outcome");
@@ -197,7 +230,7 @@ void validate_guest(const json& guest, const std::string& path) {
       require_unsigned(count, at);
     }
   });
-  validate_kvm_stats(guest, path);
+  validate_kvm_stats(guest, path, v1);
 }
 
 // ---------------------------------------------------------------------------
@@ -714,6 +747,30 @@ std::string sites_section(const json& guest, std::size_t top) {
          more_rows(rows, order, shown);
 }
 
+// The status column of a KVM comparison row; the note under it says more.
+std::string compare_label(const json& row) {
+  const auto status = row.find("status");
+  if (status == row.end()) return row.at("expected").get<bool>() ? "expected" : "UNEXPECTED";
+  const std::string& s = status->get_ref<const std::string&>();
+  if (s == "not_kept") return "not kept";
+  if (s == "not_offered") return "not offered";
+  if (s == "unexplained") return "NOT EXPLAINED";
+  if (s == "unmeasured") return "not measured";
+  return s;
+}
+
+std::string compare_note(const json& row) {
+  std::string note = str(row, "explanation");
+  const auto status = row.find("status");
+  if (status == row.end() || *status == "not_kept" || *status == "not_offered" ||
+      *status == "unmeasured")
+    return note;
+  std::string where;
+  for (const json& w : row.at("measured_on"))
+    where += (where.empty() ? "" : ", ") + w.get<std::string>();
+  return where.empty() ? note : note + " Rule measured on " + where + ".";
+}
+
 std::string kvm_section(const json& guest) {
   const json& stats = guest.at("kvm_stats");
   const std::string title = "KVM's own counters (KVM_GET_STATS_FD)";
@@ -736,10 +793,11 @@ std::string kvm_section(const json& guest) {
                                    {"", false}});
     for (const json& row : compared) {
       seen.push_back(str(row, "kvm"));
-      table.add_row({str(row, "kvm"), group_thousands(u64(row, "kvm_value")), str(row, "vpio"),
-                     group_thousands(u64(row, "vpio_value")), signed_count(row.at("difference")),
-                     row.at("expected").get<bool>() ? "expected" : "UNEXPECTED"});
-      table.add_note(str(row, "explanation"));
+      const bool offered = row.contains("kvm_value");
+      table.add_row({str(row, "kvm"), offered ? group_thousands(u64(row, "kvm_value")) : "-",
+                     str(row, "vpio"), group_thousands(u64(row, "vpio_value")),
+                     offered ? signed_count(row.at("difference")) : "-", compare_label(row)});
+      table.add_note(compare_note(row));
     }
     out += table.render();
   }
@@ -755,6 +813,28 @@ std::string kvm_section(const json& guest) {
   return out + wrap_tokens(tokens, margin, margin + "  ");
 }
 
+// The KVM a /2 profile ran on: module and kernel, then the capabilities.
+std::string kvm_identity_section(const json& profile) {
+  const auto kvm = profile.find("kvm");
+  if (kvm == profile.end()) return "";
+  const std::string& module = str(*kvm, "module");
+  const std::string margin(kSectionIndent, ' ');
+  std::string out =
+      wrap(printable("KVM: " + (module.empty() ? std::string("unknown module") : module) +
+                     " on Linux " + str(*kvm, "kernel_release") + ", KVM API " +
+                     std::to_string(kvm->at("api_version").get<std::int64_t>())),
+           margin, margin + "  ");
+  std::string caps;
+  for (const auto& [name, value] : kvm->at("capabilities").items()) {
+    const std::string shown = name.starts_with("KVM_CAP_") ? name.substr(8) : name;
+    caps += (caps.empty() ? "" : ", ") + shown + " " + std::to_string(value.get<std::int64_t>());
+  }
+  if (caps.empty()) return out;
+  std::vector<std::string> tokens = {"capabilities:"};
+  for (std::string& item : list_items(printable(caps), ", ")) tokens.push_back(std::move(item));
+  return out + wrap_tokens(tokens, margin, margin + "  ");
+}
+
 }  // namespace
 
 void validate_profile(const json& profile) {
@@ -763,14 +843,16 @@ void validate_profile(const json& profile) {
   const auto schema = profile.find("schema");
   if (schema == profile.end()) fail("schema", "missing");
   if (!schema->is_string()) fail("schema", "not a string");
-  if (schema->get_ref<const std::string&>() != kSchema)
+  const bool v1 = schema->get_ref<const std::string&>() == kSchemaV1;
+  if (!v1 && schema->get_ref<const std::string&>() != kSchema)
     throw std::invalid_argument("schema is " + quoted(schema->get<std::string>()) + ", expected " +
-                                std::string(kSchema));
+                                std::string(kSchema) + " or " + std::string(kSchemaV1));
+  if (!v1) validate_kvm_identity(profile);
   const auto guests = profile.find("guests");
   if (guests == profile.end()) fail("guests", "missing");
   if (!guests->is_array()) fail("guests", "not an array");
   for (std::size_t i = 0; i < guests->size(); ++i)
-    validate_guest((*guests)[i], element("guests", i));
+    validate_guest((*guests)[i], element("guests", i), v1);
 }
 
 std::string profile_text_report(const json& profile, std::size_t top) {
@@ -778,7 +860,7 @@ std::string profile_text_report(const json& profile, std::size_t top) {
   const json& guests = profile.at("guests");
   if (guests.empty()) return "vpio profile: no guests\n";
   std::string out = "vpio profile: " + group_thousands(guests.size()) +
-                    (guests.size() == 1 ? " guest\n" : " guests\n");
+                    (guests.size() == 1 ? " guest\n" : " guests\n") + kvm_identity_section(profile);
   for (const json& guest : guests) {
     out += "\n" + guest_header(guest);
     out += reasons_section(guest);

@@ -1,6 +1,8 @@
 // The counters of a run as JSON.
 #include "vmm/run_stats.hpp"
 
+#include "vmm/kvm_identity.hpp"
+
 namespace vpio {
 
 const char* outcome_name(GuestOutcome::Kind kind) noexcept {
@@ -123,7 +125,12 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                       {"machine_checks_delivered", c.machine_checks_delivered.load()},
                       {"nics", nics}});
   }
-  return {{"schema", "vpio-run-stats/1"}, {"guests", guests}};
+  nlohmann::json out = {{"schema", "vpio-run-stats/1"}};
+  // One KVM serves every guest of a run; a field added within /1 (readers
+  // ignore what they do not know).
+  if (!machines.empty()) out["kvm"] = kvm_identity_json(machines.front()->kvm_identity());
+  out["guests"] = guests;
+  return out;
 }
 
 }  // namespace vpio

@@ -15,7 +15,8 @@ namespace {
 using nlohmann::json;
 
 // Two guests: one with every table filled, one that halted at once on a kernel
-// without KVM binary statistics.
+// without KVM binary statistics. Schema /1 (older vpio's), which --report still
+// reads; v2() below turns it into what vpio writes now.
 const char* const kProfile = R"({
   "schema": "vpio-profile/1",
   "guests": [
@@ -398,7 +399,7 @@ TEST(ProfileReport, ErrorsNameTheJsonPath) {
   EXPECT_EQ(problem(p), "guests[0].ports[0]: not an object");
   p = profile();
   p["schema"] = "x";
-  EXPECT_EQ(problem(p), "schema is 'x', expected vpio-profile/1");
+  EXPECT_EQ(problem(p), "schema is 'x', expected vpio-profile/2 or vpio-profile/1");
   p.erase("schema");
   EXPECT_EQ(problem(p), "schema: missing");
   p = profile();
@@ -497,6 +498,113 @@ TEST(ProfileReport, AnyValueAnywhereIsSafe) {
   }
   EXPECT_GT(rejected, 1000u);
   EXPECT_GT(reported, 100u);
+}
+
+}  // namespace
+}  // namespace vpio
+
+namespace vpio {
+namespace {
+
+// The fixture as vpio-profile/2: the KVM named, each row with its status.
+json v2() {
+  json p = profile();
+  p["schema"] = "vpio-profile/2";
+  p["kvm"] = {{"module", "kvm_pvm"},
+              {"kernel_release", "6.18.44-fc-v1045"},
+              {"flavour", "kvm_pvm 6.18"},
+              {"api_version", 12},
+              {"capabilities", {{"KVM_CAP_SYNC_REGS", 31}, {"KVM_CAP_NESTED_STATE", 0}}}};
+  const json lab = json::array({"kvm_amd 6.1 (lab)"});
+  p["guests"][0]["kvm_stats"]["compared"] =
+      json::array({{{"kvm", "io_exits"},
+                    {"kvm_value", 0},
+                    {"vpio", "io exits"},
+                    {"vpio_value", 5000},
+                    {"difference", 5000},
+                    {"status", "not_kept"},
+                    {"measured_on", lab},
+                    {"measured_here", false},
+                    {"explanation",
+                     "KVM's io_exits stayed 0 while vpio counted 5000 io exits: not kept by "
+                     "this KVM, nothing to compare."}},
+                   {{"kvm", "mmio_exits"},
+                    {"kvm_value", 12},
+                    {"vpio", "mmio exits"},
+                    {"vpio_value", 10},
+                    {"difference", -2},
+                    {"status", "unmeasured"},
+                    {"measured_on", lab},
+                    {"measured_here", false},
+                    {"explanation",
+                     "Differs; rule not measured on this KVM (kvm_pvm 6.18), only on kvm_amd "
+                     "6.1 (lab). These should be equal."}},
+                   {{"kvm", "request_irq_exits"},
+                    {"vpio", "irq_window_open exits"},
+                    {"vpio_value", 0},
+                    {"status", "not_offered"},
+                    {"measured_on", lab},
+                    {"measured_here", false},
+                    {"explanation", "not offered by this KVM"}},
+                   {{"kvm", "halt_exits"},
+                    {"kvm_value", 600},
+                    {"vpio", "hlt exits"},
+                    {"vpio_value", 600},
+                    {"difference", 0},
+                    {"status", "agrees"},
+                    {"measured_on", lab},
+                    {"measured_here", false},
+                    {"explanation", "Every hlt exits."}}});
+  return p;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(ProfileReportV2, NamesTheKvmAndEachRowsStatus) {
+  const std::string report = profile_text_report(v2());
+  expect_within_width(report);
+  EXPECT_TRUE(has(report,
+                  "vpio profile: 2 guests\n  KVM: kvm_pvm on Linux 6.18.44-fc-v1045, KVM "
+                  "API 12\n  capabilities: NESTED_STATE 0, SYNC_REGS 31\n"))
+      << report;
+  EXPECT_TRUE(line_with(report, "io_exits").ends_with("+5,000  not kept")) << report;
+  EXPECT_TRUE(line_with(report, "mmio_exits").ends_with("-2  not measured")) << report;
+  const std::string irq = line_with(report, "request_irq_exits");
+  EXPECT_TRUE(irq.ends_with("-  not offered")) << irq;
+  EXPECT_TRUE(line_with(report, "halt_exits").ends_with("0  agrees")) << report;
+  EXPECT_TRUE(has(report, "Every hlt exits. Rule measured on kvm_amd 6.1 (lab).")) << report;
+  EXPECT_TRUE(has(report, "Differs; rule not measured on this KVM (kvm_pvm 6.18)")) << report;
+}
+
+TEST(ProfileReportV2, ValidatesStatusesAndTheKvm) {
+  EXPECT_EQ(problem(v2()), "");
+  json p = v2();
+  p["guests"][0]["kvm_stats"]["compared"][0]["status"] = "fine";
+  EXPECT_EQ(problem(p),
+            "guests[0].kvm_stats.compared[0].status: 'fine' is not one of agrees, explained, "
+            "not_kept, not_offered, unexplained or unmeasured");
+  p = v2();
+  p["guests"][0]["kvm_stats"]["compared"][3].erase("kvm_value");
+  EXPECT_EQ(problem(p), "guests[0].kvm_stats.compared[3].kvm_value: missing")
+      << "only a counter KVM does not offer goes without a value";
+  p = v2();
+  p["guests"][0]["kvm_stats"]["compared"][1]["measured_on"] = json::array({1});
+  EXPECT_EQ(problem(p), "guests[0].kvm_stats.compared[1].measured_on[0]: not a string");
+  p = v2();
+  p["guests"][0]["kvm_stats"]["compared"][1].erase("status");
+  p["guests"][0]["kvm_stats"]["compared"][1]["expected"] = true;
+  EXPECT_EQ(problem(p), "guests[0].kvm_stats.compared[1].status: missing") << "a /1 row in /2";
+  p = v2();
+  p.erase("kvm");
+  EXPECT_EQ(problem(p), "kvm: missing");
+  p = v2();
+  p["kvm"]["capabilities"]["KVM_CAP_MCE"] = "yes";
+  EXPECT_EQ(problem(p), "kvm.capabilities.KVM_CAP_MCE: not a number");
+  p = v2();
+  p["kvm"].erase("kernel_release");
+  EXPECT_EQ(problem(p), "kvm.kernel_release: missing");
 }
 
 }  // namespace
