@@ -12,6 +12,7 @@ const char* exit_path_name(ExitPath path) noexcept {
     case ExitPath::hooked: return "hooked";
     case ExitPath::emulated: return "emulated";
     case ExitPath::unclaimed: return "unclaimed";
+    case ExitPath::coalesced: return "coalesced";
   }
   return "unknown";
 }
@@ -63,6 +64,23 @@ SiteTotals* ExitProfile::record(const ExitEvent& event) noexcept {
   } catch (...) {
     ++lost_rows_;
     return nullptr;
+  }
+}
+
+void ExitProfile::record_posted(std::uint16_t port, ExitPath path,
+                                std::uint64_t accesses) noexcept {
+  posted_accesses_ += accesses;
+  by_path_[static_cast<unsigned>(path) % kExitPaths].amount += accesses;
+  try {
+    const std::uint64_t k = key(port, true, path);
+    auto row = ports_.find(k);
+    if (row == ports_.end() && ports_.size() < kMaxRows) row = ports_.emplace(k, Totals{}).first;
+    if (row != ports_.end())
+      row->second.amount += accesses;
+    else
+      ++lost_rows_;
+  } catch (...) {
+    ++lost_rows_;
   }
 }
 

@@ -16,13 +16,17 @@
 namespace vpio {
 
 // How an I/O or MMIO exit was served. `unclaimed`: no device at the address.
-enum class ExitPath : std::uint8_t { direct, hooked, emulated, unclaimed };
-inline constexpr unsigned kExitPaths = 4;
+// `coalesced`: port writes KVM posted to its coalesced ring, which reached
+// their device with no exit of their own (rows of them count accesses, and 0
+// exits).
+enum class ExitPath : std::uint8_t { direct, hooked, emulated, unclaimed, coalesced };
+inline constexpr unsigned kExitPaths = 5;
 const char* exit_path_name(ExitPath path) noexcept;
 constexpr ExitPath exit_path_of(IoPath path) noexcept {
-  return path == IoPath::direct   ? ExitPath::direct
-         : path == IoPath::hooked ? ExitPath::hooked
-                                  : ExitPath::emulated;
+  return path == IoPath::direct      ? ExitPath::direct
+         : path == IoPath::hooked    ? ExitPath::hooked
+         : path == IoPath::coalesced ? ExitPath::coalesced
+                                     : ExitPath::emulated;
 }
 
 // Exits by the log2 of their handling time: bucket k holds [2^k, 2^(k+1)) ns
@@ -116,12 +120,12 @@ class ExitProfile {
   static constexpr unsigned kReasons = 64;
   // Keys of the port and MMIO tables.
   static constexpr std::uint64_t key(std::uint64_t address, bool write, ExitPath path) noexcept {
-    return address << 3 | (write ? 4u : 0u) | static_cast<unsigned>(path);
+    return address << 4 | (write ? 8u : 0u) | static_cast<unsigned>(path);
   }
-  static constexpr std::uint64_t key_address(std::uint64_t k) noexcept { return k >> 3; }
-  static constexpr bool key_write(std::uint64_t k) noexcept { return (k & 4) != 0; }
+  static constexpr std::uint64_t key_address(std::uint64_t k) noexcept { return k >> 4; }
+  static constexpr bool key_write(std::uint64_t k) noexcept { return (k & 8) != 0; }
   static constexpr ExitPath key_path(std::uint64_t k) noexcept {
-    return static_cast<ExitPath>(k & 3);
+    return static_cast<ExitPath>(k & 7);
   }
 
   // Rows kept per table; past them a hostile guest's exits still count by
@@ -136,6 +140,10 @@ class ExitProfile {
   // still counted by reason and path, and in lost_rows()).
   SiteTotals* record(const ExitEvent& event) noexcept;
   void record_interrupted_run() noexcept { ++interrupted_runs_; }
+  // Port writes that KVM posted and the machine handed on at an exit: counted
+  // by port and path as accesses, with no exit. `path` is coalesced, or
+  // hooked when the port was hooked again by the time they were handed on.
+  void record_posted(std::uint16_t port, ExitPath path, std::uint64_t accesses) noexcept;
   void set_run_ns(std::uint64_t ns) noexcept { run_ns_ = ns; }
   KvmStatsRecord& kvm_stats() noexcept { return kvm_stats_; }
 
@@ -143,6 +151,8 @@ class ExitProfile {
   std::uint64_t handling_ns() const noexcept { return handling_ns_; }
   std::uint64_t run_ns() const noexcept { return run_ns_; }
   std::uint64_t interrupted_runs() const noexcept { return interrupted_runs_; }
+  // Port writes KVM posted without an exit (record_posted), whatever path.
+  std::uint64_t posted_accesses() const noexcept { return posted_accesses_; }
   // Exits some row of which (port, MMIO or site) was not kept.
   std::uint64_t lost_rows() const noexcept { return lost_rows_; }
   const std::array<Totals, kReasons>& by_reason() const noexcept { return by_reason_; }
@@ -159,7 +169,7 @@ class ExitProfile {
 
  private:
   std::uint64_t exits_ = 0, handling_ns_ = 0, run_ns_ = 0;
-  std::uint64_t interrupted_runs_ = 0, lost_rows_ = 0;
+  std::uint64_t interrupted_runs_ = 0, lost_rows_ = 0, posted_accesses_ = 0;
   std::array<Totals, kReasons> by_reason_{};
   std::unordered_map<std::uint64_t, Totals> ports_;
   std::unordered_map<std::uint64_t, Totals> mmio_;

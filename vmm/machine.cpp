@@ -543,9 +543,15 @@ void Machine::dispatch_posted(std::uint16_t port, unsigned size,
   const PortRange* range = ports_.find(port);
   if (range == nullptr) {
     counters_.unclaimed_accesses.fetch_add(elements, std::memory_order_relaxed);
+    if (profile_) profile_->record_posted(port, ExitPath::unclaimed, elements);
     return;
   }
   range->device->port_write_posted(static_cast<std::uint16_t>(port - range->base), size, data);
+  if (profile_)
+    profile_->record_posted(port,
+                            range->device->last_path() == IoPath::hooked ? ExitPath::hooked
+                                                                         : ExitPath::coalesced,
+                            elements);
 }
 
 Machine::Step Machine::handle_hlt(GuestOutcome& outcome) {

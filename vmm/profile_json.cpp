@@ -138,7 +138,26 @@ json compare_with_kvm(const ExitProfile& profile, const StringIo& string_io,
                        "KVM should count at least every exit that reached vpio"};
       }));
   const std::uint64_t io = reason[KVM_EXIT_IO].exits;
-  if (string_io.sites == 0) {
+  const std::uint64_t posted = profile.posted_accesses();
+  if (posted > 0) {
+    // Measured on kvm_amd 6.1 in the lab (tests/kvm/test_profile_cli.cpp):
+    // KVM intercepts a posted `out`, and each rep run, then hands the
+    // elements to its ring without an exit; a run whose last element went to
+    // the ring ends where vpio cannot see it. So only bounds hold.
+    const std::uint64_t lower = io + string_io.runs, upper = lower + posted;
+    const std::string how =
+        "With " + with_count(posted, "port write") +
+        " posted to KVM's coalesced ring, KVM also intercepts each posted `out` and each rep "
+        "string run, and a run whose last element was posted ends without an exit to vpio, "
+        "which therefore sees only " +
+        with_count(string_io.runs, "run") + " end. So KVM's count lies between io exits + " +
+        "those runs (" + std::to_string(lower) + ") and that plus the posted writes (" +
+        std::to_string(upper) + ")";
+    rows.push_back(compared_row(kvm, identity, "io_exits", "io exits", io, [&](std::uint64_t k) {
+      return Verdict{k >= lower && k <= upper, how + ": it does.",
+                     how + ", but it is " + std::to_string(k)};
+    }));
+  } else if (string_io.sites == 0) {
     rows.push_back(
         compared_row(kvm, identity, "io_exits", "io exits", io,
                      equal_to(io, "every port access exits to vpio: no device is in the kernel")));
@@ -228,7 +247,9 @@ json guest_profile_json(const GuestProfileSource& guest) {
   json paths = json::array();
   for (unsigned p = 0; p < kExitPaths; ++p) {
     const Totals& t = profile.by_path()[p];
-    if (t.exits == 0) continue;
+    // Posted writes make no exits: their row says how many accesses.
+    if (t.exits == 0 && !(p == static_cast<unsigned>(ExitPath::coalesced) && t.amount > 0))
+      continue;
     json histogram = json::array();
     const LatencyHistogram& h = profile.histograms()[p];
     for (unsigned k = 0; k < LatencyHistogram::kBuckets; ++k)

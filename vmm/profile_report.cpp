@@ -23,8 +23,8 @@ constexpr std::string_view kSchema = "vpio-profile/2";
 constexpr std::string_view kSchemaV1 = "vpio-profile/1";
 constexpr std::array<std::string_view, 6> kCompareStatuses = {
     "agrees", "explained", "not_kept", "not_offered", "unexplained", "unmeasured"};
-constexpr std::array<std::string_view, 4> kPathNames = {"direct", "hooked", "emulated",
-                                                        "unclaimed"};
+constexpr std::array<std::string_view, 5> kPathNames = {"direct", "hooked", "emulated",
+                                                        "unclaimed", "coalesced"};
 constexpr std::uint64_t kMaxPort = 0xffff;
 constexpr std::size_t kReportWidth = 100;
 constexpr std::size_t kBarWidth = 40;
@@ -226,7 +226,7 @@ void validate_guest(const json& guest, const std::string& path, bool v1) {
     for (const auto& [name, count] : paths.items()) {
       const std::string at = member(member(p, "paths"), name);
       if (std::find(kPathNames.begin(), kPathNames.end(), name) == kPathNames.end())
-        fail(at, "not a path (direct, hooked, emulated or unclaimed)");
+        fail(at, "not a path (direct, hooked, emulated, unclaimed or coalesced)");
       require_unsigned(count, at);
     }
   });

@@ -57,7 +57,8 @@ struct PathStyle {
 constexpr PathStyle kPathStyles[] = {{"direct", "#009e73"},
                                      {"hooked", "#0072b2"},
                                      {"emulated", "#e69f00"},
-                                     {"unclaimed", "#8c8c8c"}};
+                                     {"unclaimed", "#8c8c8c"},
+                                     {"coalesced", "#56b4e9"}};
 constexpr std::string_view kOtherPathColour = "#cc79a7";
 constexpr std::size_t kOtherPathRank = std::size(kPathStyles);
 
