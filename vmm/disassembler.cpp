@@ -26,6 +26,22 @@ bool is_string_io(unsigned id) noexcept {
   }
 }
 
+// capstone's element size of a port I/O instruction; 0 when `id` is none.
+unsigned port_element_bytes(unsigned id, const cs_x86& x86) noexcept {
+  switch (id) {
+    case X86_INS_INSB:
+    case X86_INS_OUTSB: return 1;
+    case X86_INS_INSW:
+    case X86_INS_OUTSW: return 2;
+    case X86_INS_INSD:
+    case X86_INS_OUTSD: return 4;
+    // The accumulator is the first operand of in, the second of out.
+    case X86_INS_IN: return x86.op_count >= 1 ? x86.operands[0].size : 0;
+    case X86_INS_OUT: return x86.op_count >= 2 ? x86.operands[1].size : 0;
+    default: return 0;
+  }
+}
+
 // Capstone reports the rep group in prefix[0] only where the prefix means
 // rep (string instructions), not where F3/F2 is a mandatory opcode prefix
 // (popcnt, pause).
@@ -133,7 +149,13 @@ DecodedInstruction X86Disassembler::decode(std::span<const std::uint8_t> bytes,
   out.length = insn->size;
   out.string_io = is_string_io(insn->id);
   out.rep = insn->detail != nullptr && has_rep(insn->detail->x86);
-  if (insn->detail != nullptr) out.memory = first_memory_operand(insn->detail->x86);
+  if (insn->detail != nullptr) {
+    out.memory = first_memory_operand(insn->detail->x86);
+    out.port_element_bytes = port_element_bytes(insn->id, insn->detail->x86);
+    out.port_io = out.port_element_bytes != 0;
+    out.port_in = insn->id == X86_INS_IN || insn->id == X86_INS_INSB || insn->id == X86_INS_INSW ||
+                  insn->id == X86_INS_INSD;
+  }
   return out;
 }
 

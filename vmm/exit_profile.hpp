@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "hooks/port_bus.hpp"
+#include "vmm/io_site.hpp"
 
 namespace vpio {
 
@@ -90,6 +91,11 @@ struct SiteTotals {
   // An MMIO write whose store could not be found before rip (one that moved
   // its own address register: stos, movs, push): the bytes are rip's.
   bool store_unplaced = false;
+  // An I/O exit: whether its instruction was found at rip or ending at rip
+  // (KVMs differ: docs/kvm-notes.md, fact 8), or neither made this access
+  // (io_unplaced: the bytes are rip's).
+  IoRip io_rip = IoRip::on;
+  bool io_unplaced = false;
 };
 
 // Sites are the exits of one rip for one reason and direction: an MMIO write

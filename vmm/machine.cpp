@@ -390,6 +390,9 @@ void Machine::profile_exit(std::uint64_t exited_at_ns) noexcept {
   if (site->rep_count_bytes != 0 && event.reason == KVM_EXIT_IO) {
     // At the exit KVM has already counted an outs element off rcx, not yet
     // the batch an ins reads: the run is over when nothing is left after it.
+    // This holds wherever the site was placed: with rip left past a finished
+    // run the count register reads 0 and so does what is left (the subtraction
+    // stops at 0), whether or not the last batch was already counted off.
     std::uint64_t left = site->rep_count_bytes == 4 ? regs.rcx & 0xffff'ffffULL : regs.rcx;
     if (!event.write) left -= std::min<std::uint64_t>(left, event.amount);
     if (left == 0) ++site->rep_runs;
@@ -419,21 +422,60 @@ unsigned Machine::read_guest_code(std::uint64_t linear, std::span<std::uint8_t> 
 void Machine::read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept {
   site.bytes_read = true;
   site.instruction_rip = event.rip;
+  if (event.reason == KVM_EXIT_IO) {
+    place_io(site, event, regs);
+    return;
+  }
   try {
     if (event.reason == KVM_EXIT_MMIO && event.write) {
       if (place_store(site, event, regs)) return;
       site.store_unplaced = true;
     }
     site.length = static_cast<std::uint8_t>(read_guest_code(event.rip, site.bytes));
-    if (event.reason == KVM_EXIT_IO && site.length > 0) {
-      const DecodedInstruction insn = disassembler_->decode(
-          std::span<const std::uint8_t>(site.bytes.data(), site.length), event.rip);
-      if (insn.string_io && insn.rep && insn.memory)
-        site.rep_count_bytes = static_cast<std::uint8_t>(insn.memory->address_bytes);
-    }
   } catch (...) {
     site.length = 0;  // out of memory decoding: shown as unreadable
   }
+}
+
+// The code bytes that end at rip, up to out.size(): fewer when rip is near 0
+// or the page before rip's does not translate; empty when none could be read.
+std::span<const std::uint8_t> Machine::read_code_before(std::uint64_t rip,
+                                                        std::span<std::uint8_t> out) noexcept {
+  constexpr std::uint64_t kPage = 0x1000;
+  const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(rip, out.size()));
+  if (read_guest_code(rip - wanted, out.first(wanted)) == wanted) return out.first(wanted);
+  const auto in_page = static_cast<std::size_t>(rip % kPage);
+  if (in_page < wanted && read_guest_code(rip - in_page, out.first(in_page)) == in_page)
+    return out.first(in_page);
+  return {};
+}
+
+// KVMs leave rip on an I/O instruction (SVM, VMX) or past it (PVM after an
+// `out`), and a rep string op may show both in one run: decode both sides of
+// rip for the instruction that makes this very access (docs/profile.md).
+void Machine::place_io(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept {
+  const auto& io = vcpu_.run_state().io;
+  std::array<std::uint8_t, PortIoInstruction::kMaxLength> code_before{};
+  const auto before = read_code_before(event.rip, code_before);
+  site.length = static_cast<std::uint8_t>(read_guest_code(event.rip, site.bytes));
+  const IoExitFacts facts{io.port,  io.size,  io.direction == KVM_EXIT_IO_IN,
+                          io.count, regs.rdx, regs.rcx};
+  const std::optional<IoPlacement> placed =
+      io_sites_.place(before, std::span<const std::uint8_t>(site.bytes.data(), site.length), facts);
+  if (!placed) {
+    site.io_unplaced = true;
+    return;
+  }
+  const PortIoInstruction& insn = placed->instruction;
+  site.io_rip = placed->rip;
+  site.instruction_rip = event.rip - placed->back();
+  if (placed->rip == IoRip::past) {
+    const auto bytes = before.last(insn.length);
+    std::copy(bytes.begin(), bytes.end(), site.bytes.begin());
+  }
+  std::fill(site.bytes.begin() + insn.length, site.bytes.end(), std::uint8_t{0});
+  site.length = insn.length;
+  if (insn.string && insn.rep) site.rep_count_bytes = insn.address_bytes;
 }
 
 // KVM completes an MMIO write before it exits, so rip is past the store: find

@@ -22,6 +22,7 @@
 #include "vmm/disassembler.hpp"
 #include "vmm/exit_profile.hpp"
 #include "vmm/guest_memory.hpp"
+#include "vmm/io_site.hpp"
 #include "vmm/kvm.hpp"
 #include "vmm/kvm_identity.hpp"
 
@@ -128,6 +129,9 @@ class Machine final : public PostedWrites {
   void profile_exit(std::uint64_t exited_at_ns) noexcept;
   void read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept;
   bool place_store(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs);
+  void place_io(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept;
+  std::span<const std::uint8_t> read_code_before(std::uint64_t rip,
+                                                 std::span<std::uint8_t> out) noexcept;
   void set_kvm_stats_error(const char* what) noexcept;
   unsigned read_guest_code(std::uint64_t linear, std::span<std::uint8_t> out) noexcept;
   Step handle_hlt(GuestOutcome& outcome);
@@ -149,6 +153,7 @@ class Machine final : public PostedWrites {
   ExitCounters counters_;
   std::unique_ptr<ExitProfile> profile_;
   std::unique_ptr<X86Disassembler> disassembler_;  // when profiling
+  IoSitePlacer io_sites_;                          // when profiling
   ExitPath last_path_ = ExitPath::emulated;        // of the I/O or MMIO exit just handled
 
   // KVM's coalesced ring in the vCPU's mapping, drained on the vCPU thread

@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "vmm/disassembler.hpp"
+#include "vmm/io_site.hpp"
 #include "vmm/run_stats.hpp"
 
 namespace vpio {
@@ -264,18 +265,20 @@ json guest_profile_json(const GuestProfileSource& guest) {
   }
 
   // One row per instruction: the rows of one rip (a read-modify-write's two
-  // directions) merge. A store vpio could not place stays apart.
+  // directions; a rep ins/outs whose last exit left rip past it) merge. A
+  // store or an I/O exit vpio could not place stays apart.
   struct SiteRow {
     const SiteTotals* first = nullptr;
     Totals totals;
     std::array<std::uint64_t, kExitPaths> exits_by_path{};
     std::uint64_t rep_runs = 0;
     bool rep = false;
+    std::array<bool, 2> io_rip{};  // exits seen with rip on / past the instruction
   };
   std::map<std::pair<std::uint64_t, bool>, SiteRow> merged;
   for (const auto& [key, site] : profile.sites()) {
     const std::uint64_t rip = site.bytes_read ? site.instruction_rip : key.rip;
-    SiteRow& row = merged[{rip, site.store_unplaced}];
+    SiteRow& row = merged[{rip, site.store_unplaced || site.io_unplaced}];
     if (row.first == nullptr) row.first = &site;
     row.totals.exits += site.totals.exits;
     row.totals.amount += site.totals.amount;
@@ -283,6 +286,8 @@ json guest_profile_json(const GuestProfileSource& guest) {
     for (unsigned p = 0; p < kExitPaths; ++p) row.exits_by_path[p] += site.exits_by_path[p];
     row.rep_runs += site.rep_runs;
     row.rep = row.rep || site.rep_count_bytes != 0;
+    if (site.reason == KVM_EXIT_IO && site.bytes_read && !site.io_unplaced)
+      row.io_rip[static_cast<unsigned>(site.io_rip)] = true;
   }
   std::vector<std::pair<std::uint64_t, const SiteRow*>> site_rows;
   for (const auto& [where, row] : merged) site_rows.emplace_back(where.first, &row);
@@ -298,10 +303,21 @@ json guest_profile_json(const GuestProfileSource& guest) {
     const std::span<const std::uint8_t> bytes(site.bytes.data(), site.length);
     std::string text = "(unreadable)";
     std::string shown;
+    std::string overridden;  // capstone's text, where it misread a port I/O instruction
     if (!bytes.empty()) {
       const DecodedInstruction decoded = disassembler.decode(bytes, rip);
       text = decoded.text;
       shown = hex_bytes(bytes.first(decoded.valid ? decoded.length : bytes.size()));
+      // A placed I/O site holds exactly one port I/O instruction, which
+      // decode_port_io reads exactly; show capstone's text only where it
+      // says the same.
+      if (site.reason == KVM_EXIT_IO && !site.io_unplaced) {
+        if (const auto insn = decode_port_io(bytes); insn && !disassembler_agrees(decoded, *insn)) {
+          overridden = decoded.text;
+          text = insn->text();
+          shown = hex_bytes(bytes.first(insn->length));
+        }
+      }
     }
     // The exit loop decoded the site and marked a rep ins/outs.
     if (row->rep) {
@@ -310,6 +326,7 @@ json guest_profile_json(const GuestProfileSource& guest) {
       string_io.runs += row->rep_runs;
     }
     if (site.store_unplaced) text = "(after an MMIO store not found) " + text;
+    if (site.io_unplaced) text = "(no instruction at or ending at rip makes this access) " + text;
     json by_path = json::object();
     for (unsigned p = 0; p < kExitPaths; ++p)
       if (row->exits_by_path[p] > 0)
@@ -323,6 +340,12 @@ json guest_profile_json(const GuestProfileSource& guest) {
                   {"ns", row->totals.ns},
                   {"paths", by_path}};
     if (row->rep) entry["rep_runs"] = row->rep_runs;
+    if (site.reason == KVM_EXIT_IO) {
+      const bool on = row->io_rip[static_cast<unsigned>(IoRip::on)];
+      const bool past = row->io_rip[static_cast<unsigned>(IoRip::past)];
+      entry["rip_at_exit"] = on && past ? "on and past" : past ? "past" : on ? "on" : "unplaced";
+    }
+    if (!overridden.empty()) entry["capstone_decode"] = overridden;
     sites.push_back(std::move(entry));
   }
 

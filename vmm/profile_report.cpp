@@ -743,8 +743,21 @@ std::string sites_section(const json& guest, std::size_t top) {
                    group_thousands(u64(row, "exits")), group_thousands(u64(row, "accesses")),
                    format_ns(u64(row, "ns")), site_paths(row.at("paths"))});
   }
+  // The decode capstone got wrong stays visible: the table shows what the CPU
+  // executed, this line what the library said.
+  std::string overridden;
+  for (std::size_t k = 0; k < shown; ++k) {
+    const json& row = rows[order[k]];
+    const auto it = row.find("capstone_decode");
+    if (it == row.end() || !it->is_string()) continue;
+    overridden +=
+        std::string(kTableIndent, ' ') +
+        printable(hex(u64(row, "rip")) + ": capstone decoded " + str(row, "bytes") + " as \"" +
+                  it->get<std::string>() + "\"; shown as vpio's port I/O decoder reads it") +
+        "\n";
+  }
   return section_title("Exit sites" + top_note(rows.size(), top)) + table.render() +
-         more_rows(rows, order, shown);
+         more_rows(rows, order, shown) + overridden;
 }
 
 // The status column of a KVM comparison row; the note under it says more.
