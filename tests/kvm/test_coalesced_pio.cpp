@@ -111,7 +111,9 @@ class CoalescedPioTest : public KvmTest {
     EXPECT_GT(posted.coalesced, 0u);
     EXPECT_LE(posted_per_frame, kMaxExitsPerFrame);
     // Each posted access is counted once, as coalesced, also in the window.
-    if (mode != NicMode::emulate) EXPECT_EQ(posted.window_coalesced, posted.coalesced);
+    if (mode != NicMode::emulate) {
+      EXPECT_EQ(posted.window_coalesced, posted.coalesced);
+    }
   }
 };
 

@@ -215,7 +215,14 @@ TEST(PortIoDecoder, TheProfileShowsTheRightMnemonicAndKeepsCapstones) {
   EXPECT_EQ(row["rip_at_exit"], "on");
   // The report says so under the sites table.
   const std::string report =
-      profile_text_report({{"schema", kProfileSchema}, {"guests", nlohmann::json::array({g})}});
+      profile_text_report({{"schema", kProfileSchema},
+                           {"kvm",
+                            {{"module", "kvm_amd"},
+                             {"kernel_release", "6.1.0"},
+                             {"flavour", "kvm_amd 6.1"},
+                             {"api_version", 12},
+                             {"capabilities", nlohmann::json::object()}}},
+                           {"guests", nlohmann::json::array({g})}});
   EXPECT_EQ(report.find("0x100c0f: capstone decoded 66 f3 6f as \"" + library.text + "\"") !=
                 std::string::npos,
             row.contains("capstone_decode"))

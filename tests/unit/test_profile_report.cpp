@@ -351,8 +351,8 @@ TEST(ProfileReport, ErrorsNameTheJsonPath) {
   json p = profile();
   p["guests"][0]["ports"][1]["path"] = "sideways";
   EXPECT_EQ(problem(p),
-            "guests[0].ports[1].path: 'sideways' is not one of direct, hooked, emulated or "
-            "unclaimed");
+            "guests[0].ports[1].path: 'sideways' is not one of direct, hooked, emulated, "
+            "unclaimed or coalesced");
   p = profile();
   p["guests"][0]["ports"][3]["direction"] = "read";
   EXPECT_EQ(problem(p), "guests[0].ports[3].direction: 'read' is not in or out");
@@ -380,8 +380,8 @@ TEST(ProfileReport, ErrorsNameTheJsonPath) {
   p = profile();
   p["guests"][0]["sites"][1]["paths"]["sideways"] = 1;
   EXPECT_EQ(problem(p),
-            "guests[0].sites[1].paths.sideways: not a path (direct, hooked, emulated "
-            "or unclaimed)");
+            "guests[0].sites[1].paths.sideways: not a path (direct, hooked, emulated, "
+            "unclaimed or coalesced)");
   p = profile();
   p["guests"][0]["kvm_stats"]["kvm_counters"]["exits"] = -5;
   EXPECT_EQ(problem(p), "guests[0].kvm_stats.kvm_counters.exits: negative");
