@@ -269,6 +269,13 @@ int Vcpu::inject_interrupt(std::uint8_t vector) noexcept {
   return ioctl_arg(fd_.get(), KVM_INTERRUPT, &irq) < 0 ? errno : 0;
 }
 
+int Vcpu::in_interrupt_shadow(bool& shadowed) noexcept {
+  kvm_vcpu_events events{};
+  if (ioctl_arg(fd_.get(), KVM_GET_VCPU_EVENTS, &events) < 0) return errno;
+  shadowed = (events.interrupt.shadow & (KVM_X86_SHADOW_INT_STI | KVM_X86_SHADOW_INT_MOV_SS)) != 0;
+  return 0;
+}
+
 int Vcpu::inject_machine_check(const MachineCheck& event) noexcept {
   if (event.bank >= mce_banks_) return EINVAL;
   kvm_x86_mce mce{};

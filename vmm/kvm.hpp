@@ -119,6 +119,9 @@ class Vcpu {
   // page tables (KVM_TRANSLATE); ENOENT when it does not translate.
   int translate(std::uint64_t linear, std::uint64_t& physical) noexcept;
   int inject_interrupt(std::uint8_t vector) noexcept;
+  // Whether the instruction after an `sti` or `mov ss` is next, during which
+  // no interrupt may be taken (KVM_GET_VCPU_EVENTS).
+  int in_interrupt_shadow(bool& shadowed) noexcept;
   int inject_machine_check(const MachineCheck& event) noexcept;
 
  private:

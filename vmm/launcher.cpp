@@ -1,6 +1,8 @@
 // Several guests, one thread each.
 #include "vmm/launcher.hpp"
 
+#include <string_view>
+
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -37,7 +39,11 @@ std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines
   for (auto& t : threads) t.join();
   for (auto& outcome : outcomes)
     if (outcome.kind == GuestOutcome::Kind::stopped && deadline.count() > 0)
-      outcome.detail = "stopped: still running after " + std::to_string(deadline.count()) + " ms";
+      outcome.detail = "stopped: still running after " + std::to_string(deadline.count()) +
+                       " ms" +
+                       (outcome.detail.starts_with("stopped by the VMM")
+                            ? outcome.detail.substr(std::string_view("stopped by the VMM").size())
+                            : std::string());
   return outcomes;
 }
 

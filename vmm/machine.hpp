@@ -68,6 +68,7 @@ struct ExitCounters {
   std::atomic<std::uint64_t> ring_drains{0};         // exits that found posted writes waiting
   std::atomic<std::uint64_t> unclaimed_accesses{0};  // ports no device serves
   std::atomic<std::uint64_t> interrupts_injected{0};
+  std::atomic<std::uint64_t> injections_held_in_shadow{0};  // KVM said ready inside an sti shadow
   std::atomic<std::uint64_t> machine_checks_delivered{0};
 };
 
@@ -135,6 +136,7 @@ class Machine final : public PostedWrites {
   void set_kvm_stats_error(const char* what) noexcept;
   unsigned read_guest_code(std::uint64_t linear, std::span<std::uint8_t> out) noexcept;
   Step handle_hlt(GuestOutcome& outcome);
+  std::string stopped_where() noexcept;
   Step crash(GuestOutcome& outcome, std::string what, bool with_registers = true) noexcept;
   void deliver_pending_events() noexcept;
   void drain_posted_writes() noexcept;
@@ -174,6 +176,9 @@ class Machine final : public PostedWrites {
   std::deque<MachineCheck> pending_machine_checks_;
   std::atomic<unsigned> interrupt_sources_{0};
   std::atomic<bool> stop_requested_{false};
+  // On the vCPU thread: for the report of a guest stopped while it waited.
+  std::uint64_t halt_waits_ = 0;
+  bool waiting_in_hlt_ = false;
   std::atomic<bool> running_{false};
   pthread_t thread_{};
   std::optional<std::uint32_t> exit_status_;

@@ -122,6 +122,7 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                       {"coalesced_ring_drains", c.ring_drains.load()},
                       {"unclaimed_port_accesses", c.unclaimed_accesses.load()},
                       {"interrupts_injected", c.interrupts_injected.load()},
+                      {"interrupts_held_in_shadow", c.injections_held_in_shadow.load()},
                       {"machine_checks_delivered", c.machine_checks_delivered.load()},
                       {"nics", nics}});
   }

@@ -66,7 +66,7 @@ void ExchangeTest::exchange_and_check(const std::string& echo_image,
   }
 
   auto outcomes =
-      run_concurrently(std::vector<Machine*>{echo.get(), sender.get()}, std::chrono::minutes(15));
+      run_concurrently(std::vector<Machine*>{echo.get(), sender.get()}, std::chrono::minutes(5));
   ASSERT_TRUE(outcomes[0].ok()) << outcomes[0].detail << "\n" << echo->console_transcript();
   ASSERT_TRUE(outcomes[1].ok()) << outcomes[1].detail << "\n" << sender->console_transcript();
   EXPECT_NE(
