@@ -260,6 +260,7 @@ json guest_profile_json(const GuestProfileSource& guest) {
                              {"exits", h.exits[k]}});
     paths.push_back({{"path", exit_path_name(static_cast<ExitPath>(p))},
                      {"exits", t.exits},
+                     {"accesses", t.amount},
                      {"ns", t.ns},
                      {"histogram", histogram}});
   }
