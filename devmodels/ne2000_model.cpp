@@ -68,8 +68,12 @@ std::uint16_t Ne2000Model::translate(std::uint32_t view_address) const noexcept 
 CardContext Ne2000Model::card_context() const noexcept {
   CardContext c;
   c.dcr = static_cast<std::uint8_t>((regs_.dcr | reg::kDcrNormal) & ~kDcrAutoInit);
-  c.rsar = in_tx_area(regs_.rsar) ? translate(regs_.rsar) : std::uint16_t{0};
-  c.rbcr = regs_.rbcr;
+  // No remote DMA: the card's RSAR and RBCR hold only what the monitor
+  // programmed from a range this model validated (Decision::card), never
+  // the guest's own values, which may have changed since (issue 13: an
+  // RBCR of 0xffff loaded with a transmit opened all of card memory).
+  c.rsar = 0;
+  c.rbcr = 0;
   c.tpsr = in_tx_area(std::uint32_t{regs_.tpsr} << kPageShift)
                ? high(translate(std::uint32_t{regs_.tpsr} << kPageShift))
                : std::uint8_t{0};
@@ -175,8 +179,11 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
     decision = classify_transmit(next);
     if (!decision.verdict.ok()) return decision;
   }
-  // Any other DMA command (abort, or a new DMA) ends a remote DMA on the card.
-  if (card_dma_ && dma != 0 && dma != reg::kCrSendPacket) {
+  // Any other DMA command (abort, or a new DMA) ends a remote DMA on the card,
+  // and so does a transmit: the monitor uses the card's DMA registers for it
+  // (the source-address check), so the direct path must go first (issue 13).
+  if (card_dma_ && ((dma != 0 && dma != reg::kCrSendPacket) ||
+                    decision.action == Action::transmit)) {
     decision.ends_card_dma = true;
     card_dma_ = false;
   }

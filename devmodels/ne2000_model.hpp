@@ -89,8 +89,12 @@ struct Ne2000GuestRegisters {
 // on a DP8390) and restores (by writing them, in this order, on page 0).
 struct CardContext {
   std::uint8_t dcr = 0;    // data configuration: word or byte transfers, byte order
-  std::uint16_t rsar = 0;  // remote DMA start, translated
-  std::uint16_t rbcr = 0;  // remote DMA count
+  // The remote DMA registers are always 0 in a context: a guest's DMA runs
+  // on the card only as the range the model validated, programmed by the
+  // monitor when it starts; a context load must never hand the card a
+  // count or address the guest wrote.
+  std::uint16_t rsar = 0;
+  std::uint16_t rbcr = 0;
   std::uint8_t tpsr = 0;   // transmit page, translated
   std::uint16_t tbcr = 0;  // transmit count
   bool operator==(const CardContext&) const = default;

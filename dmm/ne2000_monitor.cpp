@@ -285,11 +285,23 @@ bool Ne2000Monitor::acquire_card_locked(Lock& lock, Guest& g) {
 // between guests is counted and timed; writes of a context changed by the
 // guest itself (its DCR) are not.
 void Ne2000Monitor::load_context_locked(Guest& g) {
-  const devmodels::CardContext wanted = g.model_.card_context();
+  devmodels::CardContext wanted = g.model_.card_context();
+  // While g's validated DMA runs, the card's RSAR/RBCR are its remainder:
+  // left alone. Otherwise they are 0, so no direct access reaches memory.
+  const bool dma_running = dma_owner_ == &g;
+  if (dma_running) {
+    wanted.rsar = g.loaded_context_.rsar;
+    wanted.rbcr = g.loaded_context_.rbcr;
+  }
   if (loaded_ == &g && g.loaded_context_ == wanted) return;
   const bool handoff = last_guest_ != &g;
   const auto start = Clock::now();
-  for (const auto& w : devmodels::card_context_writes(wanted)) card_write(w.offset, w.value);
+  for (const auto& w : devmodels::card_context_writes(wanted)) {
+    const bool dma_register = w.offset == reg::kRsar0 || w.offset == reg::kRsar1 ||
+                              w.offset == reg::kRbcr0 || w.offset == reg::kRbcr1;
+    if (dma_running && dma_register) continue;
+    card_write(w.offset, w.value);
+  }
   g.loaded_context_ = wanted;
   loaded_ = &g;
   last_guest_ = &g;
@@ -346,6 +358,14 @@ void Ne2000Monitor::abort_card_dma_locked(Guest& g) {
 
 void Ne2000Monitor::release_card_dma_locked() {
   card_write(reg::kIsr, reg::kIsrRdc);
+  // No count may outlive the DMA it was validated for (an aborted one
+  // leaves its remainder on the card).
+  card_write(reg::kRbcr0, 0);
+  card_write(reg::kRbcr1, 0);
+  if (dma_owner_ != nullptr) {
+    dma_owner_->loaded_context_.rsar = 0;
+    dma_owner_->loaded_context_.rbcr = 0;
+  }
   dma_owner_ = nullptr;
   card_free_.notify_all();
 }

@@ -698,6 +698,47 @@ TEST_F(DmmHostile, RemoteDmaOutsideMemory) {
   expect_only_the_good_frame_on_the_hub();
 }
 
+// Issue 13's escape: a remote write of 2 bytes left unfinished keeps the data
+// port direct; RBCR rewritten to 0xffff reaches only the guest's own card;
+// a transmit (CR 0x06: TXP with no DMA command, or 0x1e) then makes the
+// monitor load the guest's card context. That load must not hand the card the
+// unchecked count: the direct data port may reach only the 2 bytes validated.
+class DmmEscape : public DmmHostile, public testing::WithParamInterface<std::uint8_t> {};
+
+TEST_P(DmmEscape, AnUnfinishedDmaAndATransmitKeepTheDataPortToTheValidatedRange) {
+  hostile_->bring_up();
+  ASSERT_TRUE(hostile_->send(make_frame(kStationMac, kMacA, 64, 0x11)));
+  good_guest_writes_half();
+  good_guest_writes_the_rest();  // the good frame waits in its transmit area
+  hostile_->start_remote(0x4000, 2, true);
+  ASSERT_FALSE(hostile_.window().hooked(kDataPort));
+  hostile_->out(kRbcr0, 0xff);
+  hostile_->out(kRbcr1, 0xff);
+  hostile_->out(kTpsr, 0x40);
+  hostile_->out(kTbcr0, 64);
+  hostile_->out(kTbcr1, 0);
+  hostile_->out(kCr, GetParam());
+  EXPECT_TRUE(hostile_.window().hooked(kDataPort)) << "the transmit left the data port direct";
+  Bytes seen(16 * 1024, 0);
+  hostile_.window().port_read_string(kDataPort, 2, seen);
+  const Bytes needle(image_.begin() + 16, image_.begin() + 48);
+  EXPECT_EQ(std::search(seen.begin(), seen.end(), needle.begin(), needle.end()), seen.end())
+      << "the hostile guest read the good guest's frame from card memory";
+  hostile_->write_words(Bytes(16 * 1024, 0xee));
+  good_guest_transmits();
+  for (const auto& mc : good_.machine_checks())
+    ADD_FAILURE() << "the good guest got a machine check, status 0x" << std::hex << mc.status;
+  std::size_t good_frames = 0;
+  for (const Bytes& heard : station_.frames()) {
+    if (!from(heard, kMacB)) continue;
+    ++good_frames;
+    EXPECT_EQ(first_difference(heard, frame_), std::nullopt) << "the good frame was overwritten";
+  }
+  EXPECT_EQ(good_frames, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(TransmitCommands, DmmEscape, testing::Values(0x06, 0x1e));
+
 TEST_F(DmmHostile, ByteCountPastTheTransmitArea) {
   hostile_->bring_up();
   good_guest_writes_half();
