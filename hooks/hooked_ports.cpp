@@ -29,8 +29,9 @@ std::uint64_t PortCounters::total(IoPath path) const noexcept {
 }
 
 std::uint64_t PortCounters::total() const noexcept {
-  return total(IoPath::direct) + total(IoPath::hooked) + total(IoPath::emulated) +
-         total(IoPath::coalesced);
+  std::uint64_t sum = 0;
+  for (unsigned path = 0; path < kIoPaths; ++path) sum += total(static_cast<IoPath>(path));
+  return sum;
 }
 
 PassthroughWindow::PassthroughWindow(std::uint16_t ports, hw::PhysicalDevice& device,

@@ -608,11 +608,8 @@ std::string Machine::stopped_where() noexcept {
     if (halt_waits_ > 0)
       where += "; " + std::to_string(halt_waits_) + " waits in hlt, the last " +
                (waiting_in_hlt_ ? "unfinished" : "ended");
-    where += "; irqs pending 0x" + [&] {
-      char text[16];
-      std::snprintf(text, sizeof text, "%x", pending_irqs_.load());
-      return std::string(text);
-    }() + ", injected " + std::to_string(counters_.interrupts_injected.load());
+    where += "; irqs pending " + hex(pending_irqs_.load()) + ", injected " +
+             std::to_string(counters_.interrupts_injected.load());
     return where;
   } catch (...) {
     return {};
@@ -687,11 +684,12 @@ void Machine::deliver_pending_events() noexcept {
   // KVM's ready_for_interrupt_injection should already say no there; a KVM
   // (or an emulated SVM under it) that loses the shadow at an exit does not,
   // so ask for the shadow itself and wait for the window instead.
-  bool shadowed = false;
-  if (irqs != 0 && state.ready_for_interrupt_injection && state.if_flag &&
-      vcpu_.in_interrupt_shadow(shadowed) == 0 && shadowed)
+  bool inject = irqs != 0 && state.ready_for_interrupt_injection && state.if_flag;
+  if (bool shadowed = false; inject && vcpu_.in_interrupt_shadow(shadowed) == 0 && shadowed) {
     counters_.injections_held_in_shadow.fetch_add(1, std::memory_order_relaxed);
-  if (irqs != 0 && state.ready_for_interrupt_injection && state.if_flag && !shadowed) {
+    inject = false;
+  }
+  if (inject) {
     const auto irq = static_cast<unsigned>(__builtin_ctz(irqs));
     pending_irqs_.fetch_and(~(1u << irq), std::memory_order_acq_rel);
     if (vcpu_.inject_interrupt(static_cast<std::uint8_t>(kIrqVectorBase + irq)) == 0)
