@@ -361,7 +361,9 @@ class LaxCard final : public hw::PhysicalDevice {
   void write(std::uint16_t offset, unsigned size, std::uint32_t value) override {
     if (offset != kDataPort || size != 4) return chip_.write(offset, size, value);
     if (chip_.chip().save().remote_count == 0) return;
-    move(size, [&](std::uint8_t& byte, unsigned i) { byte = static_cast<std::uint8_t>(value >> (8 * i)); });
+    move(size, [&](std::uint8_t& byte, unsigned i) {
+      byte = static_cast<std::uint8_t>(value >> (8 * i));
+    });
   }
   void read_string(std::uint16_t offset, unsigned size, std::span<std::uint8_t> data) override {
     for (std::size_t at = 0; at + size <= data.size(); at += size) {
@@ -417,9 +419,8 @@ class DmmTest : public ::testing::Test {
   }
 
   void start(MonitorConfig config = {}) {
-    monitor_ = std::make_unique<Ne2000Monitor>(lax_ ? static_cast<hw::PhysicalDevice&>(lax_card_)
-                                                    : card_,
-                                               config);
+    monitor_ = std::make_unique<Ne2000Monitor>(
+        lax_ ? static_cast<hw::PhysicalDevice&>(lax_card_) : card_, config);
   }
   FakeGuest add(const std::string& name, const hw::MacAddress& mac, std::uint16_t io_base) {
     if (!monitor_) start();
