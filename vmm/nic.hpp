@@ -60,6 +60,11 @@ std::optional<std::uint16_t> host_card_base(const NicSpec& spec);
 // touching no port, so callers can refuse before any guest or row runs.
 std::optional<std::string> host_card_access_error(std::uint16_t base);
 
+// Why `mac` cannot be a card's own address, or nullopt when it can: a
+// station's address is unicast (bit 0 of the first octet clear; set, it is a
+// group address: multicast, or broadcast ff:ff:ff:ff:ff:ff) and not all zeros.
+std::optional<std::string> station_mac_error(const hw::MacAddress& mac);
+
 // The MAC a guest's card gets unless one is given: 52:54:00:12:34:56 + index.
 hw::MacAddress default_mac(unsigned guest_index);
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -375,6 +376,20 @@ TEST(CommandLine, ProfileOutputOutsideTheLabsReachIsRefused) {
       /*no_lab=*/false);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--svg '/nonexistent/p.svg'"), std::string::npos) << r.output;
+}
+
+std::string one_byte_image() {
+  const std::string image = testing::TempDir() + "hlt.img";
+  std::ofstream(image, std::ios::binary).put('\xf4');
+  return image;
+}
+
+TEST(CommandLine, AGroupMacIsRefusedAsACardsAddress) {
+  const Result r = vpio("run --nic emulate,mac=ff:ff:ff:ff:ff:ff " + one_byte_image());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(r.output.starts_with("vpio: --nic: mac 'ff:ff:ff:ff:ff:ff' is a group address"))
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
 }  // namespace
