@@ -147,12 +147,9 @@ bool write_file(const std::string& path, const std::string& text, const char* wh
 int report_command(const RunOptions& options) {
   nlohmann::json profile;
   try {
-    std::ifstream in(options.report);
-    if (!in) throw std::runtime_error("cannot read '" + options.report + "'");
-    profile = nlohmann::json::parse(in);
-    validate_profile(profile);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "vpio: --report %s: %s\n", options.report.c_str(), e.what());
+    profile = load_profile(options.report);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "vpio: --report %s\n", e.what());
     return kExitUsage;
   }
   std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
@@ -506,7 +503,15 @@ int main(int argc, char** argv) {
   profile->add_option("--report", options.report, "Print this saved profile and exit")
       ->type_name("FILE.json")
       ->check(CLI::ExistingFile);
+  // CLI11 would read "-1" into the unsigned count as a huge one, i.e. "all".
+  const CLI::Validator not_negative(
+      [](const std::string& text) {
+        return text.starts_with('-') ? text + " is negative; give 0 (every row) or more"
+                                     : std::string();
+      },
+      "", "not negative");
   profile->add_option("--top", options.top, "Rows of ports and sites listed per guest (0: all)")
+      ->check(not_negative)
       ->capture_default_str();
   auto* kvm_info = app.add_subcommand(
       "kvm-info",

@@ -392,5 +392,27 @@ TEST(CommandLine, AGroupMacIsRefusedAsACardsAddress) {
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
+// A binary file given as a profile: named, said not to be one, and none of its
+// bytes reach the terminal.
+TEST(CommandLine, ProfileReportOfABinaryFileEchoesNoneOfIt) {
+  const std::string binary = testing::TempDir() + "binary.json";
+  std::ofstream(binary, std::ios::binary) << std::string("\x89PNG\r\n\x1a\n\xff\xfe\x00\x01", 12);
+  const Result r = vpio("profile --report " + binary);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output, "vpio: --report " + binary +
+                          ": not a vpio profile: not JSON (parse error at byte 1)\n");
+}
+
+TEST(CommandLine, ProfileReportTopMustNotBeNegative) {
+  const std::string saved = testing::TempDir() + "saved-for-top.json";
+  std::ofstream(saved) << R"({"schema": "vpio-profile/1", "guests": []})";
+  Result r = vpio("profile --report " + saved + " --top -1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(r.output.starts_with("--top: -1 is negative; give 0 (every row) or more\n"))
+      << r.output;
+  r = vpio("profile --report " + saved + " --top 0");  // 0: every row
+  EXPECT_EQ(r.code, 0) << r.output;
+}
+
 }  // namespace
 }  // namespace vpio
