@@ -255,6 +255,18 @@ void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
   }
 }
 
+// How the --pcap recording ended: its frame count, or the write that failed.
+bool report_recording(const Network& network, const std::string& path) {
+  if (const std::error_code error = network.pcap_write_error()) {
+    std::fprintf(stderr, "vpio: --pcap %s: %s (recording stopped after %" PRIu64 " whole frames)\n",
+                 path.c_str(), error.message().c_str(), network.frames_recorded());
+    return false;
+  }
+  std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network.frames_recorded(),
+               path.c_str());
+  return true;
+}
+
 // Writes the profile and its picture and prints its report, the report also
 // when a file could not be written.
 bool write_profile(const RunOptions& options, const std::vector<std::unique_ptr<Machine>>& machines,
@@ -429,9 +441,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   if (!options.quiet) print_exit_report(machines, outcomes, nics_of);
   // Every output is attempted even after one failed: what can be kept is.
   bool outputs_written = true;
-  if (!options.pcap.empty())
-    std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network->frames_recorded(),
-                 options.pcap.c_str());
+  if (!options.pcap.empty() && !report_recording(*network, options.pcap)) outputs_written = false;
   // Guest names come from file names, which need not be UTF-8.
   if (!options.stats.empty() &&
       !write_output(options.stats,

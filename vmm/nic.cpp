@@ -339,4 +339,8 @@ std::uint64_t Network::frames_recorded() const {
   return recorder_ ? recorder_->frames_recorded() : 0;
 }
 
+std::error_code Network::pcap_write_error() const {
+  return recorder_ ? recorder_->write_error() : std::error_code();
+}
+
 }  // namespace vpio

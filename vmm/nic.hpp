@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "dmm/ne2000_monitor.hpp"
@@ -157,6 +158,9 @@ class Network {
     return passthrough_;
   }
   std::uint64_t frames_recorded() const;
+  // The recording's first failed write (no more frames were recorded after
+  // it), or an empty code.
+  std::error_code pcap_write_error() const;
 
  private:
   std::map<std::string, std::unique_ptr<hw::Hub>> hubs_;
