@@ -26,9 +26,13 @@ void set_byte(std::uint16_t& reg16, unsigned which, std::uint8_t value) noexcept
 std::uint8_t low(unsigned v) noexcept { return static_cast<std::uint8_t>(v & 0xff); }
 std::uint8_t high(unsigned v) noexcept { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
 
-Decision refuse(Violation v, std::uint32_t address) noexcept {
-  return {Action::refuse, {v, address}, {}, false};
+Decision refuse(Verdict verdict) noexcept {
+  Decision d;
+  d.action = Action::refuse;
+  d.verdict = verdict;
+  return d;
 }
+Decision refuse(Violation v, std::uint32_t address) noexcept { return refuse({v, address}); }
 
 }  // namespace
 
@@ -44,6 +48,7 @@ std::string_view violation_name(Violation v) noexcept {
     case Violation::not_initialised: return "card used before it was initialised";
     case Violation::remote_dma_stalled: return "remote DMA held the card too long";
     case Violation::foreign_source_address: return "transmit with another station's address";
+    case Violation::remote_dma_reprogrammed: return "remote DMA reprogrammed while it runs";
   }
   return "?";
 }
@@ -81,10 +86,13 @@ CardContext Ne2000Model::card_context() const noexcept {
   return c;
 }
 
-std::bitset<Ne2000Model::kWindowPorts> Ne2000Model::hooked_ports() const noexcept {
-  std::bitset<kWindowPorts> hooked;
-  hooked.set();
-  if (card_dma_) hooked.reset(kDataPort);
+HookedPorts<Ne2000Model::kWindowPorts> Ne2000Model::hooked_ports() const noexcept {
+  HookedPorts<kWindowPorts> hooked;
+  hooked.reads.set();
+  hooked.writes.set();
+  if (card_dma_)
+    for (std::uint16_t port = kDataPort; port < kDataPort + direct_ports_; ++port)
+      hooked.writes.reset(port);
   return hooked;
 }
 
@@ -92,14 +100,14 @@ bool Ne2000Model::runs(const Ne2000GuestRegisters& r) const noexcept {
   return (r.cr & reg::kCrStart) != 0 && (r.cr & reg::kCrStop) == 0;
 }
 
-// The remote DMA a CR write starts, walked as the chip walks it (wrapping
-// from PSTOP to PSTART). It may read the PROM, stay in the guest's virtual
-// memory, or stay wholly inside the transmit area, which runs on the card.
 // The remote DMA a CR write starts. It may read the PROM, stay in the
 // guest's virtual memory (walked as the chip walks it, wrapping from PSTOP to
 // PSTART), or lie wholly and linearly inside the transmit area, which runs on
 // the card: the card wraps at its own PSTOP, not the guest's. In word mode
-// the card moves whole words, so an odd count touches one byte more.
+// the card moves whole words, so an odd count touches one byte more. A write
+// there runs on the card with the data port direct (32-bit writes only if
+// kCardOverreach bytes of the area are left past its end); a read is copied
+// from the card into the guest's own card, which serves it.
 Decision Ne2000Model::classify_remote_dma(const Ne2000GuestRegisters& r) const noexcept {
   const bool write = (r.cr & reg::kCrDmaMask) == reg::kCrRemoteWrite;
   const bool words = (r.dcr & reg::kDcrWordTransfer) != 0;
@@ -113,7 +121,12 @@ Decision Ne2000Model::classify_remote_dma(const Ne2000GuestRegisters& r) const n
       return refuse(Violation::remote_dma_outside_share, pstop);
     if (end > view_tx_end()) return refuse(Violation::remote_dma_outside_share, view_tx_end());
     if (!initialised_) return refuse(Violation::not_initialised, r.rsar);
-    return {Action::start_card_dma, {}, {translate(r.rsar), r.rbcr}, write};
+    Decision d;
+    d.action = write ? Action::start_card_dma : Action::copy_from_card;
+    d.card = {translate(r.rsar), static_cast<std::uint16_t>(write ? r.rbcr : count)};
+    d.view_address = r.rsar;
+    d.direct_ports = end + kCardOverreach <= view_tx_end() ? kDataPortSpan : kDataPortWordSpan;
+    return d;
   }
   std::uint32_t address = r.rsar;
   for (std::uint32_t left = count; left > 0;) {
@@ -134,7 +147,7 @@ Decision Ne2000Model::classify_transmit(const Ne2000GuestRegisters& r) const noe
   // A transmitter looped back to its own receiver puts nothing on the wire.
   if ((r.tcr & reg::kTcrLoopbackMask) != 0) return {};
   if (!initialised_) return refuse(Violation::not_initialised, start);
-  if (r.tbcr == 0 || r.tbcr > reg::kMaxWireFrameBytes)
+  if (r.tbcr < kMinTransmitBytes || r.tbcr > reg::kMaxWireFrameBytes)
     return refuse(Violation::transmit_length, start);
   if (!in_tx_area(start)) return refuse(Violation::transmit_outside_share, start);
   if (start + r.tbcr > view_tx_end())
@@ -162,7 +175,7 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
   Ne2000GuestRegisters next = regs_;
   next.cr = value;
   if (ring_programmed_ && runs(next)) {
-    if (Verdict v = check_ring(next); !v.ok()) return {Action::refuse, v, {}, false};
+    if (Verdict v = check_ring(next); !v.ok()) return refuse(v);
   }
   Decision decision;
   const std::uint8_t dma = value & reg::kCrDmaMask;
@@ -174,7 +187,7 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
   if ((value & reg::kCrTransmit) != 0 && runs(next)) {
     // No driver starts a DMA and a transmit in one write; the card would
     // run both on the same pages.
-    if (decision.action == Action::start_card_dma)
+    if (decision.action != Action::shadow)
       return refuse(Violation::transmit_outside_share, std::uint32_t{next.tpsr} << kPageShift);
     decision = classify_transmit(next);
     if (!decision.verdict.ok()) return decision;
@@ -189,8 +202,8 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
   }
   if (decision.action == Action::start_card_dma) {
     card_dma_ = true;
-    card_dma_write_ = decision.write;
-    if (decision.write) tx_loading_ = true;
+    direct_ports_ = decision.direct_ports;
+    tx_loading_ = true;
   }
   if (decision.action == Action::transmit) tx_unacked_ = true;
   if (runs(next) && dcr_written_ && !initialised_) initialised_ = ever_initialised_ = true;
@@ -201,9 +214,11 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
 Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcept {
   if (offset == kResetPort) {
     regs_ = Ne2000GuestRegisters{};
-    card_dma_ = card_dma_write_ = tx_unacked_ = tx_loading_ = false;
+    card_dma_ = tx_unacked_ = tx_loading_ = false;
     dcr_written_ = initialised_ = ring_programmed_ = false;
-    return {Action::reset, {}, {}, false};
+    Decision d;
+    d.action = Action::reset;
+    return d;
   }
   if (offset >= kDataPort) return {};
   if (offset == reg::kCr) return on_command(value);
@@ -213,7 +228,7 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
       Ne2000GuestRegisters next = regs_;
       next.curr = value;
       if (runs(next)) {
-        if (Verdict v = check_ring(next); !v.ok()) return {Action::refuse, v, {}, false};
+        if (Verdict v = check_ring(next); !v.ok()) return refuse(v);
       }
     }
     if (offset >= reg::kPar0 && offset < reg::kPar0 + 6) regs_.par[offset - reg::kPar0] = value;
@@ -221,6 +236,12 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
     if (offset >= reg::kMar0) regs_.mar[offset - reg::kMar0] = value;
   }
   if (page != 0) return {};
+  // The card counts the running DMA from what the monitor programmed; a
+  // driver ends a DMA (CR) before it programs the next (issue 13: RBCR
+  // rewritten mid-DMA was the first step of an escape).
+  const bool dma_register = offset == reg::kRsar0 || offset == reg::kRsar1 ||
+                            offset == reg::kRbcr0 || offset == reg::kRbcr1;
+  if (card_dma_ && dma_register) return refuse(Violation::remote_dma_reprogrammed, regs_.rsar);
   Ne2000GuestRegisters next = regs_;
   switch (offset) {
     case reg::kPstart: next.pstart = value; break;
@@ -248,7 +269,7 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
   // Ring pointers moved while the card runs must stay in memory and in order.
   const bool ring_write = offset == reg::kPstart || offset == reg::kPstop || offset == reg::kBnry;
   if (ring_write && (ring_programmed_ || offset != reg::kBnry) && runs(next)) {
-    if (Verdict v = check_ring(next); !v.ok()) return {Action::refuse, v, {}, false};
+    if (Verdict v = check_ring(next); !v.ok()) return refuse(v);
   }
   if (offset == reg::kPstart || offset == reg::kPstop) ring_programmed_ = true;
   regs_ = next;

@@ -5,8 +5,8 @@
 //      DMA or transmit in the guest's transmit area (translated to where that
 //      area lives on the card), or anything else, which stays in the guest's
 //      own virtual card (its shadow);
-//   3. which ports must stay hooked: all but the data port, which goes
-//      direct while the guest's remote DMA runs on the card.
+//   3. which ports must stay hooked: all but the data port's writes, which
+//      go direct while the guest's remote write runs on the card.
 // The guest sees a whole card: PROM, registers and pages 0x40..0x7f. Only its
 // transmit area (GuestLayout) is backed by card memory; the receive ring is
 // virtual, filled by the monitor. The model validates every programming that
@@ -40,6 +40,7 @@ enum class Violation : std::uint8_t {
   not_initialised = 7,           // DMA or transmit on the card before DCR and a start
   remote_dma_stalled = 8,        // a remote DMA held the card past the monitor's limit
   foreign_source_address = 9,    // a transmitted frame names another station as its source
+  remote_dma_reprogrammed = 10,  // RSAR/RBCR written while the guest's DMA runs on the card
 };
 std::string_view violation_name(Violation v) noexcept;
 
@@ -53,7 +54,10 @@ struct Verdict {
 enum class Action : std::uint8_t {
   refuse,          // a violation: perform nothing
   shadow,          // the guest's virtual card only
-  start_card_dma,  // CR starting a remote DMA in the transmit area: run it on the card
+  start_card_dma,  // CR starting a remote write in the transmit area: run it on the card
+  // CR starting a remote read in the transmit area: the monitor copies the
+  // range from the card into the guest's own card, which serves the read.
+  copy_from_card,
   transmit,        // CR.TXP: transmit from the transmit area on the card
   reset,           // the reset port: reset the guest's virtual card
 };
@@ -67,8 +71,11 @@ struct CardRange {
 struct Decision {
   Action action = Action::shadow;
   Verdict verdict;
-  CardRange card;      // start_card_dma, transmit: the translated range
-  bool write = false;  // start_card_dma: a remote write
+  CardRange card;      // start_card_dma, copy_from_card, transmit: the translated range
+  // start_card_dma: how many ports from the data port on may take the
+  // guest's writes direct (kDataPortSpan or kDataPortWordSpan).
+  std::uint16_t direct_ports = 0;
+  std::uint16_t view_address = 0;  // copy_from_card: where the range is in the guest's view
   // The write ends the guest's remote DMA on the card (an abort or a new
   // command): the monitor aborts it on the card before anything else.
   bool ends_card_dma = false;
@@ -104,6 +111,16 @@ struct CardRegisterWrite {
   std::uint8_t value;
 };
 inline constexpr std::size_t kCardContextWrites = 8;
+
+// Question 3's answer: which ports' reads and which ports' writes go through
+// the monitor. Reads of the data port never go direct: a card need not stop
+// a read at RBCR (QEMU's NE2000 reads on past it), so only the direction
+// every card bounds by the count may reach it unchecked.
+template <std::size_t Ports>
+struct HookedPorts {
+  std::bitset<Ports> reads;
+  std::bitset<Ports> writes;
+};
 std::array<CardRegisterWrite, kCardContextWrites> card_context_writes(
     const CardContext& c) noexcept;
 
@@ -111,7 +128,23 @@ class Ne2000Model {
  public:
   static constexpr std::uint16_t kWindowPorts = 0x20;
   static constexpr std::uint16_t kDataPort = 0x10;
+  // A 32-bit access to the data port covers +0x10..+0x13; the three ports
+  // after it decode nothing else (nothing on the chip and QEMU's card, the
+  // data port again on some real ones). Unhooking the first two lets only
+  // byte and word accesses go direct, since the window sends an access
+  // through the monitor when any port it covers is hooked.
+  static constexpr std::uint16_t kDataPortSpan = 4;
+  static constexpr std::uint16_t kDataPortWordSpan = 2;
   static constexpr std::uint16_t kResetPort = 0x1f;
+  // A card may move a whole 32-bit access once one byte of the count is left,
+  // from RSAR rounded down to even (QEMU's NE2000 does): 32-bit writes go
+  // direct only while this much of the transmit area is left past the DMA's
+  // end; otherwise the monitor splits them into the card's transfers.
+  static constexpr std::uint32_t kCardOverreach = 3;
+  // The shortest transmit: destination, source and type. A DP8390 sends
+  // shorter runts as given, but one without a whole source address could
+  // not be checked against the guest's own.
+  static constexpr std::uint16_t kMinTransmitBytes = 14;
 
   explicit Ne2000Model(GuestLayout layout) : layout_(layout) {}
 
@@ -127,12 +160,11 @@ class Ne2000Model {
   // Question 1: may the card be handed to another guest now?
   bool reusable() const noexcept { return !card_dma_; }
   bool card_dma_in_flight() const noexcept { return card_dma_; }
-  bool card_dma_is_write() const noexcept { return card_dma_write_; }
   // From the start of a remote write into the transmit area until the guest
   // acknowledges the transmit's PTX/TXE in ISR (or resets).
   bool transmit_in_flight() const noexcept { return tx_loading_ || tx_unacked_; }
   // Question 3: the hooked-I/O list.
-  std::bitset<kWindowPorts> hooked_ports() const noexcept;
+  HookedPorts<kWindowPorts> hooked_ports() const noexcept;
   // Has the guest, since its card came up, ever written DCR and started it.
   bool ever_initialised() const noexcept { return ever_initialised_; }
   bool initialised() const noexcept { return initialised_; }
@@ -158,8 +190,8 @@ class Ne2000Model {
 
   GuestLayout layout_;
   Ne2000GuestRegisters regs_;
-  bool card_dma_ = false;
-  bool card_dma_write_ = false;
+  bool card_dma_ = false;  // a remote write of this guest runs on the card
+  std::uint16_t direct_ports_ = 0;  // of that write (Decision::direct_ports)
   bool tx_unacked_ = false;
   bool tx_loading_ = false;  // the transmit area was written since the last transmit
   bool dcr_written_ = false;

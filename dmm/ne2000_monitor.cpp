@@ -16,6 +16,12 @@ namespace {
 constexpr std::uint16_t kDataPort = devmodels::Ne2000Model::kDataPort;
 constexpr std::uint16_t kResetPort = devmodels::Ne2000Model::kResetPort;
 constexpr std::uint16_t kWindowPorts = devmodels::Ne2000Model::kWindowPorts;
+
+// Whether an access of `size` bytes at `offset` covers the reset port: a
+// wide one (outw +0x1e, outl +0x1c) resets the card as a byte access does.
+bool covers_reset(std::uint16_t offset, unsigned size) {
+  return offset <= kResetPort && kResetPort < offset + size;
+}
 constexpr unsigned kMinRingPages = 12;  // two maximal frames
 // The card's own settings while the monitor holds it: word transfers,
 // normal operation, 8-byte FIFO threshold.
@@ -57,6 +63,11 @@ Ne2000Monitor::Guest::Guest(Ne2000Monitor& monitor, std::string name, hw::MacAdd
   });
 }
 
+std::optional<devmodels::CardRange> Ne2000Monitor::Guest::card_dma_range() const {
+  std::lock_guard lock(monitor_.mutex_);
+  return dma_range_;
+}
+
 GuestStats Ne2000Monitor::Guest::stats() const {
   std::lock_guard lock(monitor_.mutex_);
   GuestStats s = stats_;
@@ -69,7 +80,7 @@ std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned s
   Lock lock(m.mutex_);
   if (m.stopping_) return ~0u;
   try {
-    if (offset == kResetPort) {
+    if (covers_reset(offset, size)) {
       // Reading the reset port resets the card as writing it does.
       if (!m.reset_locked(*this)) return ~0u;
       return shadow_.read(offset, size);
@@ -92,9 +103,17 @@ void Ne2000Monitor::Guest::hooked_write(std::uint16_t offset, unsigned size,
   Lock lock(m.mutex_);
   if (m.stopping_) return;
   try {
-    if (offset >= kDataPort && offset != kResetPort) {
-      // The data port outside a remote DMA on the card, and the ASIC's
-      // other ports, reach the guest's own card only.
+    if (offset == kDataPort && m.dma_owner_ == this) {
+      std::array<std::uint8_t, 4> bytes{};
+      for (unsigned i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
+      m.card_dma_write_locked(*this, std::span(bytes).first(std::min<std::size_t>(size, 4)));
+      return;
+    }
+    if (offset >= kDataPort) {
+      // The data port outside a remote write on the card, and the ASIC's
+      // other ports, reach the guest's own card only; an access that covers
+      // the reset port is a reset, whatever its width.
+      if (covers_reset(offset, size) && !m.reset_locked(*this)) return;
       shadow_.write(offset, size, value);
       return;
     }
@@ -124,7 +143,11 @@ void Ne2000Monitor::Guest::hooked_write_string(std::uint16_t offset, unsigned si
   if (offset != kDataPort) return HookedIoHandler::hooked_write_string(offset, size, data);
   Lock lock(monitor_.mutex_);
   try {
-    if (!monitor_.stopping_) shadow_.write_string(offset, size, data);
+    if (monitor_.stopping_) return;
+    if (monitor_.dma_owner_ == this)
+      monitor_.card_dma_write_locked(*this, data);
+    else
+      shadow_.write_string(offset, size, data);
   } catch (...) {
   }
 }
@@ -222,6 +245,9 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
     g.shadow_.write(offset, 1, value);
     return true;
   }
+  // A finished DMA is no longer the guest's to keep: see whether the card
+  // ended it before the model judges a write to the DMA registers.
+  if (dma_owner_ == &g && offset >= reg::kRsar0 && offset <= reg::kRbcr1) poll_card_dma_locked();
   const Decision d = g.model_.on_write(offset, value);
   if (d.action == Action::refuse) {
     violation_locked(g, d.verdict, offset);
@@ -231,6 +257,9 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
   if (d.action == Action::start_card_dma) {
     if (!acquire_card_locked(lock, g)) return false;
     start_card_dma_locked(g, d);
+  } else if (d.action == Action::copy_from_card) {
+    if (!wait_card_free_locked(lock, &g)) return false;
+    copy_from_card_locked(g, d);
   } else if (d.action == Action::transmit) {
     if (!acquire_card_locked(lock, g)) return false;
     if (!transmit_locked(g, d)) return false;
@@ -314,20 +343,43 @@ void Ne2000Monitor::load_context_locked(Guest& g) {
 }
 
 void Ne2000Monitor::start_card_dma_locked(Guest& g, const Decision& d) {
-  program_card_dma(d.card.address, d.card.bytes,
-                   d.write ? reg::kCrRemoteWrite : reg::kCrRemoteRead);
+  program_card_dma(d.card.address, d.card.bytes, reg::kCrRemoteWrite);
   g.loaded_context_.rsar = d.card.address;
   g.loaded_context_.rbcr = d.card.bytes;
+  g.dma_range_ = d.card;
   dma_owner_ = &g;
   dma_started_ = Clock::now();
   sync_hooks_locked(g);
+}
+
+// A remote read of the guest's transmit area: a card need not stop a read
+// at RBCR, so the read never reaches it; the range is copied from the card
+// into the guest's own card, whose remote read (started by the same CR
+// write) then serves the data port.
+void Ne2000Monitor::copy_from_card_locked(Guest& g, const Decision& d) {
+  std::vector<std::uint8_t> bytes(d.card.bytes);
+  card_read_memory(d.card.address, bytes);
+  hw::Ne2000State state = g.shadow_.save();
+  const std::size_t at = d.view_address - reg::kMemoryStart;
+  std::copy_n(bytes.begin(), std::min(bytes.size(), state.memory.size() - at),
+              state.memory.begin() + static_cast<std::ptrdiff_t>(at));
+  g.shadow_.restore(state);
+}
+
+// Writes of the guest's running remote write that the window did not let go
+// direct (32-bit ones near its transmit area's end, or posted ones drained
+// late): moved in the card's own transfers, which stop at the count the
+// monitor programmed.
+void Ne2000Monitor::card_dma_write_locked(Guest& g, std::span<const std::uint8_t> bytes) {
+  const unsigned width = (g.loaded_context_.dcr & reg::kDcrWordTransfer) != 0 ? 2 : 1;
+  card_.write_string(kDataPort, width, bytes);
 }
 
 // The window's hooked-I/O list is the model's (question 3).
 void Ne2000Monitor::sync_hooks_locked(Guest& g) {
   const auto hooked = g.model_.hooked_ports();
   for (std::uint16_t port = 0; port < kWindowPorts; ++port)
-    hooked.test(port) ? g.window_.hook(port) : g.window_.unhook(port);
+    g.window_.set_hooked(port, hooked.reads.test(port), hooked.writes.test(port));
 }
 
 // The card reports the end of the owner's remote DMA by ISR.RDC.
@@ -343,10 +395,7 @@ void Ne2000Monitor::poll_card_dma_locked() {
   const auto& r = g.model_.registers();
   const unsigned width = (r.dcr & reg::kDcrWordTransfer) != 0 ? 2 : 1;
   std::vector<std::uint8_t> filler((r.rbcr + width - 1) / width * width);
-  if (g.model_.card_dma_is_write())
-    g.shadow_.write_string(kDataPort, width, filler);
-  else
-    g.shadow_.read_string(kDataPort, width, filler);
+  g.shadow_.write_string(kDataPort, width, filler);
 }
 
 // The model has already ended (or replaced) the guest's DMA.
@@ -365,6 +414,7 @@ void Ne2000Monitor::release_card_dma_locked() {
   if (dma_owner_ != nullptr) {
     dma_owner_->loaded_context_.rsar = 0;
     dma_owner_->loaded_context_.rbcr = 0;
+    dma_owner_->dma_range_.reset();
   }
   dma_owner_ = nullptr;
   card_free_.notify_all();

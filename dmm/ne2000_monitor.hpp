@@ -1,7 +1,7 @@
 // The Device Modeling Monitor for one physical NE2000 shared by several
 // guests (docs/vpio.md). Each guest sees a whole card through a
-// PassthroughWindow; its accesses are hooked except the data port while its
-// own remote DMA runs on the card. The monitor:
+// PassthroughWindow; its accesses are hooked except writes to the data port
+// while its own remote write runs on the card. The monitor:
 //  - keeps each guest's card in a shadow (a hw::Ne2000 of its own: registers,
 //    PROM with the guest's MAC, virtual receive ring, ISR/IMR and IRQ line);
 //  - runs what must touch the card on the card: remote DMA in the guest's
@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -127,6 +128,9 @@ class Ne2000Monitor {
     const hw::MacAddress& mac() const noexcept { return mac_; }
     GuestStats stats() const;
     devmodels::GuestLayout layout() const noexcept { return model_.layout(); }
+    // The card range the model validated for the guest's remote write that
+    // runs on the card now (its data port's writes are direct), if any.
+    std::optional<devmodels::CardRange> card_dma_range() const;
 
     std::uint32_t hooked_read(std::uint16_t offset, unsigned size) noexcept override;
     void hooked_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override;
@@ -151,6 +155,7 @@ class Ne2000Monitor {
     std::deque<std::vector<std::uint8_t>> queue_;
     GuestStats stats_;
     devmodels::CardContext loaded_context_;  // as last written to the card
+    std::optional<devmodels::CardRange> dma_range_;  // while it owns the card's DMA
   };
 
  private:
@@ -158,6 +163,8 @@ class Ne2000Monitor {
 
   bool write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset, std::uint8_t value);
   bool reset_locked(Guest& g);
+  void copy_from_card_locked(Guest& g, const devmodels::Decision& d);
+  void card_dma_write_locked(Guest& g, std::span<const std::uint8_t> bytes);
   void violation_locked(Guest& g, devmodels::Verdict verdict, std::uint16_t offset);
   // Waits until no other guest's remote DMA runs on the card (aborting one
   // that stalls). False when the monitor stops.

@@ -1,6 +1,7 @@
 // The hooked-I/O list and the direct/hooked dispatch.
 #include "hooks/hooked_ports.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace vpio {
@@ -52,21 +53,18 @@ void PassthroughWindow::post_direct_writes(PostedWrites& posted, std::uint16_t b
   posted_base_ = base;
   posted_offset_ = offset;
   posted_bytes_ = bytes;
-  if (!hooked(offset))
+  if (!writes_hooked(offset))
     posted.post_writes(static_cast<std::uint16_t>(base + offset), bytes, true);
 }
 
-void PassthroughWindow::set_hooked(std::uint16_t offset, bool hooked) noexcept {
+void PassthroughWindow::set_hooked(std::uint16_t offset, bool reads, bool writes) noexcept {
   if (offset >= ports_) return;
-  const bool was = hooked_[offset].exchange(hooked, std::memory_order_acq_rel);
-  if (was != hooked && posted_ != nullptr && offset == posted_offset_)
+  hooked_reads_[offset].store(reads, std::memory_order_release);
+  const bool was = hooked_writes_[offset].exchange(writes, std::memory_order_acq_rel);
+  if (was != writes && posted_ != nullptr && offset == posted_offset_)
     posted_->post_writes(static_cast<std::uint16_t>(posted_base_ + offset), posted_bytes_,
-                         !hooked);
+                         !writes);
 }
-
-void PassthroughWindow::hook(std::uint16_t offset) noexcept { set_hooked(offset, true); }
-
-void PassthroughWindow::unhook(std::uint16_t offset) noexcept { set_hooked(offset, false); }
 
 void PassthroughWindow::hook_all() noexcept {
   for (std::uint16_t p = 0; p < ports_; ++p) hook(p);
@@ -75,12 +73,22 @@ void PassthroughWindow::hook_all() noexcept {
 // The device may throw (a wire failing); the exit path must not. A lost
 // access is the least harm.
 template <typename Access>
-bool PassthroughWindow::run_direct(std::uint16_t offset, Access&& access) noexcept {
-  if (hooked(offset)) return false;
+bool PassthroughWindow::run_direct(std::uint16_t offset, unsigned size, bool write,
+                                   Access&& access) noexcept {
+  // An access is direct only if every port it covers is: a wide one must not
+  // carry a byte past the model to a hooked neighbour.
+  const auto is_hooked = [&] {
+    for (unsigned i = 0; i < std::max(size, 1u); ++i) {
+      const auto port = static_cast<std::uint16_t>(offset + i);
+      if (port >= ports_ || (write ? writes_hooked(port) : reads_hooked(port))) return true;
+    }
+    return false;
+  };
+  if (is_hooked()) return false;
   std::unique_lock<std::mutex> lock;
   if (gate_ != nullptr) {
     lock = std::unique_lock(*gate_);
-    if (hooked(offset)) return false;
+    if (is_hooked()) return false;
   }
   try {
     access();
@@ -91,7 +99,7 @@ bool PassthroughWindow::run_direct(std::uint16_t offset, Access&& access) noexce
 
 std::uint32_t PassthroughWindow::port_read(std::uint16_t offset, unsigned size) noexcept {
   std::uint32_t value = ~0u;
-  if (run_direct(offset, [&] { value = device_.read(offset, size); })) {
+  if (run_direct(offset, size, false, [&] { value = device_.read(offset, size); })) {
     counters_.add(offset, IoPath::direct, false, 1);
     last_path_ = IoPath::direct;
     return value;
@@ -103,7 +111,7 @@ std::uint32_t PassthroughWindow::port_read(std::uint16_t offset, unsigned size) 
 
 void PassthroughWindow::port_write(std::uint16_t offset, unsigned size,
                                    std::uint32_t value) noexcept {
-  if (run_direct(offset, [&] { device_.write(offset, size, value); })) {
+  if (run_direct(offset, size, true, [&] { device_.write(offset, size, value); })) {
     counters_.add(offset, IoPath::direct, true, 1);
     last_path_ = IoPath::direct;
     return;
@@ -116,7 +124,7 @@ void PassthroughWindow::port_write(std::uint16_t offset, unsigned size,
 void PassthroughWindow::port_read_string(std::uint16_t offset, unsigned size,
                                          std::span<std::uint8_t> data) noexcept {
   const std::uint64_t elements = size == 0 ? 0 : data.size() / size;
-  if (run_direct(offset, [&] { device_.read_string(offset, size, data); })) {
+  if (run_direct(offset, size, false, [&] { device_.read_string(offset, size, data); })) {
     counters_.add(offset, IoPath::direct, false, elements);
     last_path_ = IoPath::direct;
     return;
@@ -140,7 +148,7 @@ void PassthroughWindow::write_string(std::uint16_t offset, unsigned size,
                                      std::span<const std::uint8_t> data,
                                      IoPath direct_path) noexcept {
   const std::uint64_t elements = size == 0 ? 0 : data.size() / size;
-  if (run_direct(offset, [&] { device_.write_string(offset, size, data); })) {
+  if (run_direct(offset, size, true, [&] { device_.write_string(offset, size, data); })) {
     counters_.add(offset, direct_path, true, elements);
     last_path_ = direct_path;
     return;

@@ -61,19 +61,29 @@ class PassthroughWindow final : public PortDevice {
                     std::mutex* gate = nullptr);
 
   // Asks `posted` to post writes to [offset, offset + bytes) of this window,
-  // which the guest sees at `base`, whenever `offset` is direct, and to stop
-  // when it is hooked: a hooked write may need the monitor's answer at once.
+  // which the guest sees at `base`, whenever `offset`'s writes are direct,
+  // and to stop when they are hooked: a hooked write may need the monitor's answer at once.
   // Call once, before the guest runs. The ports past `offset` in the range
   // must be ones whose writes never need an answer either.
   void post_direct_writes(PostedWrites& posted, std::uint16_t base, std::uint16_t offset,
                           std::uint16_t bytes);
 
-  // The hooked-I/O list. Offsets past the window are ignored.
-  void hook(std::uint16_t offset) noexcept;
-  void unhook(std::uint16_t offset) noexcept;
+  // The hooked-I/O list, per port and direction (a device may bound one
+  // direction of a port and not the other). Offsets past the window are
+  // ignored.
+  void set_hooked(std::uint16_t offset, bool reads, bool writes) noexcept;
+  void hook(std::uint16_t offset) noexcept { set_hooked(offset, true, true); }
+  void unhook(std::uint16_t offset) noexcept { set_hooked(offset, false, false); }
   void hook_all() noexcept;
+  bool reads_hooked(std::uint16_t offset) const noexcept {
+    return offset < ports_ && hooked_reads_[offset].load(std::memory_order_acquire);
+  }
+  bool writes_hooked(std::uint16_t offset) const noexcept {
+    return offset < ports_ && hooked_writes_[offset].load(std::memory_order_acquire);
+  }
+  // Both directions.
   bool hooked(std::uint16_t offset) const noexcept {
-    return offset < ports_ && hooked_[offset].load(std::memory_order_acquire);
+    return reads_hooked(offset) && writes_hooked(offset);
   }
   const PortCounters& counters() const noexcept { return counters_; }
 
@@ -90,23 +100,24 @@ class PassthroughWindow final : public PortDevice {
   IoPath last_path() const noexcept override { return last_path_; }
 
  private:
-  void set_hooked(std::uint16_t offset, bool hooked) noexcept;
   void write_string(std::uint16_t offset, unsigned size, std::span<const std::uint8_t> data,
                     IoPath direct_path) noexcept;
 
-  // Runs a direct access under the gate if the port is still direct there.
+  // Runs a direct access under the gate if the port is still direct for
+  // this direction there.
   template <typename Access>
-  bool run_direct(std::uint16_t offset, Access&& access) noexcept;
+  bool run_direct(std::uint16_t offset, unsigned size, bool write, Access&& access) noexcept;
 
   std::uint16_t ports_;
   hw::PhysicalDevice& device_;
   std::mutex* gate_;
   HookedIoHandler& monitor_;
   // Read without the gate on the fast path; written under it by the monitor.
-  std::array<std::atomic<bool>, kMaxPorts> hooked_{};
+  std::array<std::atomic<bool>, kMaxPorts> hooked_reads_{};
+  std::array<std::atomic<bool>, kMaxPorts> hooked_writes_{};
   PortCounters counters_;
   // The posted range, set before the guest runs; its registration follows
-  // hooked_[posted_offset_] (changed under the gate, so in order).
+  // hooked_writes_[posted_offset_] (changed under the gate, so in order).
   PostedWrites* posted_ = nullptr;
   std::uint16_t posted_base_ = 0, posted_offset_ = 0, posted_bytes_ = 0;
   // Written and read by the one vCPU thread this window belongs to.

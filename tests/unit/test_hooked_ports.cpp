@@ -83,6 +83,51 @@ TEST(PassthroughWindow, TheListChangesAtRunTime) {
   EXPECT_FALSE(window.hooked(0x40));
 }
 
+TEST(PassthroughWindow, EachDirectionIsHookedOnItsOwn) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  PassthroughWindow window(0x20, device, monitor);
+  window.hook_all();
+  window.set_hooked(0x10, true, false);  // writes direct, reads through the monitor
+  EXPECT_FALSE(window.hooked(0x10));
+  EXPECT_TRUE(window.reads_hooked(0x10));
+  EXPECT_FALSE(window.writes_hooked(0x10));
+  EXPECT_EQ(window.port_read(0x10, 1), 0xa010u);
+  std::vector<std::uint8_t> buffer(8);
+  window.port_read_string(0x10, 1, buffer);
+  window.port_write(0x10, 1, 0x77);
+  window.port_write_string(0x10, 1, buffer);
+  EXPECT_EQ(monitor.reads, 1u + 8u);
+  EXPECT_EQ(device.reads, 0u);
+  EXPECT_EQ(device.writes, 1u);
+  EXPECT_EQ(device.string_elements, 8u);
+}
+
+// A wide access goes direct only if every port it covers does: it must not
+// carry a byte past the monitor to a hooked neighbour, or out of the window.
+TEST(PassthroughWindow, AWideAccessIsDirectOnlyIfEveryPortItCoversIs) {
+  FakeDevice device;
+  FakeMonitor monitor;
+  PassthroughWindow window(0x20, device, monitor);
+  window.hook_all();
+  window.unhook(0x10);
+  window.unhook(0x11);
+  window.port_write(0x10, 2, 1);  // 0x10..0x11: direct
+  window.port_write(0x10, 4, 2);  // 0x12..0x13 hooked: the monitor
+  window.port_write(0x0f, 2, 3);  // 0x0f hooked: the monitor
+  EXPECT_EQ(device.writes, 1u);
+  EXPECT_EQ(monitor.writes, 2u);
+  window.unhook(0x12);
+  window.unhook(0x13);
+  window.port_write(0x10, 4, 4);
+  EXPECT_EQ(device.writes, 2u);
+  for (std::uint16_t p = 0x1c; p < 0x20; ++p) window.unhook(p);
+  window.port_write(0x1e, 4, 5);  // 0x20..0x21 are past the window
+  EXPECT_EQ((window.port_read(0x1e, 4)), 0xa01eu);
+  EXPECT_EQ(device.writes, 2u);
+  EXPECT_EQ(monitor.writes, 3u);
+}
+
 TEST(PassthroughWindow, StringElementsAreCountedPerPathExactly) {
   FakeDevice device;
   FakeMonitor monitor;

@@ -60,6 +60,7 @@ std::string action_name(Action a) {
     case Action::refuse: return "refuse";
     case Action::shadow: return "shadow";
     case Action::start_card_dma: return "start_card_dma";
+    case Action::copy_from_card: return "copy_from_card";
     case Action::transmit: return "transmit";
     case Action::reset: return "reset";
   }
@@ -133,7 +134,10 @@ struct FakeGuest {
     return *this;
   }
 
-  bool all_hooked() const { return model.hooked_ports().all(); }
+  bool all_hooked() const {
+    const auto hooked = model.hooked_ports();
+    return hooked.reads.all() && hooked.writes.all();
+  }
 };
 
 // ---- A stock driver ----
@@ -165,7 +169,6 @@ TEST(Ne2000Model, ASendRunsTheDmaAndTheTransmitOnTheCardAtTheTranslatedArea) {
   g.write(kIsr, kIsrPtx);
 
   EXPECT_EQ(action_name(dma.action), "start_card_dma");
-  EXPECT_TRUE(dma.write);
   EXPECT_EQ(dma.card.address, kCardTxStart);
   EXPECT_EQ(dma.card.bytes, dma_bytes);
   EXPECT_EQ(action_name(tx.action), "transmit");
@@ -237,15 +240,17 @@ TEST(Ne2000Model, TheCardContextIsTranslated) {
 
 // ---- Question 1 and 3: in flight, reusable, hooked ----
 
-TEST(Ne2000Model, TheDataPortIsDirectExactlyWhileACardDmaRuns) {
+TEST(Ne2000Model, TheDataPortsWritesAreDirectExactlyWhileACardDmaRuns) {
   FakeGuest g;
   g.probe();
   g.init();
   EXPECT_TRUE(g.all_hooked());
   g.remote(0x4000, 0x40, true);
   const auto hooked = g.model.hooked_ports();
-  EXPECT_EQ(hooked.count(), Ne2000Model::kWindowPorts - 1u);
-  EXPECT_FALSE(hooked.test(Ne2000Model::kDataPort));
+  EXPECT_TRUE(hooked.reads.all()) << "a card need not stop a read at its count";
+  EXPECT_EQ(hooked.writes.count(), Ne2000Model::kWindowPorts - Ne2000Model::kDataPortSpan);
+  for (unsigned i = 0; i < Ne2000Model::kDataPortSpan; ++i)
+    EXPECT_FALSE(hooked.writes.test(Ne2000Model::kDataPort + i)) << "data port + " << i;
   EXPECT_FALSE(g.model.reusable());
   g.model.card_dma_done();
   EXPECT_TRUE(g.all_hooked());
@@ -284,12 +289,8 @@ TEST(Ne2000Model, TransmitInFlightSpansFromTheCardDmaToThePtxAcknowledgement) {
   EXPECT_TRUE(g.model.transmit_in_flight()) << "after the card DMA started";
   g.model.card_dma_done();
   g.write(kIsr, kIsrRdc);
-  // KNOWN FAILURE (devmodels/ne2000_model.hpp, transmit_in_flight()): it is
-  // (card_dma_ && card_dma_write_) || tx_unacked_, so between the end of the
-  // remote write (card_dma_done) and CR.TXP it reads false, although the
-  // header documents "from the start of a remote write into the transmit
-  // area until the guest acknowledges the transmit's PTX/TXE in ISR". A
-  // guest that resets in that gap escapes reset_while_busy.
+  // Between the end of the remote write and CR.TXP as well: a guest that
+  // reset in that gap once escaped reset_while_busy.
   EXPECT_TRUE(g.model.transmit_in_flight()) << "after the card DMA ended, before TXP";
   g.put(kTbcr0, 60).put(kTbcr1, 0).put(kTpsr, 0x40);
   EXPECT_TRUE(g.model.transmit_in_flight()) << "with TBCR and TPSR written";
@@ -362,7 +363,7 @@ void expect_refused(FakeGuest& g, std::uint16_t offset, std::uint8_t value, Viol
   EXPECT_EQ(describe(g.model.registers()), describe(before)) << "a refused write changed them";
   EXPECT_EQ(g.model.card_dma_in_flight(), dma_before);
   EXPECT_EQ(g.model.transmit_in_flight(), tx_before);
-  EXPECT_TRUE(g.all_hooked());
+  EXPECT_EQ(g.all_hooked(), !dma_before) << "a refusal opens no port and closes none";
 }
 
 // Programs a remote DMA up to (not including) its command.
@@ -550,6 +551,70 @@ TEST(Ne2000ModelHostile, TheModelStaysUsableAfterARefusal) {
   EXPECT_EQ(action_name(d.action), "start_card_dma");
   EXPECT_EQ(d.card.address, kCardTxStart);
   EXPECT_EQ(d.card.bytes, 0x600);
+}
+
+// ---- Issue 13: what the direct path may reach ----
+
+TEST(Ne2000Model, AReadOfTheTransmitAreaIsCopiedNotRunOnTheCard) {
+  FakeGuest g = running_guest();
+  const Decision d = g.remote(0x4102, 0x41, false);
+  EXPECT_EQ(action_name(d.action), "copy_from_card");
+  EXPECT_EQ(d.card.address, kCardTxStart + 0x102);
+  EXPECT_EQ(d.card.bytes, 0x42) << "word mode: the odd count moves one byte more";
+  EXPECT_EQ(d.view_address, 0x4102);
+  EXPECT_FALSE(g.model.card_dma_in_flight());
+  EXPECT_TRUE(g.all_hooked());
+}
+
+TEST(Ne2000Model, ThirtyTwoBitWritesGoDirectOnlyWithRoomForTheCardsOverreach) {
+  FakeGuest g = running_guest();
+  const auto roomy_bytes = static_cast<std::uint16_t>(0x600 - Ne2000Model::kCardOverreach - 1);
+  const Decision roomy = g.remote(0x4000, roomy_bytes, true);
+  EXPECT_EQ(roomy.direct_ports, Ne2000Model::kDataPortSpan);
+  g.write(kCr, kRunningPage0);
+  const Decision tight = g.remote(0x4500, 0x100, true);
+  ASSERT_EQ(action_name(tight.action), "start_card_dma") << "a DMA that fits is never refused";
+  EXPECT_EQ(tight.direct_ports, Ne2000Model::kDataPortWordSpan);
+  const auto hooked = g.model.hooked_ports();
+  EXPECT_FALSE(hooked.writes.test(Ne2000Model::kDataPort));
+  EXPECT_FALSE(hooked.writes.test(Ne2000Model::kDataPort + 1));
+  EXPECT_TRUE(hooked.writes.test(Ne2000Model::kDataPort + 2)) << "a 32-bit write covers it";
+}
+
+TEST(Ne2000ModelHostile, RbcrRewrittenWhileTheCardDmaRuns) {
+  FakeGuest g = running_guest();
+  g.remote(0x4000, 2, true);
+  ASSERT_TRUE(g.model.card_dma_in_flight());
+  for (const std::uint16_t offset : {kRbcr0, kRbcr1, kRsar0, kRsar1})
+    expect_refused(g, offset, 0xff, Violation::remote_dma_reprogrammed, 0x4000);
+  EXPECT_EQ(g.model.registers().rbcr, 2) << "a refused write is not recorded";
+  EXPECT_TRUE(g.model.card_dma_in_flight());
+}
+
+TEST(Ne2000Model, TheDmaRegistersAreFreeOnceTheCardDmaEnded) {
+  FakeGuest g = running_guest();
+  g.remote(0x4000, 2, true);
+  g.model.card_dma_done();
+  EXPECT_EQ(action_name(g.write(kRbcr0, 0xff).action), "shadow");
+  g.remote(0x4000, 2, true);
+  EXPECT_TRUE(g.write(kCr, kRunningPage0).ends_card_dma);
+  EXPECT_EQ(action_name(g.write(kRsar0, 0x10).action), "shadow");
+}
+
+TEST(Ne2000ModelHostile, RuntsWithoutAWholeHeaderAreRefused) {
+  for (const std::uint16_t bytes : std::initializer_list<std::uint16_t>{1, 5, 10, 13}) {
+    FakeGuest g = running_guest();
+    program_transmit(g, 0x40, bytes);
+    expect_refused(g, kCr, kTransmit, Violation::transmit_length, 0x4000);
+  }
+}
+
+TEST(Ne2000Model, ARuntWithAWholeHeaderGoesOutAsADp8390SendsIt) {
+  FakeGuest g = running_guest();
+  program_transmit(g, 0x40, Ne2000Model::kMinTransmitBytes);
+  const Decision d = g.write(kCr, kTransmit);
+  EXPECT_EQ(action_name(d.action), "transmit");
+  EXPECT_EQ(d.card.bytes, Ne2000Model::kMinTransmitBytes);
 }
 
 }  // namespace
