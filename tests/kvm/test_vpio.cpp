@@ -353,8 +353,14 @@ TEST_P(EscapeTest, GetsOneMachineCheckAndEveryFrameOfTheStreamBesideItIsIntact) 
   EXPECT_LT(blast_before_hostile, kBlastFrames);
   std::printf(
       "[ escape ] %s: %zu frames on the wire, %zu of net_blast's before the attempt's "
-      "first transmit\n",
-      GetParam(), frames_.size(), blast_before_hostile);
+      "first transmit; %llu machine check(s) delivered\n",
+      GetParam(), frames_.size(), blast_before_hostile,
+      static_cast<unsigned long long>(hostile.machine->counters().machine_checks_delivered.load()));
+  std::istringstream lines(transcript(0));
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("machine check") != std::string::npos ||
+        line.find("through the data port") != std::string::npos)
+      std::printf("[ escape ] %s\n", line.c_str());
   expect_delivery_exact(0);
   expect_delivery_exact(1);
 }
