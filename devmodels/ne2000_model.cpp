@@ -195,8 +195,8 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
   // Any other DMA command (abort, or a new DMA) ends a remote DMA on the card,
   // and so does a transmit: the monitor uses the card's DMA registers for it
   // (the source-address check), so the direct path must go first (issue 13).
-  if (card_dma_ && ((dma != 0 && dma != reg::kCrSendPacket) ||
-                    decision.action == Action::transmit)) {
+  if (card_dma_ &&
+      ((dma != 0 && dma != reg::kCrSendPacket) || decision.action == Action::transmit)) {
     decision.ends_card_dma = true;
     card_dma_ = false;
   }
