@@ -76,8 +76,9 @@ struct Decision {
   // guest's writes direct (kDataPortSpan or kDataPortWordSpan).
   std::uint16_t direct_ports = 0;
   std::uint16_t view_address = 0;  // copy_from_card: where the range is in the guest's view
-  // The write ends the guest's remote DMA on the card (an abort or a new
-  // command): the monitor aborts it on the card before anything else.
+  // The write ends the guest's remote DMA on the card (an abort, a new
+  // command, or a refused reprogramming of it): the monitor aborts it on the
+  // card before anything else.
   bool ends_card_dma = false;
 };
 

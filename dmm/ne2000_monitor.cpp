@@ -251,6 +251,7 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
   if (dma_owner_ == &g && offset >= reg::kRsar0 && offset <= reg::kRbcr1) poll_card_dma_locked();
   const Decision d = g.model_.on_write(offset, value);
   if (d.action == Action::refuse) {
+    if (d.ends_card_dma && dma_owner_ == &g) abort_card_dma_locked(g);
     violation_locked(g, d.verdict, offset);
     return false;
   }

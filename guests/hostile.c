@@ -297,10 +297,10 @@ static int escape(void) {
   reg_write(NE_CR, CR_IDLE);
   set_remote_dma(TX_AREA, ESCAPE_DMA_BYTES);
   reg_write(NE_CR, CR_REMOTE_WRITE);
-  /* 3. Its count rewritten while it runs (refused at the first byte; the
-     second would only be refused again). */
+  /* 3. Its count rewritten while it runs: refused at the first byte, which
+     also takes the DMA from the guest, so the second reaches its own card. */
   reg_write(NE_P0_RBCR0, (uint8_t)ESCAPE_COUNT);
-  if (checks_seen() == 0) reg_write(NE_P0_RBCR1, (uint8_t)(ESCAPE_COUNT >> 8));
+  reg_write(NE_P0_RBCR1, (uint8_t)(ESCAPE_COUNT >> 8));
   printf("hostile: RBCR rewritten mid-DMA, %u machine checks so far\n", checks_seen());
   /* 4. A transmit whose CR carries no remote DMA command. */
   const unsigned before_transmit = checks_seen();

@@ -718,7 +718,9 @@ TEST_P(DmmEscape, AnUnfinishedDmaAndATransmitKeepTheDataPortToTheValidatedRange)
   ASSERT_FALSE(hostile_.window().writes_hooked(kDataPort));
   hostile_->out(kRbcr0, 0xff);
   expect_machine_check(hostile_, Violation::remote_dma_reprogrammed, 0x4000, kRbcr0);
-  // A guest that carries on after its machine check gets nothing more.
+  EXPECT_TRUE(hostile_.window().hooked(kDataPort)) << "the broken DMA is taken from the guest";
+  // A guest that carries on after its machine check gets nothing more:
+  // no second machine check, no escape.
   hostile_->out(kRbcr1, 0xff);
   hostile_->out(kTpsr, 0x40);
   hostile_->out(kTbcr0, 64);
@@ -741,6 +743,7 @@ TEST_P(DmmEscape, AnUnfinishedDmaAndATransmitKeepTheDataPortToTheValidatedRange)
     EXPECT_EQ(first_difference(heard, frame_), std::nullopt) << "the good frame was overwritten";
   }
   EXPECT_EQ(good_frames, 1u);
+  EXPECT_EQ(hostile_.machine_checks().size(), 1u) << "one machine check for the whole attempt";
 }
 
 INSTANTIATE_TEST_SUITE_P(TransmitCommands, DmmEscape, testing::Values(0x06, 0x1e));
