@@ -195,8 +195,8 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
   // Any other DMA command (abort, or a new DMA) ends a remote DMA on the card,
   // and so does a transmit: the monitor uses the card's DMA registers for it
   // (the source-address check), so the direct path must go first (issue 13).
-  if (card_dma_ && ((dma != 0 && dma != reg::kCrSendPacket) ||
-                    decision.action == Action::transmit)) {
+  if (card_dma_ &&
+      ((dma != 0 && dma != reg::kCrSendPacket) || decision.action == Action::transmit)) {
     decision.ends_card_dma = true;
     card_dma_ = false;
   }
@@ -241,7 +241,14 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
   // rewritten mid-DMA was the first step of an escape).
   const bool dma_register = offset == reg::kRsar0 || offset == reg::kRsar1 ||
                             offset == reg::kRbcr0 || offset == reg::kRbcr1;
-  if (card_dma_ && dma_register) return refuse(Violation::remote_dma_reprogrammed, regs_.rsar);
+  if (card_dma_ && dma_register) {
+    // The DMA the guest broke is taken from it: the data port is hooked
+    // again, and its later writes to these registers reach its own card.
+    Decision d = refuse(Violation::remote_dma_reprogrammed, regs_.rsar);
+    d.ends_card_dma = true;
+    card_dma_ = false;
+    return d;
+  }
   Ne2000GuestRegisters next = regs_;
   switch (offset) {
     case reg::kPstart: next.pstart = value; break;

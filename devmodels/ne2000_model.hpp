@@ -58,8 +58,8 @@ enum class Action : std::uint8_t {
   // CR starting a remote read in the transmit area: the monitor copies the
   // range from the card into the guest's own card, which serves the read.
   copy_from_card,
-  transmit,        // CR.TXP: transmit from the transmit area on the card
-  reset,           // the reset port: reset the guest's virtual card
+  transmit,  // CR.TXP: transmit from the transmit area on the card
+  reset,     // the reset port: reset the guest's virtual card
 };
 
 // A range of card memory, as the card addresses it.
@@ -71,13 +71,14 @@ struct CardRange {
 struct Decision {
   Action action = Action::shadow;
   Verdict verdict;
-  CardRange card;      // start_card_dma, copy_from_card, transmit: the translated range
+  CardRange card;  // start_card_dma, copy_from_card, transmit: the translated range
   // start_card_dma: how many ports from the data port on may take the
   // guest's writes direct (kDataPortSpan or kDataPortWordSpan).
   std::uint16_t direct_ports = 0;
   std::uint16_t view_address = 0;  // copy_from_card: where the range is in the guest's view
-  // The write ends the guest's remote DMA on the card (an abort or a new
-  // command): the monitor aborts it on the card before anything else.
+  // The write ends the guest's remote DMA on the card (an abort, a new
+  // command, or a refused reprogramming of it): the monitor aborts it on the
+  // card before anything else.
   bool ends_card_dma = false;
 };
 
@@ -95,7 +96,7 @@ struct Ne2000GuestRegisters {
 // list a context switch saves (from the model: these registers are write-only
 // on a DP8390) and restores (by writing them, in this order, on page 0).
 struct CardContext {
-  std::uint8_t dcr = 0;    // data configuration: word or byte transfers, byte order
+  std::uint8_t dcr = 0;  // data configuration: word or byte transfers, byte order
   // The remote DMA registers are always 0 in a context: a guest's DMA runs
   // on the card only as the range the model validated, programmed by the
   // monitor when it starts; a context load must never hand the card a
@@ -190,7 +191,7 @@ class Ne2000Model {
 
   GuestLayout layout_;
   Ne2000GuestRegisters regs_;
-  bool card_dma_ = false;  // a remote write of this guest runs on the card
+  bool card_dma_ = false;           // a remote write of this guest runs on the card
   std::uint16_t direct_ports_ = 0;  // of that write (Decision::direct_ports)
   bool tx_unacked_ = false;
   bool tx_loading_ = false;  // the transmit area was written since the last transmit

@@ -105,7 +105,8 @@ void Ne2000Monitor::Guest::hooked_write(std::uint16_t offset, unsigned size,
   try {
     if (offset == kDataPort && m.dma_owner_ == this) {
       std::array<std::uint8_t, 4> bytes{};
-      for (unsigned i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
+      for (unsigned i = 0; i < bytes.size(); ++i)
+        bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
       m.card_dma_write_locked(*this, std::span(bytes).first(std::min<std::size_t>(size, 4)));
       return;
     }
@@ -250,6 +251,7 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
   if (dma_owner_ == &g && offset >= reg::kRsar0 && offset <= reg::kRbcr1) poll_card_dma_locked();
   const Decision d = g.model_.on_write(offset, value);
   if (d.action == Action::refuse) {
+    if (d.ends_card_dma && dma_owner_ == &g) abort_card_dma_locked(g);
     violation_locked(g, d.verdict, offset);
     return false;
   }

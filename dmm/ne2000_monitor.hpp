@@ -158,7 +158,7 @@ class Ne2000Monitor {
     PassthroughWindow window_;
     std::deque<std::vector<std::uint8_t>> queue_;
     GuestStats stats_;
-    devmodels::CardContext loaded_context_;  // as last written to the card
+    devmodels::CardContext loaded_context_;          // as last written to the card
     std::optional<devmodels::CardRange> dma_range_;  // while it owns the card's DMA
   };
 

@@ -9,9 +9,18 @@
    itself is written out with raw port writes, on page 0 with STA kept set, so
    that the register sequence the DMM sees is plain here.
 
+   The escape cases (issue 13) try to make the data port outlive the remote
+   DMA the monitor validated: they expect one machine check where the DMA is
+   reprogrammed, carry on with the rest of the attempt regardless, read and
+   overwrite whatever the data port reaches, and report whether what they
+   read holds another guest's frame.
+
    Exit status: 0 the expected machine check came, 1 a different one came,
-   2 none came; 3..6 the guest never got as far as the violation
+   2 none came; 3..6 the guest never got as far as the violation; 7 the
+   expected one came more than once; 8 an escape read another guest's frame
    (HOSTILE_STATUS_*). */
+#include "hostile.h"
+
 #include "ne2000/ne2000.h"
 #include "net_proto.h"
 #include "runtime/guest.h"
@@ -25,6 +34,9 @@
 #define HOSTILE_RING_INVERTED 6 /* PSTART above PSTOP */
 #define HOSTILE_RESET 7         /* resets until one hits another guest's transmit */
 #define HOSTILE_UNINIT 8        /* remote DMA write on a card never initialised */
+#define HOSTILE_WIDE_RESET 9    /* HOSTILE_RESET by a 16-bit write covering the reset port */
+#define HOSTILE_ESCAPE 10       /* issue 13's escape: RBCR rewritten mid-DMA, transmit CR 0x06 */
+#define HOSTILE_ESCAPE_1E 11    /* the same with CR 0x1e (DMA bits: send packet) */
 
 #ifndef HOSTILE_CASE
 #error "define HOSTILE_CASE as one of the HOSTILE_* cases"
@@ -37,6 +49,8 @@
 #define HOSTILE_STATUS_NO_CARD 4
 #define HOSTILE_STATUS_INIT 5
 #define HOSTILE_STATUS_LOAD 6 /* the legitimate load before the violation failed */
+#define HOSTILE_STATUS_REPEATED_MC 7
+#define HOSTILE_STATUS_ESCAPED 8
 
 #define NIC_IOBASE 0x300
 /* How long to wait for the trigger, in ISR reads: far longer than any test
@@ -64,6 +78,7 @@
 #define VIOLATION_RING_INVERTED 5
 #define VIOLATION_RESET_DURING_TX 6
 #define VIOLATION_UNINITIALISED 7
+#define VIOLATION_DMA_REPROGRAMMED 10
 
 /* Card addresses and values the cases use (the guest's view of its card). */
 #define SHARE_BELOW 0x2000 /* under the guest's pages 0x40..0x7f */
@@ -76,11 +91,36 @@
 #define RING_START_ABOVE_STOP 0x60 /* a PSTART above that PSTOP */
 #define DMA_BYTES 64
 #define DMA_COUNT_TOO_LONG 0x700 /* from 0x4000: runs past 0x4600 */
+/* The escape: a remote write of one word left unfinished, its count then
+   rewritten to the largest there is, and 16 KiB (all of card memory) read
+   and written through the data port. */
+#define ESCAPE_DMA_BYTES 2
+#define ESCAPE_COUNT 0xffff
+#define ESCAPE_BYTES 0x4000
+#define WIDE_RESET_OFFSET 0x1e /* outw there writes +0x1e and the reset port +0x1f */
 
 /* CR values of the violations: page 0, STA kept set. */
 #define CR_IDLE (NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_STA)                 /* 0x22 */
 #define CR_REMOTE_WRITE (NE_CR_RD_WRITE | NE_CR_PAGE0 | NE_CR_STA)         /* 0x12 */
 #define CR_TRANSMIT (NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_TXP | NE_CR_STA) /* 0x26 */
+/* The escape's transmits: DMA bits 000 (no command), or 011 (send packet). */
+#define CR_TRANSMIT_NO_DMA (NE_CR_PAGE0 | NE_CR_TXP | NE_CR_STA) /* 0x06 */
+#define CR_TRANSMIT_SEND_PACKET \
+  (NE_CR_RD_READ | NE_CR_RD_WRITE | NE_CR_PAGE0 | NE_CR_TXP | NE_CR_STA) /* 0x1e */
+#if HOSTILE_CASE == HOSTILE_ESCAPE_1E
+#define ESCAPE_TRANSMIT_CR CR_TRANSMIT_SEND_PACKET
+#else
+#define ESCAPE_TRANSMIT_CR CR_TRANSMIT_NO_DMA
+#endif
+#define IS_ESCAPE (HOSTILE_CASE == HOSTILE_ESCAPE || HOSTILE_CASE == HOSTILE_ESCAPE_1E)
+
+/* What every frame of net_blast (the other guest beside the escape in the
+   KVM test) starts with: guests/net_blast.c's fixed destination, and its
+   ethertype at offset 12. Finding one in what the data port gave means the
+   read reached that guest's transmit area on the card. */
+static const uint8_t blast_destination[NE_MAC_BYTES] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+#define BLAST_ETHERTYPE 0x88b6
+#define ETHERTYPE_OFFSET 12
 
 struct expected_check {
   const char* name;
@@ -103,6 +143,10 @@ static const struct expected_check expected_checks[] = {
                                PAGE_ADDRESS(RING_START_ABOVE_STOP), PORT(NE_P0_PSTART)},
     [HOSTILE_RESET] = {"reset", VIOLATION_RESET_DURING_TX, 0, PORT(NE_RESET_PORT)},
     [HOSTILE_UNINIT] = {"uninit", VIOLATION_UNINITIALISED, TX_AREA, PORT(NE_CR)},
+    [HOSTILE_WIDE_RESET] = {"wide_reset", VIOLATION_RESET_DURING_TX, 0, PORT(NE_RESET_PORT)},
+    /* ADDR: the running DMA's address (RSAR), MISC: RBCR0, its first rewrite. */
+    [HOSTILE_ESCAPE] = {"escape", VIOLATION_DMA_REPROGRAMMED, TX_AREA, PORT(NE_P0_RBCR0)},
+    [HOSTILE_ESCAPE_1E] = {"escape_1e", VIOLATION_DMA_REPROGRAMMED, TX_AREA, PORT(NE_P0_RBCR0)},
 };
 
 static const struct expected_check* const expected = &expected_checks[HOSTILE_CASE];
@@ -110,6 +154,9 @@ static const struct expected_check* const expected = &expected_checks[HOSTILE_CA
 static struct ne_card card;
 static uint8_t rx[NE_MAX_STORED_FRAME];
 static uint8_t tx[DMA_BYTES];
+/* The escape's read-back and what it writes over card memory. */
+static uint8_t readback[ESCAPE_BYTES];
+static uint8_t marker[ESCAPE_BYTES];
 
 /* Written by the #MC handler, read after each violating OUT. */
 static volatile unsigned expected_checks_seen;
@@ -142,6 +189,14 @@ static void reg_write(uint16_t offset, uint8_t value) {
   outb(PORT(offset), value);
   __asm__ volatile("" ::: "memory");
 }
+
+/* A 16-bit write whose high byte lands on the reset port. */
+static void wide_reset(void) {
+  outw(PORT(WIDE_RESET_OFFSET), 0);
+  __asm__ volatile("" ::: "memory");
+}
+
+static unsigned checks_seen(void) { return expected_checks_seen + wrong_checks_seen; }
 
 static void set_remote_dma(uint16_t address, uint16_t count) {
   reg_write(NE_P0_RBCR0, (uint8_t)count);
@@ -191,6 +246,81 @@ static int load_transmit_area(void) {
   return -1;
 }
 
+/* Waits for the transmit a CR.TXP started to finish and acknowledges it.
+   A refused transmit never finishes: not waited for. */
+static void wait_transmit(unsigned checks_before) {
+  if (checks_seen() != checks_before) return;
+  for (uint32_t poll = 0; poll < NE_TX_POLLS; ++poll) {
+    uint8_t isr = inb(PORT(NE_P0_ISR));
+    if (isr & (NE_ISR_PTX | NE_ISR_TXE)) {
+      reg_write(NE_P0_ISR, isr & (NE_ISR_PTX | NE_ISR_TXE));
+      return;
+    }
+  }
+  print("hostile: a transmit never completed\n");
+}
+
+static void transmit_area_again(void) {
+  const unsigned before = checks_seen();
+  set_transmit(NE_TX_START_PAGE, DMA_BYTES);
+  reg_write(NE_CR, ESCAPE_TRANSMIT_CR);
+  wait_transmit(before);
+}
+
+/* The frame headers of net_blast's stream in what the data port gave. */
+static unsigned foreign_frames_read(void) {
+  unsigned found = 0;
+  for (unsigned at = 0; at + ETHERTYPE_OFFSET + 2 <= sizeof readback; ++at) {
+    if (memcmp(readback + at, blast_destination, NE_MAC_BYTES) != 0) continue;
+    if (readback[at + ETHERTYPE_OFFSET] != (uint8_t)(BLAST_ETHERTYPE >> 8) ||
+        readback[at + ETHERTYPE_OFFSET + 1] != (uint8_t)(BLAST_ETHERTYPE & 0xff))
+      continue;
+    const uint8_t* src = readback + at + NE_MAC_BYTES;
+    if (found == 0)
+      printf(
+          "hostile: ESCAPE: read another guest's frame at +0x%x: source "
+          "%02x:%02x:%02x:%02x:%02x:%02x, sequence %u\n",
+          at, src[0], src[1], src[2], src[3], src[4], src[5],
+          (unsigned)(readback[at + 14] | readback[at + 15] << 8));
+    ++found;
+  }
+  return found;
+}
+
+/* Issue 13's sequence, step by step; the machine check is expected at step
+   3, and the steps after it run all the same. Returns the number of
+   net_blast frame headers the read-back held (0: no escape), or -1. */
+static int escape(void) {
+  /* 1. A frame of its own into its transmit area, the legitimate way. */
+  if (load_transmit_area() < 0) return -1;
+  /* 2. A remote write of one word, left unfinished: the data port is direct. */
+  reg_write(NE_CR, CR_IDLE);
+  set_remote_dma(TX_AREA, ESCAPE_DMA_BYTES);
+  reg_write(NE_CR, CR_REMOTE_WRITE);
+  /* 3. Its count rewritten while it runs: refused at the first byte, which
+     also takes the DMA from the guest, so the second reaches its own card. */
+  reg_write(NE_P0_RBCR0, (uint8_t)ESCAPE_COUNT);
+  reg_write(NE_P0_RBCR1, (uint8_t)(ESCAPE_COUNT >> 8));
+  printf("hostile: RBCR rewritten mid-DMA, %u machine checks so far\n", checks_seen());
+  /* 4. A transmit whose CR carries no remote DMA command. */
+  const unsigned before_transmit = checks_seen();
+  set_transmit(NE_TX_START_PAGE, DMA_BYTES);
+  reg_write(NE_CR, ESCAPE_TRANSMIT_CR);
+  /* 5. All of card memory through the data port, read and then written. */
+  insw(PORT(NE_DATA_PORT), readback, ESCAPE_BYTES / DMA_WORD_BYTES);
+  outsw(PORT(NE_DATA_PORT), marker, ESCAPE_BYTES / DMA_WORD_BYTES);
+  wait_transmit(before_transmit);
+  transmit_area_again();
+  unsigned nonzero = 0;
+  for (unsigned i = 0; i < sizeof readback; ++i) nonzero += readback[i] != 0;
+  const unsigned found = foreign_frames_read();
+  printf(
+      "hostile: read %u bytes through the data port (%u non-zero): %u frame headers of another "
+      "guest's stream\n",
+      ESCAPE_BYTES, nonzero, found);
+  return (int)found;
+}
+
 /* The one illegitimate programming of each case; its last OUT is the one the
    DMM refuses. Returns 0, or -1 if it could not get that far. */
 static int misbehave(void) {
@@ -229,8 +359,17 @@ static int misbehave(void) {
          guest transmits. */
       for (uint32_t i = 0; i < RESET_ATTEMPTS; ++i) {
         reg_write(NE_RESET_PORT, 0);
-        if (expected_checks_seen + wrong_checks_seen != 0) {
+        if (checks_seen() != 0) {
           printf("hostile: refused after %u resets\n", i + 1);
+          break;
+        }
+      }
+      break;
+    case HOSTILE_WIDE_RESET:
+      for (uint32_t i = 0; i < RESET_ATTEMPTS; ++i) {
+        wide_reset();
+        if (checks_seen() != 0) {
+          printf("hostile: refused after %u wide resets\n", i + 1);
           break;
         }
       }
@@ -246,6 +385,11 @@ static int misbehave(void) {
 
 static int verdict(void) {
   if (wrong_checks_seen != 0) return HOSTILE_STATUS_WRONG_MC;
+  if (expected_checks_seen > 1) {
+    printf("hostile: %u machine checks for %s, expected one\n", expected_checks_seen,
+           expected->name);
+    return HOSTILE_STATUS_REPEATED_MC;
+  }
   if (expected_checks_seen != 0) return HOSTILE_STATUS_EXPECTED;
   printf("hostile: no machine check for %s\n", expected->name);
   return HOSTILE_STATUS_NO_MC;
@@ -271,6 +415,14 @@ int main(void) {
     return HOSTILE_STATUS_NO_TRIGGER;
   }
   printf("hostile: triggered; misbehaving (%s)\n", expected->name);
+  if (IS_ESCAPE) {
+    for (unsigned i = 0; i < sizeof marker; ++i)
+      marker[i] = (uint8_t)HOSTILE_ESCAPE_MARKER[i % HOSTILE_ESCAPE_MARKER_BYTES];
+    int found = escape();
+    if (found < 0) return HOSTILE_STATUS_LOAD;
+    if (found > 0) return HOSTILE_STATUS_ESCAPED;
+    return verdict();
+  }
   if (misbehave() < 0) return HOSTILE_STATUS_LOAD;
   return verdict();
 }

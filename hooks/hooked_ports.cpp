@@ -62,8 +62,7 @@ void PassthroughWindow::set_hooked(std::uint16_t offset, bool reads, bool writes
   hooked_reads_[offset].store(reads, std::memory_order_release);
   const bool was = hooked_writes_[offset].exchange(writes, std::memory_order_acq_rel);
   if (was != writes && posted_ != nullptr && offset == posted_offset_)
-    posted_->post_writes(static_cast<std::uint16_t>(posted_base_ + offset), posted_bytes_,
-                         !writes);
+    posted_->post_writes(static_cast<std::uint16_t>(posted_base_ + offset), posted_bytes_, !writes);
 }
 
 void PassthroughWindow::hook_all() noexcept {

@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
+#include <string_view>
 #include <thread>
 
 #include "vmm/kvm_identity.hpp"
@@ -21,6 +21,7 @@
 #include "vmm/launcher.hpp"
 #include "vmm/machine.hpp"
 #include "vmm/nic.hpp"
+#include "vmm/output_file.hpp"
 #include "vmm/profile_json.hpp"
 #include "vmm/profile_report.hpp"
 #include "vmm/profile_svg.hpp"
@@ -134,31 +135,46 @@ void check_paths_for_lab(const RunOptions& options) {
   }
 }
 
-bool write_file(const std::string& path, const std::string& text, const char* what) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) std::fprintf(stderr, "vpio: cannot write %s '%s'\n", what, path.c_str());
-  return static_cast<bool>(out);
+// Every file the run will write, checked before any guest (or the lab)
+// starts, so that a path it cannot write is bad input, not results lost at
+// the end.
+void check_output_paths(const RunOptions& options) {
+  if (!options.pcap.empty()) check_output_path(options.pcap, "--pcap");
+  if (!options.stats.empty()) check_output_path(options.stats, "--stats");
+  if (options.profile) {
+    check_output_path(options.profile_json, "--output");
+    check_output_path(svg_path_of(options), "--svg");
+  }
+}
+
+// Writes one of the run's files, saying on stderr which and why it could not.
+bool write_output(const std::string& path, std::string_view text, const char* option) {
+  const std::error_code error = write_output_file(path, text);
+  if (error)
+    std::fprintf(stderr, "vpio: %s %s: %s\n", option, path.c_str(), error.message().c_str());
+  return !error;
 }
 
 // `vpio profile --report FILE.json`: re-prints a saved profile (and redraws
 // its picture when --svg is given).
 int report_command(const RunOptions& options) {
+  try {
+    if (!options.profile_svg.empty()) check_output_path(options.profile_svg, "--svg");
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "vpio: %s\n", e.what());
+    return kExitUsage;
+  }
   nlohmann::json profile;
   try {
-    std::ifstream in(options.report);
-    if (!in) throw std::runtime_error("cannot read '" + options.report + "'");
-    profile = nlohmann::json::parse(in);
-    validate_profile(profile);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "vpio: --report %s: %s\n", options.report.c_str(), e.what());
+    profile = load_profile(options.report);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "vpio: --report %s\n", e.what());
     return kExitUsage;
   }
   std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
   if (!options.profile_svg.empty() &&
-      !write_file(options.profile_svg, profile_svg(profile), "--svg file"))
-    return kExitVmmFailure;
+      !write_output(options.profile_svg, profile_svg(profile), "--svg"))
+    return kExitOutputFailed;
   return 0;
 }
 
@@ -239,6 +255,40 @@ void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
   }
 }
 
+// How the --pcap recording ended: its frame count, or the write that failed.
+bool report_recording(const Network& network, const std::string& path) {
+  if (const std::error_code error = network.pcap_write_error()) {
+    std::fprintf(stderr, "vpio: --pcap %s: %s (recording stopped after %" PRIu64 " whole frames)\n",
+                 path.c_str(), error.message().c_str(), network.frames_recorded());
+    return false;
+  }
+  std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network.frames_recorded(),
+               path.c_str());
+  return true;
+}
+
+// Writes the profile and its picture and prints its report, the report also
+// when a file could not be written.
+bool write_profile(const RunOptions& options, const std::vector<std::unique_ptr<Machine>>& machines,
+                   const std::vector<GuestOutcome>& outcomes) {
+  const nlohmann::json profile = profile_json(machines, outcomes);
+  const std::string svg = svg_path_of(options);
+  const bool json_written = write_output(
+      options.profile_json,
+      profile.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "--output");
+  const bool svg_written = write_output(svg, profile_svg(profile), "--svg");
+  std::fflush(stdout);
+  std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
+  if (json_written && svg_written)
+    std::fprintf(stdout, "vpio: profile written to %s, picture to %s\n",
+                 options.profile_json.c_str(), svg.c_str());
+  else if (json_written)
+    std::fprintf(stdout, "vpio: profile written to %s\n", options.profile_json.c_str());
+  else if (svg_written)
+    std::fprintf(stdout, "vpio: picture written to %s\n", svg.c_str());
+  return json_written && svg_written;
+}
+
 int run_command(const RunOptions& options, int argc, char** argv) {
   const std::uint64_t ram = std::uint64_t{options.ram_mib} * kMiB;
   std::vector<MachineConfig> configs;
@@ -294,6 +344,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       config.coalesced_pio = !options.no_coalesced_pio;
       configs.push_back(std::move(config));
     }
+    check_output_paths(options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
@@ -388,31 +439,19 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       std::fprintf(stderr, "vpio: guest '%s' %s\n", machines[i]->name().c_str(),
                    outcomes[i].detail.c_str());
   if (!options.quiet) print_exit_report(machines, outcomes, nics_of);
-  if (!options.pcap.empty())
-    std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network->frames_recorded(),
-                 options.pcap.c_str());
+  // Every output is attempted even after one failed: what can be kept is.
+  bool outputs_written = true;
+  if (!options.pcap.empty() && !report_recording(*network, options.pcap)) outputs_written = false;
   // Guest names come from file names, which need not be UTF-8.
   if (!options.stats.empty() &&
-      !write_file(options.stats,
-                  run_stats(machines, outcomes, nics_of)
-                          .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
-                      "\n",
-                  "--stats file"))
-    return kExitVmmFailure;
-  if (options.profile) {
-    const nlohmann::json profile = profile_json(machines, outcomes);
-    const std::string svg = svg_path_of(options);
-    if (!write_file(options.profile_json,
-                    profile.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                    "profile") ||
-        !write_file(svg, profile_svg(profile), "--svg file"))
-      return kExitVmmFailure;
-    std::fflush(stdout);
-    std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
-    std::fprintf(stdout, "vpio: profile written to %s, picture to %s\n",
-                 options.profile_json.c_str(), svg.c_str());
-  }
-  return exit_code_for(outcomes);
+      !write_output(options.stats,
+                    run_stats(machines, outcomes, nics_of)
+                            .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                        "\n",
+                    "--stats"))
+    outputs_written = false;
+  if (options.profile && !write_profile(options, machines, outcomes)) outputs_written = false;
+  return outputs_written ? exit_code_for(outcomes) : kExitOutputFailed;
 }
 
 // `vpio kvm-info`: the KVM of this host (never the lab's), or exit 1 with the
@@ -486,7 +525,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run",
                                  "Boot one or more guests, each in its own VM, and exit "
                                  "with the first non-zero guest status (70 if a guest "
-                                 "crashed, 71 if the VMM failed, 2 for bad input)");
+                                 "crashed, 71 if the VMM failed, 74 if an output file could "
+                                 "not be written, 2 for bad input)");
   add_run_options(run, options);
   auto* profile = app.add_subcommand(
       "profile",
@@ -506,7 +546,15 @@ int main(int argc, char** argv) {
   profile->add_option("--report", options.report, "Print this saved profile and exit")
       ->type_name("FILE.json")
       ->check(CLI::ExistingFile);
+  // CLI11 would read "-1" into the unsigned count as a huge one, i.e. "all".
+  const CLI::Validator not_negative(
+      [](const std::string& text) {
+        return text.starts_with('-') ? text + " is negative; give 0 (every row) or more"
+                                     : std::string();
+      },
+      "", "not negative");
   profile->add_option("--top", options.top, "Rows of ports and sites listed per guest (0: all)")
+      ->check(not_negative)
       ->capture_default_str();
   auto* kvm_info = app.add_subcommand(
       "kvm-info",

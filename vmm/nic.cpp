@@ -11,6 +11,7 @@ namespace vpio {
 namespace {
 
 constexpr unsigned kIsaIrqLines = 16;
+constexpr std::uint8_t kGroupAddressBit = 0x01;  // in the first octet (IEEE 802)
 
 // Writes to the data port need no answer (no value; the monitor judges the
 // data port's range when the DMA starts, not per write), and neither do the
@@ -70,6 +71,15 @@ std::optional<std::string> host_card_access_error(std::uint16_t base) {
   }
 }
 
+std::optional<std::string> station_mac_error(const hw::MacAddress& mac) {
+  if ((mac.bytes[0] & kGroupAddressBit) != 0)
+    return "a group address (multicast or broadcast: bit 0 of the first octet is set); a "
+           "card's own MAC must be unicast";
+  if (std::all_of(mac.bytes.begin(), mac.bytes.end(), [](std::uint8_t b) { return b == 0; }))
+    return "the all-zero address, which no card may have";
+  return std::nullopt;
+}
+
 NicSpec parse_nic_spec(std::string_view text) {
   NicSpec spec;
   std::size_t start = 0;
@@ -106,6 +116,8 @@ NicSpec parse_nic_spec(std::string_view text) {
     } else if (key == "mac") {
       spec.mac = hw::MacAddress::parse(value);
       if (!spec.mac) throw std::invalid_argument("--nic: bad mac '" + std::string(value) + "'");
+      if (const auto error = station_mac_error(*spec.mac))
+        throw std::invalid_argument("--nic: mac '" + std::string(value) + "' is " + *error);
     } else if (key == "hw") {
       spec.hw = parse_hw(value);
     } else if (key == "queue") {
@@ -325,6 +337,10 @@ void Network::stop_monitors() {
 
 std::uint64_t Network::frames_recorded() const {
   return recorder_ ? recorder_->frames_recorded() : 0;
+}
+
+std::error_code Network::pcap_write_error() const {
+  return recorder_ ? recorder_->write_error() : std::error_code();
 }
 
 }  // namespace vpio

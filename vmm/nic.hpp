@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "dmm/ne2000_monitor.hpp"
@@ -59,6 +60,11 @@ std::optional<std::uint16_t> host_card_base(const NicSpec& spec);
 // (ioperm's refusal), or nullopt when it may. Only asks for the permission,
 // touching no port, so callers can refuse before any guest or row runs.
 std::optional<std::string> host_card_access_error(std::uint16_t base);
+
+// Why `mac` cannot be a card's own address, or nullopt when it can: a
+// station's address is unicast (bit 0 of the first octet clear; set, it is a
+// group address: multicast, or broadcast ff:ff:ff:ff:ff:ff) and not all zeros.
+std::optional<std::string> station_mac_error(const hw::MacAddress& mac);
 
 // The MAC a guest's card gets unless one is given: 52:54:00:12:34:56 + index.
 hw::MacAddress default_mac(unsigned guest_index);
@@ -152,6 +158,9 @@ class Network {
     return passthrough_;
   }
   std::uint64_t frames_recorded() const;
+  // The recording's first failed write (no more frames were recorded after
+  // it), or an empty code.
+  std::error_code pcap_write_error() const;
 
  private:
   std::map<std::string, std::unique_ptr<hw::Hub>> hubs_;

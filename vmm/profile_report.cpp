@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <string_view>
@@ -872,6 +873,27 @@ void validate_profile(const json& profile) {
   if (!guests->is_array()) fail("guests", "not an array");
   for (std::size_t i = 0; i < guests->size(); ++i)
     validate_guest((*guests)[i], element("guests", i), v1);
+}
+
+json load_profile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(path + ": cannot read it");
+  const std::string not_a_profile = path + ": not a vpio profile: ";
+  json profile;
+  try {
+    profile = json::parse(in);
+  } catch (const json::parse_error& e) {
+    // e.what() quotes what was last read, raw: give only the position.
+    throw std::invalid_argument(not_a_profile + "not JSON (parse error at byte " +
+                                std::to_string(e.byte) + ")");
+  }
+  try {
+    validate_profile(profile);
+  } catch (const std::exception& e) {
+    // A JSON string may hold control characters (\u001b starts a terminal escape).
+    throw std::invalid_argument(not_a_profile + printable(e.what()));
+  }
+  return profile;
 }
 
 std::string profile_text_report(const json& profile, std::size_t top) {

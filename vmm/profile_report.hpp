@@ -15,6 +15,13 @@ namespace vpio {
 // arithmetic (sums across tables are not compared).
 void validate_profile(const nlohmann::json& profile);
 
+// Reads and validates the saved profile at `path`. Throws
+// std::invalid_argument with a one-line message that starts with the path and
+// says it is not a vpio profile and why ("not JSON (parse error at byte 1)",
+// a validate_profile problem), fit for a terminal: no byte of a file that is
+// not JSON, no control character of one that is.
+nlohmann::json load_profile(const std::string& path);
+
 // The readable report: per guest its exits by reason, ports, MMIO, paths with
 // their time histograms, exit sites, and KVM's counters beside vpio's. `top`
 // bounds the port, MMIO and site rows listed per guest (0: all). Validates

@@ -38,6 +38,9 @@ class OwnedFd {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
+  // Closes now, for callers that must hear of a write error reported only at
+  // close (NFS, quotas): ::close's result and errno.
+  int close() noexcept { return ::close(std::exchange(fd_, -1)); }
 
  private:
   int fd_ = -1;

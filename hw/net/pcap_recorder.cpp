@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,14 @@ timeval now_as_timeval() {
   return tv;
 }
 
+// pcap_dump writes through stdio and reports nothing: a failed write shows in
+// the flush or, when stdio wrote out a full buffer on its own, in the
+// stream's error flag. errno must be cleared before the write.
+std::error_code flush_error(pcap_dumper* dumper) {
+  if (pcap_dump_flush(dumper) == 0 && std::ferror(pcap_dump_file(dumper)) == 0) return {};
+  return {errno != 0 ? errno : EIO, std::generic_category()};
+}
+
 }  // namespace
 
 void PcapRecorder::PcapCloser::operator()(pcap* handle) const noexcept { pcap_close(handle); }
@@ -45,12 +54,15 @@ PcapRecorder::PcapRecorder(std::filesystem::path path) : path_(std::move(path)) 
   errno = 0;
   dumper_.reset(pcap_dump_open(dead_handle_.get(), path_.c_str()));
   if (!dumper_) {
-    const int err = errno;
-    const std::string what =
-        "pcap_dump_open " + path_.string() + ": " + pcap_geterr(dead_handle_.get());
-    if (err != 0) throw std::system_error(err, std::generic_category(), what);
-    throw std::runtime_error(what);
+    // libpcap's message already ends in the errno text: use one or the other.
+    if (errno != 0)
+      throw std::system_error(errno, std::generic_category(), "pcap_dump_open " + path_.string());
+    throw std::runtime_error(std::string("pcap_dump_open: ") + pcap_geterr(dead_handle_.get()));
   }
+  // The header sits in stdio's buffer until the first frame; a file that
+  // cannot take it (a full disk, /dev/full) is found now rather than at close.
+  if (const std::error_code error = flush_error(dumper_.get()))
+    throw std::system_error(error, "writing the pcap header to " + path_.string());
 }
 
 PcapRecorder::~PcapRecorder() = default;
@@ -63,16 +75,25 @@ void PcapRecorder::deliver(std::span<const std::uint8_t> frame) {
   header.caplen = std::min(header.len, static_cast<bpf_u_int32>(kSnapshotLength));
 
   std::lock_guard lock(mutex_);
+  // After a failed write the file may end in a cut-off record, which would
+  // garble every frame written after it.
+  if (write_error_) return;
+  errno = 0;
   // pcap_dump's first argument is the dumper disguised as the u_char* "user"
   // argument of a pcap_handler callback; the cast is libpcap's convention.
   pcap_dump(reinterpret_cast<u_char*>(dumper_.get()), &header, frame.data());
-  pcap_dump_flush(dumper_.get());
-  ++frames_recorded_;
+  write_error_ = flush_error(dumper_.get());
+  if (!write_error_) ++frames_recorded_;
 }
 
 std::uint64_t PcapRecorder::frames_recorded() const {
   std::lock_guard lock(mutex_);
   return frames_recorded_;
+}
+
+std::error_code PcapRecorder::write_error() const {
+  std::lock_guard lock(mutex_);
+  return write_error_;
 }
 
 std::vector<std::vector<std::uint8_t>> read_pcap_frames(const std::filesystem::path& path) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <system_error>
 #include <vector>
 
 #include "hw/net/frame_sink.hpp"
@@ -20,10 +21,13 @@ namespace vpio::hw {
 // Thread-safe. Each frame is written whole, with the wall-clock time of its
 // delivery, and flushed at once so the file can be read while the VM runs and
 // survives a crash of the VMM. Attach it as a Hub observer to see each frame
-// once.
+// once. A failed write never throws into the sender (a guest's transmit): the
+// recorder keeps its error, records nothing more, and the owner asks
+// write_error() at the end.
 class PcapRecorder final : public FrameSink {
  public:
-  // Creates or truncates `path`; throws naming the file if it cannot.
+  // Creates or truncates `path` and writes the file header; throws naming the
+  // file if it cannot.
   explicit PcapRecorder(std::filesystem::path path);
   PcapRecorder(const PcapRecorder&) = delete;
   PcapRecorder& operator=(const PcapRecorder&) = delete;
@@ -32,7 +36,10 @@ class PcapRecorder final : public FrameSink {
   void deliver(std::span<const std::uint8_t> frame) override;
 
   const std::filesystem::path& path() const noexcept { return path_; }
+  // Frames written and flushed whole, none after a failed write.
   std::uint64_t frames_recorded() const;
+  // The first write that failed (errno), or an empty code.
+  std::error_code write_error() const;
 
  private:
   struct PcapCloser {
@@ -47,6 +54,7 @@ class PcapRecorder final : public FrameSink {
   mutable std::mutex mutex_;
   std::unique_ptr<pcap_dumper, DumperCloser> dumper_;
   std::uint64_t frames_recorded_ = 0;
+  std::error_code write_error_;
 };
 
 // Every frame in a pcap file, in file order, as captured (caplen bytes).

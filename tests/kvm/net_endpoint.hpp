@@ -1,6 +1,7 @@
 // A test endpoint on an in-process hw::Hub that plays the echo side of
 // guests/net_proto.h for several senders at once, announcing itself to each
-// by unicast, and that can send trigger frames to guests (hostile.c).
+// by unicast, and that can send trigger frames to guests (hostile.c) once a
+// sender has got far enough.
 #pragma once
 
 #include <algorithm>
@@ -33,6 +34,7 @@ struct PeerCounters {
   std::uint64_t echoes = 0;         // ECHO frames sent
   std::uint64_t frames_sent = 0;    // every frame sent to this MAC, of any type
   std::uint64_t triggers_sent = 0;  // of which trigger ANNOUNCEs
+  std::uint64_t frames_heard = 0;   // every frame on the wire from this MAC, to anyone
   bool done_seen = false;
   std::uint32_t done_count = 0;  // the sender's count, from its last DONE
 };
@@ -79,12 +81,15 @@ class NetEchoEndpoint final : public hw::FrameSink {
   // sends one ANNOUNCE to `target` (once).
   void add_trigger(hw::MacAddress target, hw::MacAddress watched_sender,
                    std::uint64_t after_frames) {
-    {
-      std::lock_guard lock(mutex_);
-      triggers_.push_back({target, watched_sender, after_frames, false});
-      poked_ = true;
-    }
-    wake_.notify_all();
+    push_trigger({target, watched_sender, after_frames, false, false});
+  }
+
+  // Once `after_frames` frames of any kind from `watched_sender` have been
+  // heard on the wire (a sender that talks to no one here, such as
+  // net_blast), sends one ANNOUNCE to `target` (once).
+  void add_trigger_on_frames_heard(hw::MacAddress target, hw::MacAddress watched_sender,
+                                   std::uint64_t after_frames) {
+    push_trigger({target, watched_sender, after_frames, true, false});
   }
 
   // Joins the thread and leaves the hub; counters stay readable.
@@ -137,8 +142,18 @@ class NetEchoEndpoint final : public hw::FrameSink {
   struct Trigger {
     hw::MacAddress target, watched;
     std::uint64_t after_frames;
+    bool on_frames_heard;  // count every frame heard, not DATA echoed
     bool fired;
   };
+
+  void push_trigger(const Trigger& trigger) {
+    {
+      std::lock_guard lock(mutex_);
+      triggers_.push_back(trigger);
+      poked_ = true;
+    }
+    wake_.notify_all();
+  }
 
   static constexpr hw::MacAddress kBroadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 
@@ -173,6 +188,7 @@ class NetEchoEndpoint final : public hw::FrameSink {
   void handle(const Frame& frame, std::vector<Frame>& out) {
     if (frame.size() < hw::kEthernetHeaderBytes) return;
     const hw::MacAddress dst = mac_at(frame, 0), src = mac_at(frame, NET_MAC_BYTES);
+    ++peers_[src].counters.frames_heard;
     if (dst != mac_) {
       if (dst != kBroadcast) ++not_for_us_;
       return;  // broadcasts are other echoes' ANNOUNCEs: nothing to answer
@@ -215,8 +231,10 @@ class NetEchoEndpoint final : public hw::FrameSink {
     }
     for (Trigger& t : triggers_) {
       auto it = peers_.find(t.watched);
-      const std::uint64_t echoed = it == peers_.end() ? 0 : it->second.counters.data_intact;
-      if (t.fired || echoed < t.after_frames) continue;
+      const std::uint64_t seen = it == peers_.end()  ? 0
+                                 : t.on_frames_heard ? it->second.counters.frames_heard
+                                                     : it->second.counters.data_intact;
+      if (t.fired || seen < t.after_frames) continue;
       t.fired = true;
       queue(out, t.target, NET_MSG_ANNOUNCE, announces_, 0, true);
     }

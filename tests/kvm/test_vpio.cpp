@@ -2,10 +2,14 @@
 // in for hardware) through the Device Modeling Monitor. The wire is recorded
 // and read back: every frame must be what its sender meant, and every frame a
 // guest's ring received must be one addressed to it.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <sstream>
+#include <string_view>
 
+#include "guests/hostile.h"
 #include "guests/net_proto.h"
 #include "hw/net/pcap_recorder.hpp"
 #include "net_endpoint.hpp"
@@ -224,7 +228,144 @@ INSTANTIATE_TEST_SUITE_P(Vpio, HostileTest,
                          testing::Values("hostile_dma_outside", "hostile_dma_count",
                                          "hostile_tx_other", "hostile_tx_end",
                                          "hostile_ring_outside", "hostile_ring_inverted",
-                                         "hostile_reset", "hostile_uninit"),
+                                         "hostile_reset", "hostile_wide_reset", "hostile_uninit"),
+                         [](const testing::TestParamInfo<const char*>& param_info) {
+                           return std::string(param_info.param);
+                         });
+
+// ---- Issue 13: the escape attempt beside a transmit stream ----
+
+// net_blast_1514 (guests/net_blast.c): 1000 frames of 1514 bytes to a fixed
+// address, frame i carrying i in bytes 14..15 and zeros after.
+constexpr std::size_t kBlastFrames = 1000;
+constexpr std::size_t kBlastBytes = 1514;
+const hw::MacAddress kBlastDestination{{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}};
+constexpr std::uint16_t kBlastEthertype = 0x88b6;
+// The escape starts once this many of net_blast's frames are on the wire.
+constexpr std::uint64_t kEscapeAfterFrames = 300;
+// hostile.c's frame in its own transmit area (64 bytes to itself), which its
+// two transmits send.
+constexpr std::size_t kHostileFrameBytes = 64;
+constexpr std::size_t kHostileTransmits = 2;
+// A frame carries the escape's marker if it holds this many consecutive
+// bytes of the repeated marker, at any phase.
+constexpr std::size_t kMarkerPieceBytes = 8;
+
+Frame blast_frame(std::size_t i, const hw::MacAddress& source) {
+  Frame f(kBlastBytes, 0);
+  std::copy(kBlastDestination.bytes.begin(), kBlastDestination.bytes.end(), f.begin());
+  std::copy(source.bytes.begin(), source.bytes.end(), f.begin() + 6);
+  f[12] = static_cast<std::uint8_t>(kBlastEthertype >> 8);
+  f[13] = static_cast<std::uint8_t>(kBlastEthertype & 0xff);
+  f[14] = static_cast<std::uint8_t>(i & 0xff);
+  f[15] = static_cast<std::uint8_t>(i >> 8);
+  return f;
+}
+
+Frame hostile_frame(const hw::MacAddress& mac) {
+  const std::size_t data = kHostileFrameBytes - NET_HEADER_BYTES;
+  Frame f(net_frame_bytes(data));
+  net_build_frame(f.data(), mac.bytes.data(), mac.bytes.data(), NET_MSG_DATA, 0, data);
+  return f;
+}
+
+bool carries_marker(const Frame& f) {
+  const std::string_view marker = HOSTILE_ESCAPE_MARKER;
+  for (std::size_t phase = 0; phase < marker.size(); ++phase) {
+    std::array<std::uint8_t, kMarkerPieceBytes> piece{};
+    for (std::size_t k = 0; k < piece.size(); ++k)
+      piece[k] = static_cast<std::uint8_t>(marker[(phase + k) % marker.size()]);
+    if (std::search(f.begin(), f.end(), piece.begin(), piece.end()) != f.end()) return true;
+  }
+  return false;
+}
+
+// Where two frames first differ, for a failure message (not 1514 bytes twice).
+std::string difference(const Frame& got, const Frame& want) {
+  std::ostringstream out;
+  out << got.size() << " bytes, expected " << want.size();
+  const auto [g, w] = std::mismatch(got.begin(), got.end(), want.begin(), want.end());
+  if (g != got.end() && w != want.end())
+    out << "; first difference at byte " << (g - got.begin()) << ": 0x" << std::hex << unsigned{*g}
+        << ", expected 0x" << unsigned{*w};
+  return out.str();
+}
+
+// Issue 13's escape attempt (hostile.c: an unfinished remote write, its RBCR
+// rewritten to 0xffff, a transmit whose CR carries no remote DMA command,
+// then 16 KiB read and written through the data port) while net_blast_1514
+// streams through the same card: the attempt earns exactly one machine
+// check, at the rewrite (code 10); what it reads is no other guest's; and
+// every one of net_blast's frames reaches the wire byte for byte, in order,
+// under its own MAC, with nothing of the escape's marker on the wire.
+class EscapeTest : public VpioTest, public testing::WithParamInterface<const char*> {};
+
+TEST_P(EscapeTest, GetsOneMachineCheckAndEveryFrameOfTheStreamBesideItIsIntact) {
+  // The hostile guest comes first: its transmit area is the card's first,
+  // so a read from its start that escaped runs on into net_blast's area
+  // (and from the card's PSTOP on into the monitor's ring, never back).
+  run_shared({GetParam(), "net_blast_1514"}, {}, [](NetEchoEndpoint& endpoint) {
+    endpoint.add_trigger_on_frames_heard(default_mac(0), default_mac(1), kEscapeAfterFrames);
+  });
+  const Guest& hostile = guests_[0];
+  const Guest& blast = guests_[1];
+
+  expect_exit_ok(1);
+  EXPECT_NE(transcript(1).find("blast: sent 1000 frames of 1514 bytes, 0 failed"),
+            std::string::npos)
+      << transcript(1);
+  EXPECT_EQ(blast.machine->counters().machine_checks_delivered.load(), 0u);
+  EXPECT_EQ(blast.stats.violations, 0u);
+
+  EXPECT_TRUE(hostile.outcome.ok() && hostile.outcome.status == 0) << hostile.outcome.detail << "\n"
+                                                                   << transcript(0);
+  EXPECT_EQ(hostile.machine->counters().machine_checks_delivered.load(), 1u);
+  EXPECT_EQ(hostile.stats.violations, 1u);
+  EXPECT_NE(transcript(0).find("hostile: machine check as expected (code 10 "), std::string::npos)
+      << transcript(0);
+  EXPECT_NE(transcript(0).find(": 0 frame headers of another guest's stream"), std::string::npos)
+      << transcript(0);
+  EXPECT_EQ(endpoint_counters_.peer(hostile.mac).triggers_sent, 1u);
+
+  std::size_t blast_seen = 0, hostile_seen = 0, blast_before_hostile = 0;
+  for (std::size_t n = 0; n < frames_.size(); ++n) {
+    const Frame& f = frames_[n];
+    EXPECT_FALSE(carries_marker(f)) << "frame " << n << " carries the escape's marker";
+    const hw::MacAddress source = mac_at(f, 6);
+    if (source == blast.mac) {
+      ASSERT_LT(blast_seen, kBlastFrames) << "frame " << n << ": one more from net_blast";
+      const Frame want = blast_frame(blast_seen, blast.mac);
+      ASSERT_TRUE(f == want) << "frame " << n << ", net_blast's frame " << blast_seen << ": "
+                             << difference(f, want);
+      ++blast_seen;
+    } else if (source == hostile.mac) {
+      const Frame want = hostile_frame(hostile.mac);
+      EXPECT_TRUE(f == want) << "frame " << n << " from the hostile guest: " << difference(f, want);
+      if (hostile_seen++ == 0) blast_before_hostile = blast_seen;
+    } else {
+      EXPECT_TRUE(source == kEndpointMac) << "frame " << n << " from " << source.to_string();
+    }
+  }
+  EXPECT_EQ(blast_seen, kBlastFrames);
+  // The attempt's own transmits went out mid-stream, after the trigger.
+  EXPECT_EQ(hostile_seen, kHostileTransmits);
+  EXPECT_GE(blast_before_hostile, kEscapeAfterFrames);
+  EXPECT_LT(blast_before_hostile, kBlastFrames);
+  std::printf(
+      "[ escape ] %s: %zu frames on the wire, %zu of net_blast's before the attempt's "
+      "first transmit; %llu machine check(s) delivered\n",
+      GetParam(), frames_.size(), blast_before_hostile,
+      static_cast<unsigned long long>(hostile.machine->counters().machine_checks_delivered.load()));
+  std::istringstream lines(transcript(0));
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("machine check") != std::string::npos ||
+        line.find("through the data port") != std::string::npos)
+      std::printf("[ escape ] %s\n", line.c_str());
+  expect_delivery_exact(0);
+  expect_delivery_exact(1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Vpio, EscapeTest, testing::Values("hostile_escape", "hostile_escape_1e"),
                          [](const testing::TestParamInfo<const char*>& param_info) {
                            return std::string(param_info.param);
                          });

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dmm/ne2000_monitor.hpp"
+#include "tests/support/lax_card.hpp"
 #include "hw/chip_device.hpp"
 #include "hw/ne2000.hpp"
 #include "hw/net/hub.hpp"
@@ -344,69 +345,6 @@ struct FakeGuest {
   std::vector<MachineCheckRequest> machine_checks() const { return checks->all(); }
 };
 
-// A card whose data port is as lax as QEMU's NE2000: reads move on past
-// RBCR (forever, at RSAR rounded down to even), and a 32-bit write moves four
-// bytes once any of the count is left. The monitor must keep a guest to its
-// validated range on such a card too (issue 13). Everything else is the chip.
-class LaxCard final : public hw::PhysicalDevice {
- public:
-  explicit LaxCard(hw::ChipDevice& chip) : chip_(chip) {}
-  std::string describe() const override { return "lax NE2000 data port"; }
-  std::uint32_t read(std::uint16_t offset, unsigned size) override {
-    if (offset != kDataPort) return chip_.read(offset, size);
-    std::uint32_t value = 0;
-    move(size, [&](std::uint8_t& byte, unsigned i) { value |= std::uint32_t{byte} << (8 * i); });
-    return value;
-  }
-  void write(std::uint16_t offset, unsigned size, std::uint32_t value) override {
-    if (offset != kDataPort || size != 4) return chip_.write(offset, size, value);
-    if (chip_.chip().save().remote_count == 0) return;
-    move(size, [&](std::uint8_t& byte, unsigned i) { byte = static_cast<std::uint8_t>(value >> (8 * i)); });
-  }
-  void read_string(std::uint16_t offset, unsigned size, std::span<std::uint8_t> data) override {
-    for (std::size_t at = 0; at + size <= data.size(); at += size) {
-      const std::uint32_t v = read(offset, size);
-      for (unsigned i = 0; i < size; ++i) data[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
-    }
-  }
-  void write_string(std::uint16_t offset, unsigned size,
-                    std::span<const std::uint8_t> data) override {
-    for (std::size_t at = 0; at + size <= data.size(); at += size) {
-      std::uint32_t v = 0;
-      for (unsigned i = 0; i < size; ++i) v |= std::uint32_t{data[at + i]} << (8 * i);
-      write(offset, size, v);
-    }
-  }
-  void set_interrupt_handler(std::function<void()> handler) override {
-    chip_.set_interrupt_handler(std::move(handler));
-  }
-
- private:
-  // One access of `size` bytes of card memory at RSAR, as QEMU's card moves it.
-  template <typename Byte>
-  void move(unsigned size, Byte&& byte) {
-    hw::Ne2000State s = chip_.chip().save();
-    const unsigned start = size >= 2 ? s.remote_address & ~1u : s.remote_address;
-    for (unsigned i = 0; i < size; ++i) {
-      const unsigned address = start + i;
-      std::uint8_t scratch = 0xff;
-      if (address >= kMemoryStart && address < kMemoryStart + kMemoryBytes)
-        byte(s.memory[address - kMemoryStart], i);
-      else
-        byte(scratch, i);
-    }
-    s.remote_address = static_cast<std::uint16_t>(s.remote_address + size);
-    if (s.remote_count <= size) {
-      if (s.remote_count != 0) s.interrupt_status |= kIsrRdc;
-      s.remote_count = 0;
-    } else {
-      s.remote_count = static_cast<std::uint16_t>(s.remote_count - size);
-    }
-    chip_.chip().restore(s);
-  }
-  hw::ChipDevice& chip_;
-};
-
 // The card is vpio's chip on a hub, with a test station beside it.
 class DmmTest : public ::testing::Test {
  protected:
@@ -417,9 +355,8 @@ class DmmTest : public ::testing::Test {
   }
 
   void start(MonitorConfig config = {}) {
-    monitor_ = std::make_unique<Ne2000Monitor>(lax_ ? static_cast<hw::PhysicalDevice&>(lax_card_)
-                                                    : card_,
-                                               config);
+    monitor_ = std::make_unique<Ne2000Monitor>(
+        lax_ ? static_cast<hw::PhysicalDevice&>(lax_card_) : card_, config);
   }
   FakeGuest add(const std::string& name, const hw::MacAddress& mac, std::uint16_t io_base) {
     if (!monitor_) start();
@@ -442,7 +379,7 @@ class DmmTest : public ::testing::Test {
 
   Station station_;  // outlives the hub it is attached to
   hw::ChipDevice card_;
-  LaxCard lax_card_{card_};
+  testing_support::LaxCard lax_card_{card_};
   bool lax_ = false;  // the monitor drives lax_card_ rather than card_
   hw::Hub hub_;
   std::unique_ptr<Ne2000Monitor> monitor_;
@@ -781,7 +718,9 @@ TEST_P(DmmEscape, AnUnfinishedDmaAndATransmitKeepTheDataPortToTheValidatedRange)
   ASSERT_FALSE(hostile_.window().writes_hooked(kDataPort));
   hostile_->out(kRbcr0, 0xff);
   expect_machine_check(hostile_, Violation::remote_dma_reprogrammed, 0x4000, kRbcr0);
-  // A guest that carries on after its machine check gets nothing more.
+  EXPECT_TRUE(hostile_.window().hooked(kDataPort)) << "the broken DMA is taken from the guest";
+  // A guest that carries on after its machine check gets nothing more:
+  // no second machine check, no escape.
   hostile_->out(kRbcr1, 0xff);
   hostile_->out(kTpsr, 0x40);
   hostile_->out(kTbcr0, 64);
@@ -804,6 +743,7 @@ TEST_P(DmmEscape, AnUnfinishedDmaAndATransmitKeepTheDataPortToTheValidatedRange)
     EXPECT_EQ(first_difference(heard, frame_), std::nullopt) << "the good frame was overwritten";
   }
   EXPECT_EQ(good_frames, 1u);
+  EXPECT_EQ(hostile_.machine_checks().size(), 1u) << "one machine check for the whole attempt";
 }
 
 INSTANTIATE_TEST_SUITE_P(TransmitCommands, DmmEscape, testing::Values(0x06, 0x1e));

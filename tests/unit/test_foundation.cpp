@@ -5,8 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "hooks/port_bus.hpp"
 #include "vmm/console.hpp"
@@ -362,19 +365,92 @@ TEST(CommandLine, ProfileOptionsThatCannotWorkTogetherAreRefused) {
   EXPECT_NE(r.output.find("no guests"), std::string::npos) << r.output;
 }
 
+// Writable here, but outside the current directory (the tests run in the
+// build tree): the lab could not write them.
 TEST(CommandLine, ProfileOutputOutsideTheLabsReachIsRefused) {
-  auto r = vpio(
-      "profile --lab -o /nonexistent/p.json " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
-      /*no_lab=*/false);
+  const std::string json = testing::TempDir() + "outside-the-lab.json";
+  auto r =
+      vpio("profile --lab -o " + json + " " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
+           /*no_lab=*/false);
   EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("--output '/nonexistent/p.json' must be below the current directory"),
+  EXPECT_NE(r.output.find("--output '" + json + "' must be below the current directory"),
             std::string::npos)
       << r.output;
-  r = vpio(
-      "profile --lab --svg /nonexistent/p.svg " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
-      /*no_lab=*/false);
+  const std::string svg = testing::TempDir() + "outside-the-lab.svg";
+  r = vpio("profile --lab --svg " + svg + " " + std::string(VPIO_BUILD_DIR) + "/guests/hello.img",
+           /*no_lab=*/false);
   EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("--svg '/nonexistent/p.svg'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--svg '" + svg + "'"), std::string::npos) << r.output;
+}
+
+std::string one_byte_image() {
+  const std::string image = testing::TempDir() + "hlt.img";
+  std::ofstream(image, std::ios::binary).put('\xf4');
+  return image;
+}
+
+// An output the run could not write is bad input, refused before any guest
+// runs: the one line of output is the refusal. On a host without /dev/kvm
+// this also shows the check comes before KVM is opened (that would fail with
+// exit 71); on one with it, a guest that ran would have left its exit report.
+TEST(CommandLine, UnwritableOutputsAreRefusedBeforeAnyGuestRuns) {
+  const std::string image = one_byte_image();
+  const std::string directory = testing::TempDir() + "an-output-directory";
+  std::filesystem::create_directories(directory);
+  const std::pair<std::string, std::string> refused[] = {
+      {"run --stats /nonexistent-vpio/x.json ",
+       "vpio: --stats /nonexistent-vpio/x.json: No such file or directory\n"},
+      {"run --pcap " + directory + " ", "vpio: --pcap " + directory + ": Is a directory\n"},
+      {"run --stats /dev/full ", "vpio: --stats /dev/full: No space left on device\n"},
+      {"run --nic emulate --pcap /dev/full ", "vpio: --pcap /dev/full: No space left on device\n"},
+      {"profile -o /nonexistent-vpio/p.json ",
+       "vpio: --output /nonexistent-vpio/p.json: No such file or directory\n"},
+      {"profile -o " + testing::TempDir() + "p.json --svg " + directory + " ",
+       "vpio: --svg " + directory + ": Is a directory\n"},
+  };
+  for (const auto& [args, message] : refused) {
+    const Result r = vpio(args + image);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_EQ(r.output, message) << args;
+  }
+}
+
+TEST(CommandLine, ProfileReportRefusesAnUnwritableSvgBeforePrinting) {
+  const std::string saved = testing::TempDir() + "saved-for-svg.json";
+  std::ofstream(saved) << R"({"schema": "vpio-profile/1", "guests": []})";
+  const Result r = vpio("profile --report " + saved + " --svg /dev/full");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output, "vpio: --svg /dev/full: No space left on device\n");
+}
+
+TEST(CommandLine, AGroupMacIsRefusedAsACardsAddress) {
+  const Result r = vpio("run --nic emulate,mac=ff:ff:ff:ff:ff:ff " + one_byte_image());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(r.output.starts_with("vpio: --nic: mac 'ff:ff:ff:ff:ff:ff' is a group address"))
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
+// A binary file given as a profile: named, said not to be one, and none of its
+// bytes reach the terminal.
+TEST(CommandLine, ProfileReportOfABinaryFileEchoesNoneOfIt) {
+  const std::string binary = testing::TempDir() + "binary.json";
+  std::ofstream(binary, std::ios::binary) << std::string("\x89PNG\r\n\x1a\n\xff\xfe\x00\x01", 12);
+  const Result r = vpio("profile --report " + binary);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output, "vpio: --report " + binary +
+                          ": not a vpio profile: not JSON (parse error at byte 1)\n");
+}
+
+TEST(CommandLine, ProfileReportTopMustNotBeNegative) {
+  const std::string saved = testing::TempDir() + "saved-for-top.json";
+  std::ofstream(saved) << R"({"schema": "vpio-profile/1", "guests": []})";
+  Result r = vpio("profile --report " + saved + " --top -1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(r.output.starts_with("--top: -1 is negative; give 0 (every row) or more\n"))
+      << r.output;
+  r = vpio("profile --report " + saved + " --top 0");  // 0: every row
+  EXPECT_EQ(r.code, 0) << r.output;
 }
 
 }  // namespace

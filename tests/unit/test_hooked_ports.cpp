@@ -206,7 +206,8 @@ TEST(PassthroughWindow, PostedWritesFollowTheHookedList) {
   window.hook_all();  // already hooked: nothing
   window.unhook(0x10);
   using Call = FakePostedWrites::Call;
-  EXPECT_EQ(posted.calls, (std::vector<Call>{{0x310, 4, true}, {0x310, 4, false}, {0x310, 4, true}}));
+  EXPECT_EQ(posted.calls,
+            (std::vector<Call>{{0x310, 4, true}, {0x310, 4, false}, {0x310, 4, true}}));
 }
 
 TEST(PassthroughWindow, APortDirectAtTheStartIsPostedAtOnce) {

@@ -1,11 +1,14 @@
 // PcapRecorder: files it writes must read back byte for byte through libpcap
 // and be accepted by an independent reader (tshark).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -74,6 +78,7 @@ std::vector<std::vector<std::uint8_t>> record_round_trip_set(const fs::path& pat
     recorder.deliver(frames.back());
   }
   EXPECT_EQ(recorder.frames_recorded(), kRoundTripFrames);
+  EXPECT_FALSE(recorder.write_error());
   // Flushed per frame, so the file is complete before the recorder closes.
   EXPECT_EQ(read_pcap_frames(path).size(), kRoundTripFrames);
   return frames;
@@ -174,6 +179,76 @@ TEST(PcapRecorderTest, UnopenableFileThrowsNamingIt) {
     EXPECT_NE(std::string(error.what()).find(impossible.string()), std::string::npos)
         << error.what();
   }
+}
+
+// libpcap's own message ends in the errno text too: it must appear once.
+TEST(PcapRecorderTest, ADirectoryIsRefusedSayingSoOnce) {
+  const fs::path directory = fs::temp_directory_path();
+  try {
+    PcapRecorder recorder(directory);
+    FAIL() << "recording to the directory " << directory << " should have thrown";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code(), std::errc::is_a_directory);
+    EXPECT_EQ(std::string(error.what()),
+              "pcap_dump_open " + directory.string() + ": Is a directory");
+  }
+}
+
+// The file header is written at once, so a file that takes nothing is found
+// before any frame rather than lost at close.
+TEST(PcapRecorderTest, AFileThatTakesNoHeaderIsRefusedAtOnce) {
+  try {
+    PcapRecorder recorder("/dev/full");
+    FAIL() << "recording to /dev/full should have thrown";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code(), std::errc::no_space_on_device);
+    EXPECT_NE(std::string(error.what()).find("/dev/full"), std::string::npos) << error.what();
+  }
+}
+
+// The file-size limit makes writes past it fail with EFBIG (SIGXFSZ, which
+// would end the process, ignored) for as long as the object lives.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_limit_);
+    saved_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{bytes, saved_limit_.rlim_max};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_limit_);
+    std::signal(SIGXFSZ, saved_handler_);
+  }
+
+ private:
+  rlimit saved_limit_{};
+  void (*saved_handler_)(int) = nullptr;
+};
+
+// A disk that fills mid-run: the sender never sees an exception, the first
+// error is kept, and nothing is recorded after it (a cut-off record would
+// garble every later frame).
+TEST(PcapRecorderTest, AWriteThatFailsMidRunIsKeptAndEndsTheRecording) {
+  constexpr rlim_t kLimitBytes = 20'000;
+  constexpr std::size_t kFileHeaderBytes = 24, kRecordHeaderBytes = 16;
+  ScratchFile file(".pcap");
+  PcapRecorder recorder(file.path());
+  {
+    const FileSizeLimit limit(kLimitBytes);
+    for (std::size_t i = 0; i < 100; ++i)
+      EXPECT_NO_THROW(recorder.deliver(round_trip_frame(kRoundTripFrames - 1)));
+  }
+  EXPECT_EQ(recorder.write_error(), std::errc::file_too_large);
+  constexpr std::uint64_t kWholeFrames =
+      (kLimitBytes - kFileHeaderBytes) / (kRecordHeaderBytes + kMaxFrameBytes);
+  EXPECT_EQ(recorder.frames_recorded(), kWholeFrames);
+  // Room again: still nothing more is recorded, and the error stays.
+  recorder.deliver(round_trip_frame(0));
+  EXPECT_EQ(recorder.frames_recorded(), kWholeFrames);
+  EXPECT_EQ(recorder.write_error(), std::errc::file_too_large);
 }
 
 TEST(PcapRecorderTest, ConcurrentDeliveriesKeepEachFrameWhole) {

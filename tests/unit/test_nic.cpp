@@ -71,6 +71,27 @@ TEST(NicSpec, BadItemsAreNamed) {
   expect_error("vpio,hw=eth0", "bad hw 'eth0'");
 }
 
+// A card's own address is a station's: unicast and not all zeros.
+TEST(NicSpec, GroupAndZeroMacsAreRefusedNamingTheValue) {
+  expect_error("emulate,mac=ff:ff:ff:ff:ff:ff",
+               "--nic: mac 'ff:ff:ff:ff:ff:ff' is a group address");
+  expect_error("vpio,mac=01:00:5e:00:00:01", "mac '01:00:5e:00:00:01' is a group address");
+  expect_error("vpio,mac=33:33:00:00:00:01", "mac '33:33:00:00:00:01' is a group address");
+  expect_error("emulate,mac=00:00:00:00:00:00", "mac '00:00:00:00:00:00' is the all-zero address");
+  EXPECT_EQ(parse_nic_spec("emulate,mac=02:00:00:00:00:00").mac->to_string(), "02:00:00:00:00:00");
+}
+
+TEST(NicSpec, StationMacErrorLooksAtTheGroupBitAndZero) {
+  const auto mac = [](std::string_view text) { return *hw::MacAddress::parse(text); };
+  EXPECT_FALSE(station_mac_error(mac("52:54:00:12:34:56")));
+  EXPECT_FALSE(station_mac_error(mac("fe:ff:ff:ff:ff:ff")));  // locally administered, unicast
+  EXPECT_FALSE(station_mac_error(mac("00:00:00:00:00:01")));
+  EXPECT_TRUE(station_mac_error(mac("ff:ff:ff:ff:ff:ff")));
+  EXPECT_TRUE(station_mac_error(mac("03:00:00:00:00:00")));
+  EXPECT_TRUE(station_mac_error(mac("00:00:00:00:00:00")));
+  for (unsigned i = 0; i < kMaxVpioGuests; ++i) EXPECT_FALSE(station_mac_error(default_mac(i)));
+}
+
 TEST(NicSpec, DefaultMacsDifferPerGuest) {
   EXPECT_EQ(default_mac(0).to_string(), "52:54:00:12:34:56");
   EXPECT_EQ(default_mac(1).to_string(), "52:54:00:12:34:57");

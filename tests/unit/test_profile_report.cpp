@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -605,6 +606,51 @@ TEST(ProfileReportV2, ValidatesStatusesAndTheKvm) {
   p = v2();
   p["kvm"].erase("kernel_release");
   EXPECT_EQ(problem(p), "kvm.kernel_release: missing");
+}
+
+std::string saved(const std::string& name, const std::string& bytes) {
+  const std::string path = testing::TempDir() + name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+std::string load_problem(const std::string& path) {
+  try {
+    load_profile(path);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool printable_ascii(const std::string& text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+TEST(LoadProfile, ReadsWhatVpioWrote) {
+  const std::string path = saved("saved-profile.json", v2().dump(1));
+  EXPECT_EQ(load_profile(path), v2());
+}
+
+// A binary file: named, called what it is not, with the parse position, and
+// none of its bytes.
+TEST(LoadProfile, ABinaryFileIsNotAProfileAndIsNotEchoed) {
+  const std::string path =
+      saved("picture.png", std::string("\x89PNG\r\n\x1a\n\xff\xfe\x00\x01", 12));
+  const std::string message = load_problem(path);
+  EXPECT_EQ(message, path + ": not a vpio profile: not JSON (parse error at byte 1)");
+  EXPECT_TRUE(printable_ascii(message)) << message;
+  const std::string empty = saved("empty.json", "");
+  EXPECT_TRUE(load_problem(empty).starts_with(empty + ": not a vpio profile: not JSON"));
+}
+
+// JSON strings may hold control characters (\u001b starts a terminal escape);
+// a message quoting one shows '?' in their place, as the report does.
+TEST(LoadProfile, ControlCharactersInTheMessageAreReplaced) {
+  const std::string path = saved("escape.json", R"({"schema": "\u001b[2Jvpio", "guests": []})");
+  EXPECT_EQ(load_problem(path), path +
+                                    ": not a vpio profile: schema is '?[2Jvpio', expected "
+                                    "vpio-profile/2 or vpio-profile/1");
 }
 
 }  // namespace

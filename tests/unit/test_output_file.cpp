@@ -1,0 +1,142 @@
+// The check of the run's output files before any guest starts, and their
+// write after it: every refusal is one line naming the option, the path and
+// the errno text once.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "vmm/output_file.hpp"
+
+namespace vpio {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory per test, removed with everything in it at the end.
+class ScratchDirectory {
+ public:
+  ScratchDirectory() {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = fs::temp_directory_path() /
+            ("vpio_output_" + std::string(test->name()) + "_" + std::to_string(::getpid()));
+    fs::remove_all(path_);
+    fs::create_directory(path_);
+  }
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  ~ScratchDirectory() {
+    std::error_code ignored;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ignored);
+    fs::remove_all(path_, ignored);
+  }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string refusal(const std::string& path, const std::string& option) {
+  try {
+    check_output_path(path, option);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::size_t occurrences(const std::string& text, const std::string& part) {
+  std::size_t count = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
+}
+
+TEST(OutputFile, ANewFileIsCheckedAndNotLeftBehind) {
+  const ScratchDirectory dir;
+  EXPECT_EQ(refusal(dir / "stats.json", "--stats"), "");
+  EXPECT_FALSE(fs::exists(dir / "stats.json"));
+}
+
+TEST(OutputFile, AnExistingFileKeepsItsContentsUntilTheWrite) {
+  const ScratchDirectory dir;
+  std::ofstream(dir / "stats.json") << "last run";
+  EXPECT_EQ(refusal(dir / "stats.json", "--stats"), "");
+  EXPECT_EQ(contents(dir / "stats.json"), "last run");
+  EXPECT_FALSE(write_output_file(dir / "stats.json", "this run"));
+  EXPECT_EQ(contents(dir / "stats.json"), "this run");
+}
+
+TEST(OutputFile, AMissingDirectoryIsNamed) {
+  EXPECT_EQ(refusal("/nonexistent-vpio-dir/x.json", "--stats"),
+            "--stats /nonexistent-vpio-dir/x.json: No such file or directory");
+}
+
+TEST(OutputFile, ADirectoryIsNamedOnce) {
+  const ScratchDirectory dir;
+  const std::string message = refusal(dir.path().string(), "--pcap");
+  EXPECT_EQ(message, "--pcap " + dir.path().string() + ": Is a directory");
+  EXPECT_EQ(occurrences(message, "Is a directory"), 1u);
+}
+
+// /dev/full opens; only a write finds it full, and the empty write the check
+// makes is enough.
+TEST(OutputFile, DevFullIsFoundByTheEmptyWrite) {
+  EXPECT_EQ(refusal("/dev/full", "--svg"), "--svg /dev/full: No space left on device");
+  EXPECT_EQ(write_output_file("/dev/full", "{}\n"), std::errc::no_space_on_device);
+}
+
+TEST(OutputFile, DevicesThatTakeWritesAreAccepted) {
+  EXPECT_EQ(refusal("/dev/null", "--stats"), "");
+  EXPECT_FALSE(write_output_file("/dev/null", "{}\n"));
+}
+
+// sysfs takes no new file, not even from root; where it is mounted read-only
+// the errno differs, so only the form of the message is fixed.
+TEST(OutputFile, AReadOnlyPlaceIsRefused) {
+  const std::string path = "/sys/vpio-output-test.json";
+  const std::string message = refusal(path, "--output");
+  EXPECT_TRUE(message.starts_with("--output " + path + ": ")) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+TEST(OutputFile, ADirectoryWithoutWritePermissionIsRefused) {
+  const ScratchDirectory dir;
+  fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec);
+  if (::access(dir.path().c_str(), W_OK) == 0)
+    GTEST_SKIP() << "this process writes where permissions say it may not (root)";
+  EXPECT_EQ(refusal(dir / "p.json", "--output"),
+            "--output " + (dir / "p.json") + ": Permission denied");
+}
+
+// Opening a FIFO for writing would wait for its reader (a process
+// substitution's reader comes later): it is accepted as it is.
+TEST(OutputFile, AFifoIsAcceptedWithoutWaitingForItsReader) {
+  const ScratchDirectory dir;
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0) << std::strerror(errno);
+  EXPECT_EQ(refusal(dir / "fifo", "--stats"), "");
+}
+
+TEST(OutputFile, WriteErrorsCarryErrno) {
+  const ScratchDirectory dir;
+  EXPECT_EQ(write_output_file(dir.path().string(), "x"), std::errc::is_a_directory);
+  EXPECT_EQ(write_output_file("/nonexistent-vpio-dir/x.json", "x"),
+            std::errc::no_such_file_or_directory);
+}
+
+}  // namespace
+}  // namespace vpio

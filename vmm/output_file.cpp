@@ -1,0 +1,61 @@
+// Output files: the check before the run and the write after it.
+#include "vmm/output_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "vmm/fd.hpp"
+
+namespace vpio {
+namespace {
+
+constexpr mode_t kNewFileMode = 0666;  // less the umask, as for any new file
+
+[[noreturn]] void refuse(const std::string& path, std::string_view option, int error) {
+  throw std::invalid_argument(std::string(option) + " " + path + ": " + std::strerror(error));
+}
+
+bool is_fifo(const std::string& path) {
+  struct stat status {};
+  return ::stat(path.c_str(), &status) == 0 && S_ISFIFO(status.st_mode);
+}
+
+std::error_code last_error() { return {errno, std::generic_category()}; }
+
+}  // namespace
+
+void check_output_path(const std::string& path, std::string_view option) {
+  // A new file proves the directory takes it. It goes again at once, so a run
+  // refused for another reason leaves nothing behind; O_EXCL makes sure what
+  // goes is the file just made, never a link's target.
+  Fd created(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kNewFileMode));
+  if (created.valid()) {
+    ::unlink(path.c_str());
+    return;
+  }
+  if (errno != EEXIST) refuse(path, option, errno);
+  if (is_fifo(path)) return;
+  // O_CREAT for a link to nothing: the run's own open would create its target.
+  const Fd existing(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, kNewFileMode));
+  if (!existing.valid()) refuse(path, option, errno);
+  if (::write(existing.get(), "", 0) < 0) refuse(path, option, errno);
+}
+
+std::error_code write_output_file(const std::string& path, std::string_view text) {
+  Fd file(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kNewFileMode));
+  if (!file.valid()) return last_error();
+  while (!text.empty()) {
+    const ssize_t written = ::write(file.get(), text.data(), text.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) return last_error();
+    text.remove_prefix(static_cast<std::size_t>(written));
+  }
+  if (file.close() != 0) return last_error();
+  return {};
+}
+
+}  // namespace vpio
