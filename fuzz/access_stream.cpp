@@ -89,6 +89,7 @@ CardLayout StreamReader::layout() noexcept {
     layout.reserved_areas = std::min(2u + ((*b >> 1) & 3u), 4u);
     layout.honest_probes = (*b & 8) != 0;
     layout.hostile_inits = (*b & 16) != 0;
+    layout.polled_card = (*b & 32) != 0;
   }
   return layout;
 }
@@ -275,7 +276,8 @@ std::string describe(std::span<const std::uint8_t> input) {
                      (l.hostile_first ? "true" : "false") +
                      ", .reserved_areas = " + std::to_string(l.reserved_areas) +
                      ", .honest_probes = " + (l.honest_probes ? "true" : "false") +
-                     ", .hostile_inits = " + (l.hostile_inits ? "true" : "false") + "});\n";
+                     ", .hostile_inits = " + (l.hostile_inits ? "true" : "false") +
+                     ", .polled_card = " + (l.polled_card ? "true" : "false") + "});\n";
   while (const auto op = reader.next()) {
     text += "w";
     if (op->honest_steps != 0) text += ".honest(" + std::to_string(op->honest_steps) + ")";
@@ -288,9 +290,9 @@ std::string describe(std::span<const std::uint8_t> input) {
 
 StreamWriter::StreamWriter(CardLayout layout) {
   const unsigned reserved = std::clamp(layout.reserved_areas, 2u, 4u) - 2;
-  bytes_.push_back(static_cast<std::uint8_t>((layout.hostile_first ? 0 : 1) | reserved << 1 |
-                                             (layout.honest_probes ? 8 : 0) |
-                                             (layout.hostile_inits ? 16 : 0)));
+  bytes_.push_back(static_cast<std::uint8_t>(
+      (layout.hostile_first ? 0 : 1) | reserved << 1 | (layout.honest_probes ? 8 : 0) |
+      (layout.hostile_inits ? 16 : 0) | (layout.polled_card ? 32 : 0)));
 }
 
 void StreamWriter::header(OpKind kind) {

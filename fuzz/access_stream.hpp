@@ -20,6 +20,7 @@ struct CardLayout {
   unsigned reserved_areas = 2;  // 2..4: with 2 the ring follows the second area
   bool honest_probes = false;   // the honest guest resets and reads its PROM first
   bool hostile_inits = false;   // the hostile guest runs init (no probe) before the ops
+  bool polled_card = false;     // no card interrupt: guests' ISR reads make the monitor drain
 };
 
 // Who a frame the hostile guest builds names as its source or destination.

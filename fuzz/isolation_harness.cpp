@@ -368,6 +368,13 @@ IsolationHarness::IsolationHarness(CardLayout layout)
   // No receive thread: the harness drains, so an input runs the same way
   // every time (and a thread per input would cost most of its time).
   config.run_receive_thread = false;
+  // A polled card (a real ISA card's interrupt does not reach userspace):
+  // every ISR read of a guest makes the monitor look at the card, and drain
+  // it (no interval: an input must not depend on the clock).
+  if (layout.polled_card) {
+    config.card_interrupts = false;
+    config.wait_check_interval = std::chrono::microseconds(0);
+  }
   monitor_ = std::make_unique<dmm::Ne2000Monitor>(card_, config);
   const auto add = [&](const char* name, const hw::MacAddress& mac, std::uint16_t io,
                        std::vector<std::uint64_t>* checks) {
@@ -384,6 +391,7 @@ IsolationHarness::IsolationHarness(CardLayout layout)
     honest_ = add("honest", kHonestMac, kIoHonest, &honest_checks_);
     hostile_ = add("hostile", kHostileMac, kIoHostile, &hostile_checks_);
   }
+  polled_ = layout.polled_card;
   ring_start_ = static_cast<std::uint8_t>(reg::kFirstMemoryPage +
                                           layout.reserved_areas * honest_->layout().tx_pages);
   card_.before_isr_read = [this] { honest_finishes_dma_meanwhile(); };
@@ -535,6 +543,7 @@ void IsolationHarness::hostile_write(std::uint16_t offset, unsigned size, std::u
 std::uint32_t IsolationHarness::hostile_read(std::uint16_t offset, unsigned size) {
   std::uint32_t value = 0;
   hostile_step("read", offset, size, 0, [&] {
+    access_read_ = true;
     value = hostile_->window().port_read(offset, size);
     access_value_ = value;
   });
@@ -555,8 +564,10 @@ void IsolationHarness::hostile_write_string(std::uint16_t offset, unsigned size,
 void IsolationHarness::hostile_read_string(std::uint16_t offset, unsigned size,
                                            std::uint32_t bytes) {
   Bytes data(bytes);
-  hostile_step("read string", offset, size, bytes,
-               [&] { hostile_->window().port_read_string(offset, size, data); });
+  hostile_step("read string", offset, size, bytes, [&] {
+    access_read_ = true;
+    hostile_->window().port_read_string(offset, size, data);
+  });
 }
 
 std::uint8_t IsolationHarness::hostile_wait_isr(std::uint8_t bits) {
@@ -657,8 +668,12 @@ void IsolationHarness::wire_frame(Station destination, std::uint32_t bytes) {
   std::copy(s.memory.begin() + static_cast<std::ptrdiff_t>(ring), s.memory.end(),
             expected_memory_.begin() + static_cast<std::ptrdiff_t>(ring));
   monitor_registers_.current_page = s.current_page;
-  monitor_->drain_now();
-  monitor_registers_.boundary = chip_.chip().save().boundary;
+  // A polled card keeps the frame until a guest's ISR read has the monitor
+  // drain it; otherwise its interrupt would have the monitor drain now.
+  if (!polled_) {
+    monitor_->drain_now();
+    monitor_registers_.boundary = chip_.chip().save().boundary;
+  }
   end_step();
 }
 
@@ -707,7 +722,10 @@ void IsolationHarness::honest_step() {
       honest_transmit_step_ = a.transmits;
       w.port_write(a.offset, 1, a.value);
       break;
-    case HonestDriver::Access::Kind::in: access_value_ = w.port_read(a.offset, 1); break;
+    case HonestDriver::Access::Kind::in:
+      access_read_ = true;
+      access_value_ = w.port_read(a.offset, 1);
+      break;
     case HonestDriver::Access::Kind::read_prom: {
       std::array<std::uint8_t, reg::kPromBytes> prom{};
       w.port_read_string(kDataPort, 2, prom);
@@ -718,6 +736,7 @@ void IsolationHarness::honest_step() {
       break;
     }
     case HonestDriver::Access::Kind::wait_isr:
+      access_read_ = true;
       isr = static_cast<std::uint8_t>(w.port_read(reg::kIsr, 1));
       access_value_ = isr;
       break;
@@ -766,6 +785,7 @@ void IsolationHarness::begin_step(Actor actor, const char* what) {
   access_size_ = 0;
   access_value_ = 0;
   access_bytes_ = 0;
+  access_read_ = false;
   honest_transmit_step_ = false;
   honest_ran_meanwhile_ = false;
   hostile_direct_ = false;
@@ -789,7 +809,14 @@ void IsolationHarness::end_step() {
                  hostile_checks_.size() > traced_checks_ ? ", hostile machine check" : "",
                  honest_ran_meanwhile_ ? ", the honest guest finished its DMA meanwhile" : "");
     traced_checks_ = hostile_checks_.size();
+    const std::uint64_t drained = monitor_->stats().frames_drained;
+    if (drained != traced_drained_)
+      std::fprintf(stderr, "  the monitor drained %llu frames from the card\n",
+                   static_cast<unsigned long long>(drained - traced_drained_));
+    traced_drained_ = drained;
   }
+  // A guest's read of ISR may have the monitor of a polled card drain it.
+  may_drain_ = polled_ && actor_ != Actor::monitor && access_read_ && access_offset_ == reg::kIsr;
   if (actor_ != Actor::monitor) check_data_port_touches();
   check_card_state();
   check_wire();
@@ -844,24 +871,33 @@ void IsolationHarness::check_data_port_touches() {
       moved = t.count_after != 0 ? std::uint32_t{t.count_before} - t.count_after
                                  : (std::uint32_t{t.count_before} + width - 1) / width * width;
     }
-    // The card's address runs up from RSAR and wraps from PSTOP to PSTART.
+    // The card's address runs up from RSAR and wraps from PSTOP to PSTART:
+    // at most two runs of bytes, each inside the area (or range) or, for a
+    // drain's reads, inside the monitor's receive ring.
     const std::uint32_t start = t.address_before;
     const std::uint32_t stop = std::uint32_t{t.page_stop} << 8;
-    const std::uint32_t run = start < stop ? std::min(moved, stop - start) : moved;
+    const std::uint32_t first = start < stop ? std::min(moved, stop - start) : moved;
+    const std::uint32_t wrapped_start = std::uint32_t{t.page_start} << 8;
+    const bool ring_read = !t.write && may_drain_;
+    const auto allowed = [&](std::uint32_t from, std::uint32_t to) {
+      return (from >= low && to <= high) || (ring_read && from >= std::uint32_t{ring_start_} << 8 &&
+                                             to <= reg::kMemoryStart + reg::kMemoryBytes);
+    };
     std::optional<std::uint32_t> outside;
-    if (run > 0 && (start < low || start + run > high)) outside = start < low ? start : high;
-    if (!outside && run < moved) outside = std::uint32_t{t.page_start} << 8;  // wrapped
+    if (first > 0 && !allowed(start, start + first)) outside = start;
+    if (!outside && moved > first && !allowed(wrapped_start, wrapped_start + moved - first))
+      outside = wrapped_start;
     if (outside) {
-      std::string allowed = (t.honest_meanwhile ? "the honest guest's" : "the step's guest's") +
-                            std::string(" area ") + hex(area_start(g), 4) + ".." +
-                            hex(area_end(g), 4);
+      std::string where = (t.honest_meanwhile ? "the honest guest's" : "the step's guest's") +
+                          std::string(" area ") + hex(area_start(g), 4) + ".." +
+                          hex(area_end(g), 4);
       if (bounded_by_range)
-        allowed +=
+        where +=
             ", validated " + hex(range_before_->address, 4) + " + " + hex(range_before_->bytes);
       breach(kDirectRange,
              std::string("a ") + (direct ? "direct " : "") + (t.write ? "write" : "read") +
-                 " through the card's data port touched card byte " + hex(*outside, 4) + " (" +
-                 allowed + "; card RSAR " + hex(t.address_before, 4) + " RBCR " +
+                 " through the card's data port touched card bytes from " + hex(*outside, 4) +
+                 " (" + where + "; card RSAR " + hex(t.address_before, 4) + " RBCR " +
                  hex(t.count_before) + ", " + std::to_string(moved) + " bytes moved)");
     }
   }
@@ -896,6 +932,7 @@ void IsolationHarness::check_card_state() {
     }
   }
   if (s.prom != expected_prom_) breach(kCardState, "the card's PROM changed");
+  if (may_drain_) monitor_registers_.boundary = s.boundary;  // the drain moved it
   const hw::Ne2000State& m = monitor_registers_;
   const auto reg_check = [&](const char* name, unsigned got, unsigned want) {
     if (got != want)

@@ -229,6 +229,7 @@ class IsolationHarness {
   std::array<std::uint8_t, hw::ne2000::kPromBytes> expected_prom_{};
   hw::Ne2000State monitor_registers_;  // the registers the monitor programmed
   std::uint8_t ring_start_ = 0;        // the monitor's receive ring, from this page
+  bool polled_ = false;                // the card's interrupt is not delivered: polled
 
   // The step under way.
   std::uint64_t step_ = 0;
@@ -238,6 +239,8 @@ class IsolationHarness {
   unsigned access_size_ = 0;
   std::uint32_t access_value_ = 0;  // written, or read
   std::uint32_t access_bytes_ = 0;
+  bool access_read_ = false;
+  bool may_drain_ = false;  // the step may have had the monitor drain a polled card
   std::optional<devmodels::CardRange> range_before_;  // the hostile's validated DMA
   bool hostile_direct_ = false;  // the hostile access went direct (or was posted)
   bool honest_transmit_step_ = false;
@@ -247,6 +250,7 @@ class IsolationHarness {
   std::string honest_failure_;
   bool trace_ = false;  // VPIO_FUZZ_TRACE: every step on stderr
   std::size_t traced_checks_ = 0;
+  std::uint64_t traced_drained_ = 0;
 };
 
 }  // namespace vpio::fuzz

@@ -103,14 +103,19 @@ std::vector<std::uint8_t> both_send() {
 
 // Normal traffic with receiving: frames from the wire for both guests and
 // broadcast; the hostile guest reads its ring header by remote DMA.
-std::vector<std::uint8_t> receive() {
-  StreamWriter w({.hostile_first = false, .reserved_areas = 3, .honest_probes = true});
+std::vector<std::uint8_t> receive(bool polled) {
+  StreamWriter w({.hostile_first = false,
+                  .reserved_areas = 3,
+                  .honest_probes = true,
+                  .hostile_inits = false,
+                  .polled_card = polled});
   w.init();
   w.honest(20);
   w.wire_frame(Station::hostile, 100);
   w.wire_frame(Station::broadcast, 1514);
   w.honest(10);
   w.wire_frame(Station::honest, 60);
+  w.read(reg::kIsr);  // a polled card is drained now
   w.remote_dma(0x4700, 4, false);
   w.read_string(kDataPort, 2, 4);
   w.out(reg::kIsr, reg::kIsrRdc);
@@ -225,7 +230,8 @@ std::vector<Seed> seeds() {
       {"runt-tbcr5", runt(5)},
       {"runt-tbcr10", runt(10)},
       {"traffic-both-send", both_send()},
-      {"traffic-receive", receive()},
+      {"traffic-receive", receive(false)},
+      {"traffic-receive-polled", receive(true)},
       {"hostile-mix", hostile_mix()},
       {"byte-mode", byte_mode()},
   };

@@ -37,13 +37,13 @@ TEST(FuzzSeeds, EverySeedRunsWithNoInvariantBroken) {
 }
 
 TEST(FuzzSeeds, AnInputReadsBackAsTheOpsThatWroteIt) {
-  StreamWriter w({.hostile_first = false, .reserved_areas = 3, .honest_probes = true,
-                  .hostile_inits = true});
+  StreamWriter w(
+      {.hostile_first = false, .reserved_areas = 3, .honest_probes = true, .hostile_inits = true});
   w.honest(9).remote_dma(0x45fb, 5, true, 4).transmit(0x43, 1514, 0x26);
   w.write(0x1c, 4, 0x11223344).read_string(0x10, 2, 16 * 1024).honest_until(HonestPhase::mid_data);
   EXPECT_EQ(describe(w.bytes()),
             "StreamWriter w({.hostile_first = false, .reserved_areas = 3, .honest_probes = true, "
-            ".hostile_inits = true});\n"
+            ".hostile_inits = true, .polled_card = false});\n"
             "w.honest(9);\n"
             "w.remote_dma(0x45fb, 5, true, 4);\n"
             "w.transmit(0x43, 1514, 0x26);\n"
