@@ -15,6 +15,7 @@
 #include <string_view>
 #include <thread>
 
+#include "vmm/exit_report.hpp"
 #include "vmm/kvm_identity.hpp"
 #include "vmm/kvm_probe.hpp"
 #include "vmm/lab_choice.hpp"
@@ -231,30 +232,6 @@ std::string guest_name(const std::string& path, std::map<std::string, int>& seen
   return n == 1 ? stem : stem + "#" + std::to_string(n);
 }
 
-void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
-                       const std::vector<GuestOutcome>& outcomes,
-                       const std::vector<GuestNics>& nics_of) {
-  std::fprintf(stderr,
-               "vpio: %-14s %-8s %8s %10s %10s %10s %8s %8s %6s %4s %7s %7s %10s %8s %6s %4s\n",
-               "guest", "outcome", "status", "kvm-exits", "port-acc", "coalesced", "io-exits",
-               "hlt", "irqs", "mce", "nic-tx", "nic-rx", "direct", "hooked", "ctx-sw", "viol");
-  for (std::size_t i = 0; i < machines.size(); ++i) {
-    const auto& c = machines[i]->counters();
-    const NicTotals t = nic_totals(nics_of[i]);
-    std::fprintf(stderr,
-                 "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-                 " %8" PRIu64 " %8" PRIu64
-                 " %6" PRIu64 " %4" PRIu64 " %7" PRIu64 " %7" PRIu64 " %10" PRIu64 " %8" PRIu64
-                 " %6" PRIu64 " %4" PRIu64 "\n",
-                 machines[i]->name().c_str(), outcome_name(outcomes[i].kind), outcomes[i].status,
-                 c.userspace_exits.load(), c.port_accesses.load(), c.coalesced_accesses.load(),
-                 c.by_reason[KVM_EXIT_IO].load(),
-                 c.by_reason[KVM_EXIT_HLT].load(), c.interrupts_injected.load(),
-                 c.machine_checks_delivered.load(), t.frames_sent, t.frames_received, t.direct,
-                 t.hooked, t.context_switches, t.violations);
-  }
-}
-
 // How the --pcap recording ended: its frame count, or the write that failed.
 bool report_recording(const Network& network, const std::string& path) {
   if (const std::error_code error = network.pcap_write_error()) {
@@ -438,7 +415,8 @@ int run_command(const RunOptions& options, int argc, char** argv) {
         outcomes[i].kind == GuestOutcome::Kind::stopped)
       std::fprintf(stderr, "vpio: guest '%s' %s\n", machines[i]->name().c_str(),
                    outcomes[i].detail.c_str());
-  if (!options.quiet) print_exit_report(machines, outcomes, nics_of);
+  if (!options.quiet)
+    std::fputs(exit_report_text(exit_report_rows(machines, outcomes, nics_of)).c_str(), stderr);
   // Every output is attempted even after one failed: what can be kept is.
   bool outputs_written = true;
   if (!options.pcap.empty() && !report_recording(*network, options.pcap)) outputs_written = false;
