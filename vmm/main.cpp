@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "vmm/exit_report.hpp"
+#include "vmm/fd.hpp"
 #include "vmm/kvm_identity.hpp"
 #include "vmm/kvm_probe.hpp"
 #include "vmm/lab_choice.hpp"
@@ -64,16 +65,30 @@ std::string svg_path_of(const RunOptions& options) {
 }
 
 // Run this very command inside the KVM lab (asked for, or the host has no
-// usable /dev/kvm; `why` says which), and map the lab's own failures (124
-// timeout, 125 lab failure) to kExitVmmFailure so they are not mistaken for
-// guest statuses. VPIO_LAB names another launcher than lab/kvm-lab.
-int run_in_lab(int argc, char** argv, const std::string& lab_nic, const std::string& why) {
+// usable /dev/kvm; `why` says which) and return its exit status. The lab's
+// own failures (its timeout, 124, or a failed lab, 125) become
+// kExitVmmFailure; the lab's status file tells them from the same codes
+// returned by vpio inside (124 is vpio's --timeout) or by a guest. VPIO_LAB
+// names another launcher than lab/kvm-lab.
+int run_in_lab(int argc, char** argv, const RunOptions& options, const std::string& why) {
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
   const char* lab_env = std::getenv("VPIO_LAB");
   std::string lab = lab_env != nullptr ? lab_env : std::string(VPIO_SOURCE_DIR) + "/lab/kvm-lab";
   std::fprintf(stderr, "vpio: %s; running inside the KVM lab (%s)\n", why.c_str(), lab.c_str());
-  std::vector<std::string> args = {lab};
-  if (!lab_nic.empty()) args.insert(args.end(), {"--nic", lab_nic});
+  char status_path[] = "/tmp/vpio-lab-status-XXXXXX";
+  const Fd status_file(::mkstemp(status_path));
+  if (!status_file.valid()) {
+    std::fprintf(stderr, "vpio: cannot create a file for the lab's status: %s\n",
+                 std::strerror(errno));
+    return kExitVmmFailure;
+  }
+  std::vector<std::string> args = {lab, "--status-file", status_path};
+  if (!options.lab.lab_nic.empty()) args.insert(args.end(), {"--nic", options.lab.lab_nic});
+  // The lab's own limit (3000 s unless told) must leave --timeout room to act.
+  constexpr unsigned kLabDefaultTimeout = 3000, kLabTimeoutMargin = 300;
+  if (options.timeout_seconds + kLabTimeoutMargin > kLabDefaultTimeout)
+    args.insert(args.end(),
+                {"--timeout", std::to_string(options.timeout_seconds + kLabTimeoutMargin)});
   args.insert(args.end(), {"--", self.string()});
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   std::vector<char*> cargs;
@@ -83,6 +98,7 @@ int run_in_lab(int argc, char** argv, const std::string& lab_nic, const std::str
   pid_t child = ::fork();
   if (child < 0) {
     std::fprintf(stderr, "vpio: fork: %s\n", std::strerror(errno));
+    ::unlink(status_path);
     return kExitVmmFailure;
   }
   if (child == 0) {
@@ -97,8 +113,12 @@ int run_in_lab(int argc, char** argv, const std::string& lab_nic, const std::str
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
+  char reported[16] = {};
+  const ssize_t got = ::pread(status_file.get(), reported, sizeof reported - 1, 0);
+  ::unlink(status_path);
   if (!WIFEXITED(status)) return kExitVmmFailure;
   const int code = WEXITSTATUS(status);
+  if (got > 0 && std::atoi(reported) == code) return code;  // vpio's own, inside the lab
   constexpr int kLabTimeout = 124, kLabFailure = 125;
   if (code == kLabTimeout || code == kLabFailure) {
     std::fprintf(stderr, "vpio: the KVM lab %s\n",
@@ -356,7 +376,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
   }
-  if (place == KvmPlace::lab) return run_in_lab(argc, argv, options.lab.lab_nic, why_lab);
+  if (place == KvmPlace::lab) return run_in_lab(argc, argv, options, why_lab);
   // A host card this process may not reach (no root, or a kernel without
   // ioperm, as in a PVM guest) is refused before any guest is set up.
   if (!in_lab)
@@ -454,7 +474,7 @@ void add_run_options(CLI::App* run, RunOptions& options) {
       ->check(CLI::Range(2u, 3072u))
       ->capture_default_str();
   run->add_option("--timeout", options.timeout_seconds,
-                  "Stop guests still running after this many seconds (0: never)")
+                  "Stop guests still running after this many seconds and exit 124 (0: never)")
       ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
   run->add_option(
@@ -503,8 +523,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run",
                                  "Boot one or more guests, each in its own VM, and exit "
                                  "with the first non-zero guest status (70 if a guest "
-                                 "crashed, 71 if the VMM failed, 74 if an output file could "
-                                 "not be written, 2 for bad input)");
+                                 "crashed, 124 if --timeout stopped one, 71 if the VMM failed, "
+                                 "74 if an output file could not be written, 2 for bad input)");
   add_run_options(run, options);
   auto* profile = app.add_subcommand(
       "profile",

@@ -117,6 +117,14 @@ TEST(ExitCode, IsTheFirstNonZeroGuestStatus) {
   EXPECT_EQ(exit_code_for({outcome(K::exited, 3), outcome(K::crashed, 0)}), kExitGuestCrashed);
   EXPECT_EQ(exit_code_for({outcome(K::exited, 3), outcome(K::stopped, 0)}), kExitVmmFailure);
   EXPECT_EQ(exit_code_for({outcome(K::stopped, 0), outcome(K::crashed, 0)}), kExitGuestCrashed);
+  // A stop by the deadline (--timeout) has its own code, as coreutils'
+  // timeout: 124, before any other stop; a crash still outweighs it.
+  GuestOutcome timed_out = outcome(K::stopped, 0);
+  timed_out.timed_out = true;
+  EXPECT_EQ(kExitTimedOut, 124);
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 3), timed_out}), kExitTimedOut);
+  EXPECT_EQ(exit_code_for({outcome(K::stopped, 0), timed_out}), kExitTimedOut);
+  EXPECT_EQ(exit_code_for({timed_out, outcome(K::crashed, 0)}), kExitGuestCrashed);
 }
 
 TEST(Console, LinesArePrefixedOnlyWithSeveralGuests) {
