@@ -28,6 +28,7 @@
 #include "vmm/profile_report.hpp"
 #include "vmm/profile_svg.hpp"
 #include "vmm/run_stats.hpp"
+#include "vmm/version.hpp"
 
 namespace {
 
@@ -519,6 +520,8 @@ int main(int argc, char** argv) {
       "64-bit mode; console on port 0xE9, exit status by a write to port 0xF4).",
       "vpio"};
   app.require_subcommand(1);
+  app.set_version_flag("-V,--version", std::string("vpio ") + version_text(),
+                       "Print vpio's version and exit");
   RunOptions options;
   auto* run = app.add_subcommand("run",
                                  "Boot one or more guests, each in its own VM, and exit "

@@ -259,6 +259,17 @@ TEST(CommandLine, BadInputGetsAOneLineErrorAndExitTwo) {
   EXPECT_NE(r.output.find("--ram"), std::string::npos);
 }
 
+// `vpio --version` (or -V) prints "vpio VERSION" on stdout, the project's
+// version first, and exits 0, as coreutils' tools do; no subcommand needed.
+TEST(CommandLine, VersionPrintsTheProjectVersionAndExitsZero) {
+  for (const char* flag : {"--version", "-V"}) {
+    const Result r = vpio(flag);
+    EXPECT_EQ(r.code, 0) << flag << ": " << r.output;
+    EXPECT_TRUE(r.output.starts_with("vpio " VPIO_VERSION)) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+}
+
 // In the KVM lab (asked for, or the host has no usable /dev/kvm) the lab VM
 // has no card unless given one: hw=port is refused before the lab boots,
 // with the option that helps.
