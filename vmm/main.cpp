@@ -60,10 +60,44 @@ bool same_file(const std::string& a, const std::string& b) {
          std::filesystem::absolute(b, error).lexically_normal();
 }
 
+// The picture's path: --svg, else the profile's with .svg; none (empty) when
+// the profile goes to stdout and --svg was not given.
 std::string svg_path_of(const RunOptions& options) {
   if (!options.profile_svg.empty()) return options.profile_svg;
+  if (is_stdout_path(options.profile_json)) return {};
   return std::filesystem::path(options.profile_json).replace_extension(".svg").string();
 }
+
+// The files the command writes, by option, only those it will write.
+std::vector<std::pair<const char*, std::string>> output_paths(const RunOptions& options) {
+  std::vector<std::pair<const char*, std::string>> paths;
+  if (!options.pcap.empty()) paths.emplace_back("--pcap", options.pcap);
+  if (!options.stats.empty()) paths.emplace_back("--stats", options.stats);
+  if (options.profile && options.report.empty())
+    paths.emplace_back("--output", options.profile_json);
+  if (options.profile) {
+    const std::string svg = options.report.empty() ? svg_path_of(options) : options.profile_svg;
+    if (!svg.empty()) paths.emplace_back("--svg", svg);
+  }
+  return paths;
+}
+
+// The option whose output goes to stdout ("-"), or nullptr. When there is
+// one, everything else vpio would print on stdout (guest consoles, the
+// profile report) goes to stderr, so stdout holds that output alone.
+const char* stdout_output(const RunOptions& options) {
+  for (const auto& [option, path] : output_paths(options))
+    if (is_stdout_path(path)) return option;
+  return nullptr;
+}
+
+// Where the human-readable text goes: stdout unless an output took it.
+FILE* text_stream(const RunOptions& options) {
+  return stdout_output(options) != nullptr ? stderr : stdout;
+}
+
+// A path as messages name it.
+std::string shown_path(const std::string& path) { return is_stdout_path(path) ? "stdout" : path; }
 
 // Run this very command inside the KVM lab (asked for, or the host has no
 // usable /dev/kvm; `why` says which) and return its exit status. The lab's
@@ -144,29 +178,19 @@ void check_paths_for_lab(const RunOptions& options) {
                                   "directory or copy it below the current directory");
   }
   auto must_be_inside = [&](const std::string& path, const char* option) {
-    if (!path.empty() && !inside_cwd(path))
+    if (!path.empty() && !is_stdout_path(path) && !inside_cwd(path))
       throw std::invalid_argument(std::string(option) + " '" + path +
                                   "' must be below the current directory when running in the KVM "
                                   "lab (the only place the lab can write)");
   };
-  must_be_inside(options.stats, "--stats");
-  must_be_inside(options.pcap, "--pcap");
-  if (options.profile) {
-    must_be_inside(options.profile_json, "--output");
-    must_be_inside(svg_path_of(options), "--svg");
-  }
+  for (const auto& [option, path] : output_paths(options)) must_be_inside(path, option);
 }
 
 // Every file the run will write, checked before any guest (or the lab)
 // starts, so that a path it cannot write is bad input, not results lost at
 // the end.
 void check_output_paths(const RunOptions& options) {
-  if (!options.pcap.empty()) check_output_path(options.pcap, "--pcap");
-  if (!options.stats.empty()) check_output_path(options.stats, "--stats");
-  if (options.profile) {
-    check_output_path(options.profile_json, "--output");
-    check_output_path(svg_path_of(options), "--svg");
-  }
+  for (const auto& [option, path] : output_paths(options)) check_output_path(path, option);
 }
 
 // Writes one of the run's files, saying on stderr which and why it could not.
@@ -181,7 +205,7 @@ bool write_output(const std::string& path, std::string_view text, const char* op
 // its picture when --svg is given).
 int report_command(const RunOptions& options) {
   try {
-    if (!options.profile_svg.empty()) check_output_path(options.profile_svg, "--svg");
+    check_output_paths(options);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
@@ -193,7 +217,7 @@ int report_command(const RunOptions& options) {
     std::fprintf(stderr, "vpio: --report %s\n", e.what());
     return kExitUsage;
   }
-  std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
+  std::fputs(profile_text_report(profile, options.top).c_str(), text_stream(options));
   if (!options.profile_svg.empty() &&
       !write_output(options.profile_svg, profile_svg(profile), "--svg"))
     return kExitOutputFailed;
@@ -261,7 +285,7 @@ bool report_recording(const Network& network, const std::string& path) {
     return false;
   }
   std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network.frames_recorded(),
-               path.c_str());
+               shown_path(path).c_str());
   return true;
 }
 
@@ -270,20 +294,22 @@ bool report_recording(const Network& network, const std::string& path) {
 bool write_profile(const RunOptions& options, const std::vector<std::unique_ptr<Machine>>& machines,
                    const std::vector<GuestOutcome>& outcomes) {
   const nlohmann::json profile = profile_json(machines, outcomes);
-  const std::string svg = svg_path_of(options);
+  const std::string svg = svg_path_of(options);  // none: the profile went to stdout
   const bool json_written = write_output(
       options.profile_json,
       profile.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "--output");
-  const bool svg_written = write_output(svg, profile_svg(profile), "--svg");
+  const bool svg_written = svg.empty() || write_output(svg, profile_svg(profile), "--svg");
+  FILE* text = text_stream(options);
   std::fflush(stdout);
-  std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
-  if (json_written && svg_written)
-    std::fprintf(stdout, "vpio: profile written to %s, picture to %s\n",
-                 options.profile_json.c_str(), svg.c_str());
+  std::fputs(profile_text_report(profile, options.top).c_str(), text);
+  const std::string json_shown = shown_path(options.profile_json), svg_shown = shown_path(svg);
+  if (json_written && svg_written && !svg.empty())
+    std::fprintf(text, "vpio: profile written to %s, picture to %s\n", json_shown.c_str(),
+                 svg_shown.c_str());
   else if (json_written)
-    std::fprintf(stdout, "vpio: profile written to %s\n", options.profile_json.c_str());
-  else if (svg_written)
-    std::fprintf(stdout, "vpio: picture written to %s\n", svg.c_str());
+    std::fprintf(text, "vpio: profile written to %s\n", json_shown.c_str());
+  else if (svg_written && !svg.empty())
+    std::fprintf(text, "vpio: picture written to %s\n", svg_shown.c_str());
   return json_written && svg_written;
 }
 
@@ -392,7 +418,8 @@ int run_command(const RunOptions& options, int argc, char** argv) {
           return kExitVmmFailure;
         }
 
-  ConsoleSink console(std::cout, configs.size() > 1);
+  ConsoleSink console(stdout_output(options) != nullptr ? std::cerr : std::cout,
+                      configs.size() > 1);
   // Declared after the machines so it goes first: tap reader threads raise
   // IRQs on machines and must stop before the machines do.
   std::vector<std::unique_ptr<Machine>> machines;
@@ -569,6 +596,19 @@ int main(int argc, char** argv) {
   }
   if (kvm_info->parsed()) return kvm_info_command();
   options.profile = profile->parsed();
+  {
+    const char* first = nullptr;
+    for (const auto& [option, path] : output_paths(options))
+      if (is_stdout_path(path)) {
+        if (first != nullptr) {
+          std::fprintf(stderr,
+                       "vpio: %s and %s both name stdout ('-'); only one output can go there\n",
+                       first, option);
+          return kExitUsage;
+        }
+        first = option;
+      }
+  }
   if (options.profile && !options.report.empty()) {
     if (!options.images.empty()) {
       std::fprintf(stderr, "vpio: profile --report prints a saved profile; give it no images\n");

@@ -187,6 +187,18 @@ Result vpio(const std::string& args, bool no_lab = true) {
   return r;
 }
 
+// A shell command line as it is, stdout only unless it redirects stderr.
+Result vpio_shell(const std::string& command) {
+  Result r{-1, {}};
+  FILE* pipe = ::popen(command.c_str(), "r");
+  char buf[1024];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
 // Input errors are found before any VM (or the lab) is started.
 TEST(CommandLine, BadInputGetsAOneLineErrorAndExitTwo) {
   auto r = vpio("run /nonexistent/guest.img");
@@ -432,6 +444,36 @@ TEST(CommandLine, UnwritableOutputsAreRefusedBeforeAnyGuestRuns) {
     EXPECT_EQ(r.code, 2) << args;
     EXPECT_EQ(r.output, message) << args;
   }
+}
+
+// "-" names stdout for --stats, --pcap, -o and --svg: never a file named
+// "-", at most one of them, and a closed stdout is refused like any output.
+TEST(CommandLine, DashIsStdoutForOneOutputOnly) {
+  const std::string image = one_byte_image();
+  const std::string directory = testing::TempDir() + "dash-cwd";
+  std::filesystem::create_directories(directory);
+  // Without /dev/kvm the run fails after the check (71); with it, it runs.
+  const std::string run = "cd " + directory + " && " + VPIO_BUILD_DIR + "/vpio run --no-lab ";
+  Result r = vpio_shell(run + "--stats - " + image + " 2>/dev/null");
+  EXPECT_TRUE(r.code == 0 || r.code == kExitVmmFailure) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(directory + "/-"));
+  if (r.code == 0) {
+    EXPECT_TRUE(r.output.starts_with("{\n  \"schema\": \"vpio-run-stats/1\"")) << r.output;
+  }
+  r = vpio_shell(run + "--stats - " + image + " 2>&1 >&-");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output, "vpio: --stats -: Bad file descriptor\n");
+  const std::pair<std::string, std::string> refused[] = {
+      {"run --stats - --pcap - ", "vpio: --pcap and --stats both name stdout ('-')"},
+      {"profile --stats - -o - ", "vpio: --stats and --output both name stdout ('-')"},
+      {"profile -o - --svg - ", "vpio: --output and --svg both name stdout ('-')"},
+  };
+  for (const auto& [args, message] : refused) {
+    r = vpio(args + image);
+    EXPECT_EQ(r.code, 2) << args << r.output;
+    EXPECT_TRUE(r.output.starts_with(message)) << args << r.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(directory + "/-"));
 }
 
 TEST(CommandLine, ProfileReportRefusesAnUnwritableSvgBeforePrinting) {
