@@ -495,47 +495,114 @@ int kvm_info_command() {
   }
 }
 
+// --help: option names in a 24-column margin, their text wrapped to end by
+// column 80. A line of text keeps its indent, and its continuation lines hang
+// under its second column (the text after two spaces), if it has one.
+constexpr std::size_t kHelpNameColumns = 24, kHelpTextColumns = 80 - kHelpNameColumns;
+
+std::string wrapped(std::string_view text) {
+  constexpr auto npos = std::string_view::npos;
+  std::string out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    std::string_view line = text.substr(start, end - start);
+    const std::size_t indent = std::min(line.find_first_not_of(' '), line.size());
+    std::size_t hang = indent;
+    if (const std::size_t gap = line.find("  ", indent); gap != npos)
+      hang = std::min(line.find_first_not_of(' ', gap), indent + kHelpTextColumns / 2);
+    for (bool first = true;; first = false) {
+      if (!first) out.append(hang, ' ');
+      const std::size_t room = first ? kHelpTextColumns : kHelpTextColumns - hang;
+      std::size_t cut = line.size() <= room ? npos : line.rfind(' ', room);
+      if (line.size() > room && (cut == npos || (first && cut < indent + 1)))
+        cut = line.find(' ', room);  // a word longer than the room stands alone
+      if (cut == npos) {
+        out.append(line);
+        break;
+      }
+      out.append(line.substr(0, cut)).append("\n");
+      line = line.substr(cut);
+      line.remove_prefix(std::min(line.find_first_not_of(' '), line.size()));
+    }
+    if (end == text.size()) return out;
+    out.append("\n");
+    start = end + 1;
+  }
+}
+
 void add_run_options(CLI::App* run, RunOptions& options) {
-  run->add_option("images", options.images, "Guest images (flat binaries)")
-      ->check(CLI::ExistingFile);
-  run->add_option("--ram", options.ram_mib, "Guest RAM in MiB, per guest")
-      ->check(CLI::Range(2u, 3072u))
-      ->capture_default_str();
+  // Validators would add their own words to the metavariable
+  // ("UINT:UINT in [2 - 3072]"); the help text says the limits instead.
+  const auto quiet = [](CLI::Validator validator) { return validator.description(""); };
+  run->add_option("IMAGE", options.images,
+                  wrapped("Guest images: flat binaries, each loaded at 0x100000 in a VM of its "
+                          "own (docs/guest-abi.md)"))
+      ->type_name("")
+      ->check(quiet(CLI::ExistingFile));
+  run->add_option("--ram", options.ram_mib,
+                  wrapped("RAM of each guest in MiB, 2 to 3072 (default 64)"))
+      ->type_name("MIB")
+      ->check(quiet(CLI::Range(2u, 3072u)));
   run->add_option("--timeout", options.timeout_seconds,
-                  "Stop guests still running after this many seconds and exit 124 (0: never)")
-      ->check(CLI::Range(0u, 86400u))
-      ->capture_default_str();
+                  wrapped("Stop guests still running after SECONDS and exit 124, as coreutils' "
+                          "timeout does (default 0: no limit; at most 86400)"))
+      ->type_name("SECONDS")
+      ->check(quiet(CLI::Range(0u, 86400u)));
   run->add_option(
          "--nic", options.nics,
-         "Give guests an NE2000: MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|"
-         "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N][,hw=chip|port:BASE][,queue=64]. "
-         "MODE is emulate (the guest's own emulated card), passthrough (the physical card hw, "
-         "given whole to one guest: every access direct) or vpio (the physical card shared by "
-         "up to 8 guests through the monitor; queue bounds each guest's receive queue). hw=chip "
-         "is vpio's own chip on the wire standing in for hardware; hw=port:0x300 a real NE2000 "
-         "at that host I/O base (ioperm; needs root; its interrupt is polled). Without guest=N "
-         "every guest gets a card, MACs 52:54:00:12:34:56 + guest index. Repeatable.")
+         wrapped("Give guests an NE2000 card; repeatable. SPEC is MODE[,KEY=VALUE]..., "
+                 "MODE one of\n"
+                 "  emulate       the guest's own emulated card\n"
+                 "  passthrough   the host's card (hw=) given whole to one guest: every access "
+                 "direct\n"
+                 "  vpio          the host's card shared by up to 8 guests through the monitor\n"
+                 "What the guest sees (its card):\n"
+                 "  port=BASE     I/O base of its 0x20 ports, a multiple of 0x20 (default "
+                 "0x300)\n"
+                 "  irq=N         ISA IRQ 0-15, at vector 0x20+N (default 9)\n"
+                 "  mac=MAC       its MAC (default 52:54:00:12:34:56 + guest index; not for "
+                 "passthrough of hw=port)\n"
+                 "  guest=N       only guest N (from 0) gets the card (default: every guest)\n"
+                 "What the host provides (the card and its wire):\n"
+                 "  hw=chip       passthrough and vpio: vpio's own NE2000 chip stands in for "
+                 "hardware (default)\n"
+                 "  hw=port:BASE  a real NE2000 at that host I/O base, 0x100-0x3e0 (ioperm, "
+                 "root; IRQ polled; --lab-nic for QEMU's)\n"
+                 "  wire=WIRE     the cable of an emulated card or the chip: hub (default), "
+                 "hub:NAME, tap:IFNAME or none; a real card has its own\n"
+                 "  queue=N       vpio: frames held for each guest until its ring has room "
+                 "(default 64)\n"
+                 "README, \"--nic\"; docs/vpio.md, docs/real-hardware.md"))
       ->type_name("SPEC")
       ->allow_extra_args(false);
-  run->add_option("--pcap", options.pcap, "Record every frame on the default hub to this file")
+  run->add_option("--pcap", options.pcap,
+                  wrapped("Record every frame on the default hub to FILE (- for stdout)"))
       ->type_name("FILE");
   run->add_option("--stats", options.stats,
-                  "Write the run's counters as JSON to this file (docs/run-stats.md)")
+                  wrapped("Write the run's counters as JSON to FILE (- for stdout; "
+                          "docs/run-stats.md)"))
       ->type_name("FILE");
   run->add_option("--lab-nic", options.lab.lab_nic,
-                  "Run in the KVM lab (implies --lab) and give the lab VM this NE2000, QEMU's, "
-                  "for hw=port cards (lab/kvm-lab --nic syntax, e.g. "
-                  "ne2k-isa,iobase=0x300,irq=9,pcap=wire.pcap)")
+                  wrapped("Run in the KVM lab (implies --lab) and give the lab VM this NE2000, "
+                          "QEMU's, for hw=port cards (lab/kvm-lab --nic syntax, e.g. "
+                          "ne2k-isa,iobase=0x300,irq=9,pcap=wire.pcap)"))
       ->type_name("SPEC");
   run->add_flag("--lab", options.lab.lab,
-                "Run the guests inside the KVM lab (lab/kvm-lab: kvm-amd under QEMU) even when "
-                "this host's /dev/kvm is usable");
-  run->add_flag("-q,--quiet", options.quiet, "Do not print the exit report");
+                wrapped("Run the guests inside the KVM lab (lab/kvm-lab: kvm-amd under QEMU) "
+                        "even when this host's /dev/kvm is usable"));
+  run->add_flag("-q,--quiet", options.quiet, wrapped("Print no exit report"));
   run->add_flag("--no-coalesced-pio", options.no_coalesced_pio,
-                "Let every write to a NIC's data port exit, even where KVM could queue it in "
-                "its coalesced ring (KVM_CAP_COALESCED_PIO) without an exit");
+                wrapped("Let every write to a NIC's data port exit, even where KVM could queue "
+                        "it in its coalesced ring (KVM_CAP_COALESCED_PIO) without an exit"));
   run->add_flag("--no-lab", options.lab.no_lab,
-                "Run on this host's /dev/kvm, failing if it is not usable, never in the KVM lab");
+                wrapped("Run on this host's /dev/kvm, failing if it is not usable, never in the "
+                        "KVM lab"));
+  run->footer(
+      "Exit status: 0 when every guest exited with 0 or halted; else the first non-zero\n"
+      "guest status (its low byte), 2 for bad input, 70 if a guest crashed, 71 if the\n"
+      "VMM failed (or a signal stopped it), 74 if an output file could not be written,\n"
+      "124 if --timeout stopped a guest. The exit report's columns: docs/run-stats.md.");
 }
 
 }  // namespace
@@ -547,33 +614,38 @@ int main(int argc, char** argv) {
       "64-bit mode; console on port 0xE9, exit status by a write to port 0xF4).",
       "vpio"};
   app.require_subcommand(1);
+  app.get_formatter()->column_width(kHelpNameColumns);
   app.set_version_flag("-V,--version", std::string("vpio ") + version_text(),
                        "Print vpio's version and exit");
   RunOptions options;
-  auto* run = app.add_subcommand("run",
-                                 "Boot one or more guests, each in its own VM, and exit "
-                                 "with the first non-zero guest status (70 if a guest "
-                                 "crashed, 124 if --timeout stopped one, 71 if the VMM failed, "
-                                 "74 if an output file could not be written, 2 for bad input)");
+  auto* run = app.add_subcommand("run", wrapped("Boot one or more guests, each in its own VM, "
+                                                "and exit with the first non-zero guest "
+                                                "status"));
   add_run_options(run, options);
   auto* profile = app.add_subcommand(
       "profile",
-      "Run guests like `run` and write their exit profile: every exit by reason, port or MMIO "
-      "address, direction and path (direct, hooked, emulated, unclaimed), with its time and "
-      "the guest instruction that caused it, beside KVM's own counters (docs/profile.md). "
-      "Prints the report; with --report, re-prints a saved profile instead");
+      wrapped("Run guests like `run` and write their exit profile: every exit by reason, port "
+              "or MMIO address, direction and path (direct, hooked, emulated, unclaimed), with "
+              "its time and the guest instruction that caused it, beside KVM's own counters "
+              "(docs/profile.md). Prints the report; with --report, re-prints a saved profile "
+              "instead"));
   add_run_options(profile, options);
-  profile->add_option("-o,--output", options.profile_json, "Write the profile JSON here")
-      ->type_name("FILE.json")
-      ->capture_default_str();
+  profile
+      ->add_option("-o,--output", options.profile_json,
+                   wrapped("Write the profile JSON to FILE (default vpio-profile.json; - for "
+                           "stdout)"))
+      ->type_name("FILE");
   profile
       ->add_option("--svg", options.profile_svg,
-                   "Draw the profile (exits per port by path, latency histograms) here; "
-                   "default: the --output name with .svg")
-      ->type_name("FILE.svg");
-  profile->add_option("--report", options.report, "Print this saved profile and exit")
-      ->type_name("FILE.json")
-      ->check(CLI::ExistingFile);
+                   wrapped("Draw the profile (exits per port by path, latency histograms) to "
+                           "FILE (default: the --output name with .svg, none when it is -; - "
+                           "for stdout)"))
+      ->type_name("FILE");
+  profile
+      ->add_option("--report", options.report,
+                   wrapped("Print the saved profile FILE (and with --svg draw it) and exit"))
+      ->type_name("FILE")
+      ->check(CLI::Validator(CLI::ExistingFile).description(""));
   // CLI11 would read "-1" into the unsigned count as a huge one, i.e. "all".
   const CLI::Validator not_negative(
       [](const std::string& text) {
@@ -581,13 +653,15 @@ int main(int argc, char** argv) {
                                      : std::string();
       },
       "", "not negative");
-  profile->add_option("--top", options.top, "Rows of ports and sites listed per guest (0: all)")
-      ->check(not_negative)
-      ->capture_default_str();
+  profile
+      ->add_option("--top", options.top,
+                   wrapped("Rows of ports and sites listed per guest (default 20; 0: all)"))
+      ->type_name("N")
+      ->check(not_negative);
   auto* kvm_info = app.add_subcommand(
       "kvm-info",
-      "Print this host's KVM (vendor module, kernel, API version, the capabilities vpio uses); "
-      "exit 1 saying why when /dev/kvm is missing or unusable");
+      wrapped("Print this host's KVM (vendor module, kernel, API version, the capabilities vpio "
+              "uses); exit 1 saying why when /dev/kvm is missing or unusable"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -266,9 +266,40 @@ TEST(CommandLine, BadInputGetsAOneLineErrorAndExitTwo) {
   r = vpio("run --nic vpio,hw=card " + small);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("port:BASE"), std::string::npos) << r.output;
+  // A guest's card starts its 0x20 ports at a multiple of 0x20.
+  r = vpio("run --nic emulate,port=0x301 " + small);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output,
+            "vpio: --nic: port=0x301: an NE2000's window is 0x20 ports, so its base must be a "
+            "multiple of 0x20 (e.g. 0x300, 0x320, 0x280)\n");
   r = vpio("run --help");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("--ram"), std::string::npos);
+}
+
+// --help as people read it: plain metavariables (MIB, SECONDS, FILE), limits
+// and defaults in words, none of CLI11's type notation, lines within 80
+// columns, the exit statuses and where the exit report is explained.
+TEST(CommandLine, HelpShowsPlainMetavariablesAndTheExitStatuses) {
+  for (const char* command : {"--help", "run --help", "profile --help", "kvm-info --help"}) {
+    SCOPED_TRACE(command);
+    const Result r = vpio(command, /*no_lab=*/false);
+    EXPECT_EQ(r.code, 0) << r.output;
+    for (const char* noise : {"UINT", "TEXT", ":FILE", "=64", "=20", "in [", "=vpio-profile"})
+      EXPECT_EQ(r.output.find(noise), std::string::npos) << noise << " in\n" << r.output;
+    std::istringstream lines(r.output);
+    for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 80u) << line;
+  }
+  const Result run = vpio("run --help", /*no_lab=*/false);
+  for (const char* part :
+       {"--ram MIB", "RAM of each guest in MiB, 2 to 3072 (default 64)", "--timeout SECONDS",
+        "exit 124", "--stats FILE", "- for stdout", "docs/run-stats.md", "What the guest sees",
+        "What the host provides", "a multiple\n", "IMAGE ..."})
+    EXPECT_NE(run.output.find(part), std::string::npos) << part << " not in\n" << run.output;
+  const Result profile = vpio("profile --help", /*no_lab=*/false);
+  EXPECT_NE(profile.output.find("--top N"), std::string::npos) << profile.output;
+  EXPECT_NE(profile.output.find("vpio-profile.json; - for stdout)"), std::string::npos)
+      << profile.output;
 }
 
 // `vpio --version` (or -V) prints "vpio VERSION" on stdout, the project's
