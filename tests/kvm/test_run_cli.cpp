@@ -1,5 +1,6 @@
 // `vpio run` and `vpio profile` conventions end to end on KVM: an output
-// sent to stdout ("-") leaves stdout to it alone.
+// sent to stdout ("-") leaves stdout to it alone; --console-dir gives each
+// guest a console file of its own.
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -86,6 +87,45 @@ TEST_F(KvmTest, ProfileToStdoutLeavesStdoutToTheProfile) {
   EXPECT_NE(errors.find("vpio: profile written to stdout\n"), std::string::npos) << errors;
   EXPECT_NE(errors.find("Hello from a vpio guest!"), std::string::npos) << errors;
   EXPECT_TRUE(fs::is_empty(dir.path())) << "no '-', no '-.svg'";
+}
+
+// The lines of `guest` in interleaved console output ("[guest] text").
+std::string lines_of(const std::string& output, const std::string& guest) {
+  std::string lines;
+  std::istringstream in(output);
+  const std::string prefix = "[" + guest + "] ";
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with(prefix)) lines += line.substr(prefix.size()) + "\n";
+  return lines;
+}
+
+// Three guests, two of one image: each file holds exactly its guest's lines,
+// unprefixed, the same lines the default interleaved stdout shows for it;
+// stdout then carries none, and vpio names the files it wrote.
+TEST_F(KvmTest, ConsoleDirGivesEachGuestItsOwnFile) {
+  const ScratchDirectory dir("console-dir");
+  const std::string images = build_path("guests/hello.img") + " " +
+                             build_path("guests/exit_status.img") + " " +
+                             build_path("guests/hello.img");
+  const auto interleaved = run_command(vpio_binary() + " run -q " + images);
+  ASSERT_EQ(interleaved.exit_code, 42) << interleaved.output;
+  const std::string consoles = dir / "consoles";  // made by vpio
+  const auto result = run_shell(vpio_binary() + " run -q --console-dir " + consoles + " " + images +
+                                " 2>" + dir / "stderr");
+  const std::string errors = read_file(dir / "stderr");
+  ASSERT_EQ(result.exit_code, 42) << result.output << errors;
+  EXPECT_EQ(result.output, "") << "no console line on stdout";
+  for (const char* guest : {"hello", "exit_status", "hello#2"}) {
+    SCOPED_TRACE(guest);
+    const std::string expected = lines_of(interleaved.output, guest);
+    ASSERT_FALSE(expected.empty()) << interleaved.output;
+    EXPECT_EQ(read_file(consoles + "/" + guest + ".log"), expected);
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(consoles), fs::directory_iterator()), 3);
+  EXPECT_NE(errors.find("vpio: consoles written to " + consoles + "/hello.log, " + consoles +
+                        "/exit_status.log, " + consoles + "/hello#2.log\n"),
+            std::string::npos)
+      << errors;
 }
 
 }  // namespace
