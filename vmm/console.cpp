@@ -27,6 +27,7 @@ void ConsoleSink::line(std::string_view guest, std::string_view text) {
     }
     return;
   }
+  if (before_line_) before_line_();
   if (prefix_) out_ << '[' << guest << "] ";
   out_ << text << '\n';
   out_.flush();
@@ -39,6 +40,11 @@ std::error_code ConsoleSink::send_to_file(const std::string& guest, const std::s
   std::lock_guard lock(mutex_);
   files_[guest] = File{path, std::move(fd), {}};
   return {};
+}
+
+void ConsoleSink::set_before_line(std::function<void()> before_line) {
+  std::lock_guard lock(mutex_);
+  before_line_ = std::move(before_line);
 }
 
 std::vector<ConsoleSink::FileError> ConsoleSink::file_errors() const {

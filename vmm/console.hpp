@@ -3,6 +3,7 @@
 // written to a file of the guest's own (`--console-dir`).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <ostream>
@@ -34,6 +35,9 @@ class ConsoleSink {
   // Console files whose writes failed, each with its first error (no more
   // lines were written to it after that).
   std::vector<FileError> file_errors() const;
+  // Called under the sink's lock before a line goes to the shared stream, to
+  // take a progress line off the terminal first; empty: nothing.
+  void set_before_line(std::function<void()> before_line);
 
  private:
   struct File {
@@ -45,6 +49,7 @@ class ConsoleSink {
   std::ostream& out_;
   bool prefix_;
   std::map<std::string, File, std::less<>> files_;
+  std::function<void()> before_line_;
 };
 
 class ConsolePort final : public PortDevice {

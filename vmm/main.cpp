@@ -27,6 +27,7 @@
 #include "vmm/profile_json.hpp"
 #include "vmm/profile_report.hpp"
 #include "vmm/profile_svg.hpp"
+#include "vmm/progress.hpp"
 #include "vmm/run_stats.hpp"
 #include "vmm/version.hpp"
 
@@ -133,6 +134,9 @@ int run_in_lab(int argc, char** argv, const RunOptions& options, const std::stri
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
+  // The lab's stderr is a serial port, a terminal whatever ours is: vpio
+  // inside takes this answer for whether to draw progress, and how wide.
+  const std::string columns = std::to_string(stderr_terminal_columns());
   std::fflush(nullptr);
   pid_t child = ::fork();
   if (child < 0) {
@@ -142,6 +146,7 @@ int run_in_lab(int argc, char** argv, const RunOptions& options, const std::stri
   }
   if (child == 0) {
     ::setenv("VPIO_IN_LAB", "1", 1);
+    ::setenv("VPIO_PROGRESS_COLUMNS", columns.c_str(), 1);
     ::execv(lab.c_str(), cargs.data());
     std::fprintf(stderr, "vpio: cannot start the KVM lab '%s': %s\n", lab.c_str(),
                  std::strerror(errno));
@@ -275,6 +280,47 @@ class StopOnSignal {
   std::atomic<bool> done_{false};
   std::thread thread_;
 };
+
+// The run's counters for its progress line, summed over the guests.
+RunProgressSample progress_sample(const std::vector<std::unique_ptr<Machine>>& machines,
+                                  const std::vector<GuestNics>& nics_of) {
+  RunProgressSample sample;
+  sample.guests = static_cast<unsigned>(machines.size());
+  for (std::size_t i = 0; i < machines.size(); ++i) {
+    sample.exits += machines[i]->counters().userspace_exits.load();
+    sample.running += machines[i]->running() ? 1 : 0;
+    const auto& nics = nics_of[i];
+    if (nics.emulated.empty() && nics.passthrough.empty() && nics.vpio.empty()) continue;
+    sample.has_nics = true;
+    const NicTotals totals = nic_totals(nics);
+    sample.frames_sent += totals.frames_sent;
+    sample.frames_received += totals.frames_received;
+  }
+  return sample;
+}
+
+// The progress line of a run on a terminal (none otherwise, or with
+// --quiet): from 2 s on, the elapsed time, exits and their rate, frames.
+// Console lines for the terminal take it off first.
+std::unique_ptr<ProgressLine> start_progress(const RunOptions& options,
+                                             const std::vector<std::unique_ptr<Machine>>& machines,
+                                             const std::vector<GuestNics>& nics_of,
+                                             ConsoleSink& console) {
+  const unsigned columns = stderr_terminal_columns();
+  if (!progress_wanted(columns, options.quiet)) return nullptr;
+  auto progress = std::make_unique<ProgressLine>(
+      STDERR_FILENO,
+      [&machines, &nics_of, columns, before = RunProgressSample{},
+       before_at = ProgressClock::duration{}](ProgressClock::duration elapsed) mutable {
+        const RunProgressSample now = progress_sample(machines, nics_of);
+        std::string text = run_progress_text(elapsed, now, before, elapsed - before_at, columns);
+        before = now;
+        before_at = elapsed;
+        return text;
+      });
+  console.set_before_line([line = progress.get()] { line->erase(); });
+  return progress;
+}
 
 // How the --pcap recording ended: its frame count, or the write that failed.
 bool report_recording(const Network& network, const std::string& path) {
@@ -478,7 +524,10 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   std::vector<GuestOutcome> outcomes;
   {
     StopOnSignal stop_on_signal(machines);
+    const std::unique_ptr<ProgressLine> progress =
+        start_progress(options, machines, nics_of, console);
     outcomes = run_concurrently(machines, std::chrono::seconds(options.timeout_seconds));
+    console.set_before_line({});
   }
   network->stop_monitors();
   std::cout.flush();
@@ -634,7 +683,9 @@ void add_run_options(CLI::App* run, RunOptions& options) {
   run->add_flag("--lab", options.lab.lab,
                 wrapped("Run the guests inside the KVM lab (lab/kvm-lab: kvm-amd under QEMU) "
                         "even when this host's /dev/kvm is usable"));
-  run->add_flag("-q,--quiet", options.quiet, wrapped("Print no exit report"));
+  run->add_flag("-q,--quiet", options.quiet,
+                wrapped("Print no exit report, and no progress line (otherwise drawn on stderr, "
+                        "when it is a terminal, for a run past 2 s)"));
   run->add_flag("--no-coalesced-pio", options.no_coalesced_pio,
                 wrapped("Let every write to a NIC's data port exit, even where KVM could queue "
                         "it in its coalesced ring (KVM_CAP_COALESCED_PIO) without an exit"));

@@ -1,6 +1,7 @@
 // `vpio run` and `vpio profile` conventions end to end on KVM: an output
 // sent to stdout ("-") leaves stdout to it alone; --console-dir gives each
-// guest a console file of its own.
+// guest a console file of its own; a long run on a terminal shows progress.
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -126,6 +127,38 @@ TEST_F(KvmTest, ConsoleDirGivesEachGuestItsOwnFile) {
                         "/exit_status.log, " + consoles + "/hello#2.log\n"),
             std::string::npos)
       << errors;
+}
+
+// A run past 2 s on a terminal shows its progress line on stderr, redrawn in
+// place with \r and erased before what follows; with --quiet, or on a pipe,
+// there is none. script(1) gives vpio its terminal.
+TEST_F(KvmTest, AProgressLineOnATerminalOnly) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no script(1)";
+  struct Spin : Xbyak::CodeGenerator {
+    Spin() {
+      L("again");
+      jmp("again");
+    }
+  } gen;
+  const std::string spin = write_temp_image(code_of(gen), "spin.img");
+  const std::string run = vpio_binary() + " run --timeout 3 ";
+  const auto tty = run_command("script -qec '" + run + spin + "' /dev/null");
+  EXPECT_EQ(tty.exit_code, kExitTimedOut) << tty.output;
+  const std::size_t line = tty.output.find("\rvpio: 0:02, 1/1 running, ");
+  const std::size_t next = tty.output.find("vpio: guest 'spin' stopped");
+  ASSERT_NE(line, std::string::npos) << tty.output;
+  ASSERT_NE(next, std::string::npos) << tty.output;
+  EXPECT_LT(line, next);
+  // Erased: blanks over it, back to the line's start, then the next message.
+  EXPECT_TRUE(tty.output.substr(0, next).ends_with("   \r")) << tty.output;
+  EXPECT_EQ(tty.output.find("\n", line), tty.output.find("\n", next)) << "no line break in it";
+
+  const auto quiet = run_command("script -qec '" + run + "-q " + spin + "' /dev/null");
+  EXPECT_EQ(quiet.exit_code, kExitTimedOut) << quiet.output;
+  EXPECT_EQ(quiet.output.find(" running, "), std::string::npos) << quiet.output;
+  const auto piped = run_command(run + spin);
+  EXPECT_EQ(piped.exit_code, kExitTimedOut) << piped.output;
+  EXPECT_EQ(piped.output.find(" running, "), std::string::npos) << piped.output;
 }
 
 }  // namespace
