@@ -5,11 +5,15 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <iterator>
+#include <optional>
 #include <sstream>
+#include <string>
 
 #include "hw/net/frame_queue.hpp"
 #include "vmm/launcher.hpp"
 #include "vmm/nic.hpp"
+#include "vmm/progress.hpp"
 
 namespace {
 
@@ -20,7 +24,8 @@ struct Workload {
   unsigned frame_bytes;
 };
 
-int run_workload(const Kvm& kvm, const Workload& w) {
+// The table line of one workload, or nullopt after saying on stderr why not.
+std::optional<std::string> run_workload(const Kvm& kvm, const Workload& w, RowProgress& progress) {
   std::ostringstream console_text;
   ConsoleSink console(console_text, false);
   MachineConfig config;
@@ -36,17 +41,20 @@ int run_workload(const Kvm& kvm, const Workload& w) {
   auto outcome = run_concurrently(std::vector<Machine*>{&machine}, std::chrono::minutes(20));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!outcome.front().ok()) {
+    progress.erase();
     std::fprintf(stderr, "%s: %s\n%s", w.image, outcome.front().detail.c_str(),
                  console_text.str().c_str());
-    return 1;
+    return std::nullopt;
   }
   const auto& c = machine.counters();
   const double frames = static_cast<double>(sink.accepted());
-  std::printf("| %5u | %6.0f | %8.1f | %9.1f | %8.2f | %8.2f | %9.2f |\n", w.frame_bytes, frames,
-              seconds, frames / seconds, static_cast<double>(c.userspace_exits) / frames,
-              static_cast<double>(c.by_reason[KVM_EXIT_IO]) / frames,
-              static_cast<double>(c.port_accesses) / frames);
-  return 0;
+  char row[160];
+  std::snprintf(row, sizeof row, "| %5u | %6.0f | %8.1f | %9.1f | %8.2f | %8.2f | %9.2f |\n",
+                w.frame_bytes, frames, seconds, frames / seconds,
+                static_cast<double>(c.userspace_exits) / frames,
+                static_cast<double>(c.by_reason[KVM_EXIT_IO]) / frames,
+                static_cast<double>(c.port_accesses) / frames);
+  return row;
 }
 
 }  // namespace
@@ -62,9 +70,20 @@ int main(int argc, char**) {
     std::printf("| bytes | frames | seconds | frames/s | exits/fr | io-ex/fr | ports/fr |\n");
     std::printf("|------:|-------:|--------:|---------:|---------:|---------:|---------:|\n");
     int status = 0;
-    for (const Workload& w :
-         {Workload{"net_blast_64.img", 64}, Workload{"net_blast_1514.img", 1514}})
-      status |= run_workload(kvm, w);
+    const Workload workloads[] = {{"net_blast_64.img", 64}, {"net_blast_1514.img", 1514}};
+    for (std::size_t i = 0; i < std::size(workloads); ++i) {
+      std::optional<std::string> row;
+      {
+        RowProgress progress("bench_emulated_nic", static_cast<unsigned>(i + 1),
+                             static_cast<unsigned>(std::size(workloads)), workloads[i].image);
+        row = run_workload(kvm, workloads[i], progress);
+      }
+      if (row)
+        std::fputs(row->c_str(), stdout);
+      else
+        status = 1;
+      std::fflush(stdout);
+    }
     return status;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_emulated_nic: %s\n", e.what());

@@ -38,6 +38,7 @@
 #include "tests/kvm/net_endpoint.hpp"
 #include "vmm/launcher.hpp"
 #include "vmm/nic.hpp"
+#include "vmm/progress.hpp"
 
 namespace {
 
@@ -242,12 +243,25 @@ std::uint64_t printed_count(const std::string& console, const std::string& marke
   return at == std::string::npos ? 0 : std::stoull(console.substr(at + marker.size()));
 }
 
-std::optional<Measurement> measure(const Kvm& kvm, const Workload& w, NicMode mode,
-                                   const std::string& card, bool coalesced_pio,
+// A row of the table: one workload in one mode on one card.
+struct Row {
+  Workload workload;
+  NicMode mode;
+  std::string card;
+  bool coalesced_pio;
+  std::string label() const {
+    return std::string(workload.name) + " / " + mode_name(mode) + " / " + card +
+           (coalesced_pio ? " / posted" : " / exits");
+  }
+};
+
+std::optional<Measurement> measure(const Kvm& kvm, const Row& row, RowProgress& progress,
                                    std::vector<std::string>& notes) {
-  const std::string label = std::string(w.name) + " / " + mode_name(mode) + " / " + card +
-                            (coalesced_pio ? " / posted" : " / exits");
-  std::fprintf(stderr, "bench_nic_modes: %s\n", label.c_str());
+  const Workload& w = row.workload;
+  const NicMode mode = row.mode;
+  const std::string& card = row.card;
+  const bool coalesced_pio = row.coalesced_pio;
+  const std::string label = row.label();
   std::ostringstream console_text;
   ConsoleSink console(console_text, w.guests > 1);
   hw::FrameQueue tx_sink(kTxSinkCapacity);  // declared first: outlives the hub it joins
@@ -307,6 +321,7 @@ std::optional<Measurement> measure(const Kvm& kvm, const Workload& w, NicMode mo
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (outcomes[i].ok()) continue;
     ok = false;
+    progress.erase();
     std::fprintf(stderr, "%s: %s: %s\n%s\n", label.c_str(), machines[i]->name().c_str(),
                  outcomes[i].detail.c_str(), machines[i]->console_transcript().c_str());
   }
@@ -473,16 +488,12 @@ int main(int argc, char** argv) {
     // Two guests exchanging through one shared card: no station on the wire.
     const Workload pair{"pair", "net_sender_500", Traffic::pair, 2, "net_echo"};
 
-    std::vector<Measurement> rows;
-    std::vector<std::string> notes;
-    int failed = 0;
+    // Every row is planned first, so each can say which of how many it is.
+    std::vector<Row> plan;
     auto run = [&](const Workload& w, NicMode mode, const std::string& card = "chip") {
       for (const bool coalesced_pio : {false, true}) {
         if ((coalesced_pio && pio == "exits") || (!coalesced_pio && pio == "posted")) continue;
-        if (auto m = measure(kvm, w, mode, card, coalesced_pio, notes))
-          rows.push_back(std::move(*m));
-        else
-          ++failed;
+        plan.push_back({w, mode, card, coalesced_pio});
       }
     };
     if (!real_card_only) {
@@ -495,6 +506,17 @@ int main(int argc, char** argv) {
       for (const Workload& w : {single[0], single[1]})
         for (NicMode mode : {NicMode::passthrough, NicMode::vpio}) run(w, mode, real_card);
       run(pair, NicMode::vpio, real_card);
+    }
+    std::vector<Measurement> rows;
+    std::vector<std::string> notes;
+    int failed = 0;
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      RowProgress progress("bench_nic_modes", static_cast<unsigned>(i + 1),
+                           static_cast<unsigned>(plan.size()), plan[i].label());
+      if (auto m = measure(kvm, plan[i], progress, notes))
+        rows.push_back(std::move(*m));
+      else
+        ++failed;
     }
 
     std::printf("NE2000 in three modes: one run, whole guest runs incl. probe and init\n\n");

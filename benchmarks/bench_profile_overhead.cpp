@@ -18,6 +18,7 @@
 #include "hw/net/frame_queue.hpp"
 #include "vmm/launcher.hpp"
 #include "vmm/nic.hpp"
+#include "vmm/progress.hpp"
 
 namespace {
 
@@ -88,10 +89,18 @@ int main(int argc, char** argv) {
     std::vector<double> plain, profiled;
     for (int i = 0; i < runs; ++i)
       for (bool profile : {false, true}) {
-        const Sample s = run_once(kvm, profile);
+        Sample s;
+        {
+          const unsigned row = static_cast<unsigned>(2 * i + (profile ? 2 : 1));
+          const RowProgress progress("bench_profile_overhead", row, static_cast<unsigned>(2 * runs),
+                                     std::string("run ") + std::to_string(i + 1) + ", profile " +
+                                         (profile ? "on" : "off"));
+          s = run_once(kvm, profile);
+        }
         (profile ? profiled : plain).push_back(s.ns_per_exit());
         std::printf("| %d | %s | %" PRIu64 " | %.2f | %.0f |\n", i + 1, profile ? "on" : "off",
                     s.exits, s.seconds, s.ns_per_exit());
+        std::fflush(stdout);
       }
     const double off = median(plain), on = median(profiled);
     std::printf("median ns/exit: off %.0f, on %.0f; profile adds %.0f ns per exit (%.1f%%)\n", off,

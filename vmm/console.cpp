@@ -1,13 +1,58 @@
 // The guest debug console.
 #include "vmm/console.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 namespace vpio {
 
 void ConsoleSink::line(std::string_view guest, std::string_view text) {
   std::lock_guard lock(mutex_);
+  if (const auto file = files_.find(guest); file != files_.end()) {
+    File& f = file->second;
+    if (f.error) return;
+    std::string whole(text);
+    whole += '\n';
+    std::string_view rest = whole;
+    while (!rest.empty()) {
+      const ssize_t written = ::write(f.fd.get(), rest.data(), rest.size());
+      if (written < 0 && errno == EINTR) continue;
+      if (written < 0) {
+        f.error = {errno, std::generic_category()};
+        return;
+      }
+      rest.remove_prefix(static_cast<std::size_t>(written));
+    }
+    return;
+  }
+  if (before_line_) before_line_();
   if (prefix_) out_ << '[' << guest << "] ";
   out_ << text << '\n';
   out_.flush();
+}
+
+std::error_code ConsoleSink::send_to_file(const std::string& guest, const std::string& path) {
+  constexpr mode_t kNewFileMode = 0666;  // less the umask
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kNewFileMode));
+  if (!fd.valid()) return {errno, std::generic_category()};
+  std::lock_guard lock(mutex_);
+  files_[guest] = File{path, std::move(fd), {}};
+  return {};
+}
+
+void ConsoleSink::set_before_line(std::function<void()> before_line) {
+  std::lock_guard lock(mutex_);
+  before_line_ = std::move(before_line);
+}
+
+std::vector<ConsoleSink::FileError> ConsoleSink::file_errors() const {
+  std::lock_guard lock(mutex_);
+  std::vector<FileError> errors;
+  for (const auto& [guest, file] : files_)
+    if (file.error) errors.push_back({file.path, file.error});
+  return errors;
 }
 
 void ConsolePort::port_write(std::uint16_t, unsigned, std::uint32_t value) noexcept {

@@ -1,26 +1,55 @@
 // The debug console of the guest ABI: bytes written to port 0xE9 become the
-// guest's output lines, prefixed with the guest's name when several run.
+// guest's output lines, prefixed with the guest's name when several run, or
+// written to a file of the guest's own (`--console-dir`).
 #pragma once
 
+#include <functional>
+#include <map>
 #include <mutex>
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 #include "hooks/port_bus.hpp"
+#include "vmm/fd.hpp"
 
 namespace vpio {
 
-// Where finished console lines of every guest go. Thread-safe.
+// Where finished console lines of every guest go: one stream, interleaved
+// (prefixed "[name] " when several guests share it), and for guests given a
+// file, that file, unprefixed. Thread-safe.
 class ConsoleSink {
  public:
   ConsoleSink(std::ostream& out, bool prefix_lines) : out_(out), prefix_(prefix_lines) {}
   void line(std::string_view guest, std::string_view text);
 
+  // From now on `guest`'s lines go to `path` alone, created or truncated
+  // here: the error of the open, or an empty code.
+  std::error_code send_to_file(const std::string& guest, const std::string& path);
+  struct FileError {
+    std::string path;
+    std::error_code error;
+  };
+  // Console files whose writes failed, each with its first error (no more
+  // lines were written to it after that).
+  std::vector<FileError> file_errors() const;
+  // Called under the sink's lock before a line goes to the shared stream, to
+  // take a progress line off the terminal first; empty: nothing.
+  void set_before_line(std::function<void()> before_line);
+
  private:
-  std::mutex mutex_;
+  struct File {
+    std::string path;
+    Fd fd;
+    std::error_code error;
+  };
+  mutable std::mutex mutex_;
   std::ostream& out_;
   bool prefix_;
+  std::map<std::string, File, std::less<>> files_;
+  std::function<void()> before_line_;
 };
 
 class ConsolePort final : public PortDevice {

@@ -1,13 +1,34 @@
 // Several guests, one thread each.
 #include "vmm/launcher.hpp"
 
-#include <string_view>
-
+#include <algorithm>
 #include <condition_variable>
+#include <filesystem>
+#include <map>
 #include <mutex>
+#include <set>
+#include <string_view>
 #include <thread>
 
 namespace vpio {
+
+std::vector<std::string> guest_names(const std::vector<std::string>& image_paths) {
+  std::vector<std::string> names;
+  std::set<std::string> taken;
+  std::map<std::string, unsigned> seen;
+  for (const auto& path : image_paths) {
+    const std::string stem = std::filesystem::path(path).stem().string();
+    std::string name = stem;
+    if (++seen[stem] > 1 || taken.contains(name)) {
+      unsigned n = std::max(seen[stem], 2u);
+      while (taken.contains(stem + "#" + std::to_string(n))) ++n;
+      name = stem + "#" + std::to_string(n);
+    }
+    taken.insert(name);
+    names.push_back(name);
+  }
+  return names;
+}
 
 std::vector<GuestOutcome> run_concurrently(const std::vector<std::unique_ptr<Machine>>& machines,
                                            std::chrono::milliseconds deadline) {

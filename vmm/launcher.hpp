@@ -3,11 +3,17 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "vmm/machine.hpp"
 
 namespace vpio {
+
+// The guests' names, one per image in order: the file's name without its
+// extension; a name already given gets "#2", "#3", ... (the first free one),
+// so every guest's name, and its --console-dir file, is its own.
+std::vector<std::string> guest_names(const std::vector<std::string>& image_paths);
 
 // Runs every machine on its own thread and waits for all of them. A guest that
 // crashes does not stop the others. Guests still running after `deadline`

@@ -97,6 +97,8 @@ class Machine final : public PostedWrites {
   // The KVM this machine runs on, for the profile and --stats to name.
   const KvmIdentity& kvm_identity() const noexcept { return kvm_identity_; }
   const std::string& console_transcript() const noexcept { return console_.transcript(); }
+  // Whether run() is running the guest now (for progress; safe from any thread).
+  bool running() const noexcept { return running_; }
 
   // Runs the guest on the calling thread until it exits, halts with
   // interrupts off, crashes or is stopped.

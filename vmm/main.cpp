@@ -27,6 +27,7 @@
 #include "vmm/profile_json.hpp"
 #include "vmm/profile_report.hpp"
 #include "vmm/profile_svg.hpp"
+#include "vmm/progress.hpp"
 #include "vmm/run_stats.hpp"
 #include "vmm/version.hpp"
 
@@ -44,6 +45,7 @@ struct RunOptions {
   std::vector<std::string> nics;
   std::string pcap;
   std::string stats;
+  std::string console_dir;  // --console-dir: each guest's console to DIR/NAME.log
   // `vpio profile`
   bool profile = false;
   std::string profile_json = "vpio-profile.json";
@@ -67,6 +69,9 @@ std::string svg_path_of(const RunOptions& options) {
   if (is_stdout_path(options.profile_json)) return {};
   return std::filesystem::path(options.profile_json).replace_extension(".svg").string();
 }
+
+// A guest's console file in --console-dir.
+std::string console_file_name(const std::string& guest) { return guest + ".log"; }
 
 // The files the command writes, by option, only those it will write.
 std::vector<std::pair<const char*, std::string>> output_paths(const RunOptions& options) {
@@ -129,6 +134,9 @@ int run_in_lab(int argc, char** argv, const RunOptions& options, const std::stri
   std::vector<char*> cargs;
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
+  // The lab's stderr is a serial port, a terminal whatever ours is: vpio
+  // inside takes this answer for whether to draw progress, and how wide.
+  const std::string columns = std::to_string(stderr_terminal_columns());
   std::fflush(nullptr);
   pid_t child = ::fork();
   if (child < 0) {
@@ -138,6 +146,7 @@ int run_in_lab(int argc, char** argv, const RunOptions& options, const std::stri
   }
   if (child == 0) {
     ::setenv("VPIO_IN_LAB", "1", 1);
+    ::setenv("VPIO_PROGRESS_COLUMNS", columns.c_str(), 1);
     ::execv(lab.c_str(), cargs.data());
     std::fprintf(stderr, "vpio: cannot start the KVM lab '%s': %s\n", lab.c_str(),
                  std::strerror(errno));
@@ -184,6 +193,7 @@ void check_paths_for_lab(const RunOptions& options) {
                                   "lab (the only place the lab can write)");
   };
   for (const auto& [option, path] : output_paths(options)) must_be_inside(path, option);
+  must_be_inside(options.console_dir, "--console-dir");
 }
 
 // Every file the run will write, checked before any guest (or the lab)
@@ -271,10 +281,45 @@ class StopOnSignal {
   std::thread thread_;
 };
 
-std::string guest_name(const std::string& path, std::map<std::string, int>& seen) {
-  std::string stem = std::filesystem::path(path).stem().string();
-  int n = ++seen[stem];
-  return n == 1 ? stem : stem + "#" + std::to_string(n);
+// The run's counters for its progress line, summed over the guests.
+RunProgressSample progress_sample(const std::vector<std::unique_ptr<Machine>>& machines,
+                                  const std::vector<GuestNics>& nics_of) {
+  RunProgressSample sample;
+  sample.guests = static_cast<unsigned>(machines.size());
+  for (std::size_t i = 0; i < machines.size(); ++i) {
+    sample.exits += machines[i]->counters().userspace_exits.load();
+    sample.running += machines[i]->running() ? 1 : 0;
+    const auto& nics = nics_of[i];
+    if (nics.emulated.empty() && nics.passthrough.empty() && nics.vpio.empty()) continue;
+    sample.has_nics = true;
+    const NicTotals totals = nic_totals(nics);
+    sample.frames_sent += totals.frames_sent;
+    sample.frames_received += totals.frames_received;
+  }
+  return sample;
+}
+
+// The progress line of a run on a terminal (none otherwise, or with
+// --quiet): from 2 s on, the elapsed time, exits and their rate, frames.
+// Console lines for the terminal take it off first.
+std::unique_ptr<ProgressLine> start_progress(const RunOptions& options,
+                                             const std::vector<std::unique_ptr<Machine>>& machines,
+                                             const std::vector<GuestNics>& nics_of,
+                                             ConsoleSink& console) {
+  const unsigned columns = stderr_terminal_columns();
+  if (!progress_wanted(columns, options.quiet)) return nullptr;
+  auto progress = std::make_unique<ProgressLine>(
+      STDERR_FILENO,
+      [&machines, &nics_of, columns, before = RunProgressSample{},
+       before_at = ProgressClock::duration{}](ProgressClock::duration elapsed) mutable {
+        const RunProgressSample now = progress_sample(machines, nics_of);
+        std::string text = run_progress_text(elapsed, now, before, elapsed - before_at, columns);
+        before = now;
+        before_at = elapsed;
+        return text;
+      });
+  console.set_before_line([line = progress.get()] { line->erase(); });
+  return progress;
 }
 
 // How the --pcap recording ended: its frame count, or the write that failed.
@@ -317,7 +362,6 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   const std::uint64_t ram = std::uint64_t{options.ram_mib} * kMiB;
   std::vector<MachineConfig> configs;
   std::vector<NicSpec> nic_specs;
-  std::map<std::string, int> seen;
   std::map<std::string, unsigned> sharers;  // vpio guests per physical card
   try {
     check_lab_options(options.lab);
@@ -359,9 +403,11 @@ int run_command(const RunOptions& options, int argc, char** argv) {
               "--nic: " + std::to_string(sharers[spec.hw]) + " guests share card '" + spec.hw +
               "' in vpio mode; at most " + std::to_string(kMaxVpioGuests) + " fit its memory");
       }
-    for (const auto& path : options.images) {
+    const std::vector<std::string> names = guest_names(options.images);
+    for (std::size_t i = 0; i < options.images.size(); ++i) {
+      const std::string& path = options.images[i];
       MachineConfig config;
-      config.name = guest_name(path, seen);
+      config.name = names[i];
       config.ram_bytes = ram;
       config.image = read_image(path, ram);
       config.profile = options.profile;
@@ -369,6 +415,11 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       configs.push_back(std::move(config));
     }
     check_output_paths(options);
+    if (!options.console_dir.empty()) {
+      std::vector<std::string> files;
+      for (const auto& name : names) files.push_back(console_file_name(name));
+      check_output_directory(options.console_dir, files, "--console-dir");
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
@@ -450,11 +501,33 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     std::fprintf(stderr, "vpio: cannot set up the guests: %s\n", e.what());
     return kExitVmmFailure;
   }
+  // Checked before the run, so a failure here is the file system's, not the
+  // input's: reported as a file that could not be written, before any guest
+  // runs.
+  std::vector<std::string> console_files;
+  if (!options.console_dir.empty()) {
+    if (const std::error_code error = make_output_directory(options.console_dir)) {
+      std::fprintf(stderr, "vpio: --console-dir %s: %s\n", options.console_dir.c_str(),
+                   error.message().c_str());
+      return kExitOutputFailed;
+    }
+    for (const auto& machine : machines) {
+      const std::string path = options.console_dir + "/" + console_file_name(machine->name());
+      if (const std::error_code error = console.send_to_file(machine->name(), path)) {
+        std::fprintf(stderr, "vpio: --console-dir %s: %s\n", path.c_str(), error.message().c_str());
+        return kExitOutputFailed;
+      }
+      console_files.push_back(path);
+    }
+  }
 
   std::vector<GuestOutcome> outcomes;
   {
     StopOnSignal stop_on_signal(machines);
+    const std::unique_ptr<ProgressLine> progress =
+        start_progress(options, machines, nics_of, console);
     outcomes = run_concurrently(machines, std::chrono::seconds(options.timeout_seconds));
+    console.set_before_line({});
   }
   network->stop_monitors();
   std::cout.flush();
@@ -468,6 +541,19 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   // Every output is attempted even after one failed: what can be kept is.
   bool outputs_written = true;
   if (!options.pcap.empty() && !report_recording(*network, options.pcap)) outputs_written = false;
+  if (!console_files.empty()) {
+    const auto errors = console.file_errors();
+    for (const auto& [path, error] : errors)
+      std::fprintf(stderr, "vpio: --console-dir %s: %s (lines after it are lost)\n", path.c_str(),
+                   error.message().c_str());
+    if (errors.empty()) {
+      std::string list;
+      for (const auto& path : console_files) list += (list.empty() ? "" : ", ") + path;
+      std::fprintf(stderr, "vpio: consoles written to %s\n", list.c_str());
+    } else {
+      outputs_written = false;
+    }
+  }
   // Guest names come from file names, which need not be UTF-8.
   if (!options.stats.empty() &&
       !write_output(options.stats,
@@ -583,6 +669,12 @@ void add_run_options(CLI::App* run, RunOptions& options) {
                   wrapped("Write the run's counters as JSON to FILE (- for stdout; "
                           "docs/run-stats.md)"))
       ->type_name("FILE");
+  run->add_option("--console-dir", options.console_dir,
+                  wrapped("Write each guest's console to DIR/NAME.log, unprefixed, instead of "
+                          "the interleaved \"[NAME] \" lines on stdout. NAME is the guest's name "
+                          "in the exit report: its image's name, with #2, #3, ... for repeats. "
+                          "DIR is made if missing (its parent must exist)"))
+      ->type_name("DIR");
   run->add_option("--lab-nic", options.lab.lab_nic,
                   wrapped("Run in the KVM lab (implies --lab) and give the lab VM this NE2000, "
                           "QEMU's, for hw=port cards (lab/kvm-lab --nic syntax, e.g. "
@@ -591,7 +683,9 @@ void add_run_options(CLI::App* run, RunOptions& options) {
   run->add_flag("--lab", options.lab.lab,
                 wrapped("Run the guests inside the KVM lab (lab/kvm-lab: kvm-amd under QEMU) "
                         "even when this host's /dev/kvm is usable"));
-  run->add_flag("-q,--quiet", options.quiet, wrapped("Print no exit report"));
+  run->add_flag("-q,--quiet", options.quiet,
+                wrapped("Print no exit report, and no progress line (otherwise drawn on stderr, "
+                        "when it is a terminal, for a run past 2 s)"));
   run->add_flag("--no-coalesced-pio", options.no_coalesced_pio,
                 wrapped("Let every write to a NIC's data port exit, even where KVM could queue "
                         "it in its coalesced ring (KVM_CAP_COALESCED_PIO) without an exit"));
@@ -688,9 +782,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vpio: profile --report prints a saved profile; give it no images\n");
       return kExitUsage;
     }
-    for (const char* name : {"--ram", "--timeout", "--nic", "--pcap", "--stats", "--lab-nic",
-                             "--lab", "--no-lab", "--no-coalesced-pio", "--output",
-                             "--quiet"})
+    for (const char* name :
+         {"--ram", "--timeout", "--nic", "--pcap", "--stats", "--console-dir", "--lab-nic", "--lab",
+          "--no-lab", "--no-coalesced-pio", "--output", "--quiet"})
       if (profile->count(name) > 0) {
         std::fprintf(stderr, "vpio: profile --report prints a saved profile; %s does not apply\n",
                      name);

@@ -61,6 +61,35 @@ void check_output_path(const std::string& path, std::string_view option) {
   if (::write(existing.get(), "", 0) < 0) refuse(path, option, errno);
 }
 
+void check_output_directory(const std::string& dir, const std::vector<std::string>& files,
+                            std::string_view option) {
+  if (is_stdout_path(dir))
+    throw std::invalid_argument(std::string(option) +
+                                " -: give a directory (without it the consoles go to stdout)");
+  constexpr mode_t kNewDirectoryMode = 0777;  // less the umask
+  const bool made = ::mkdir(dir.c_str(), kNewDirectoryMode) == 0;
+  if (!made && errno != EEXIST) refuse(dir, option, errno);
+  struct stat status {};
+  if (::stat(dir.c_str(), &status) != 0) refuse(dir, option, errno);
+  if (!S_ISDIR(status.st_mode)) refuse(dir, option, ENOTDIR);
+  try {
+    for (const auto& file : files) check_output_path(dir + "/" + file, option);
+  } catch (...) {
+    if (made) ::rmdir(dir.c_str());
+    throw;
+  }
+  if (made) ::rmdir(dir.c_str());
+}
+
+std::error_code make_output_directory(const std::string& dir) {
+  constexpr mode_t kNewDirectoryMode = 0777;
+  if (::mkdir(dir.c_str(), kNewDirectoryMode) == 0) return {};
+  const int error = errno;
+  struct stat status {};
+  if (error == EEXIST && ::stat(dir.c_str(), &status) == 0 && S_ISDIR(status.st_mode)) return {};
+  return {error == EEXIST ? ENOTDIR : error, std::generic_category()};
+}
+
 std::error_code write_output_file(const std::string& path, std::string_view text) {
   if (is_stdout_path(path)) {
     if (std::fflush(stdout) != 0) return last_error();

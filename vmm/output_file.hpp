@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace vpio {
 
@@ -21,6 +22,16 @@ inline bool is_stdout_path(std::string_view path) noexcept { return path == kStd
 // unopened: opening it would wait for its reader. "-" is stdout, given the
 // same empty write (a closed stdout is refused); no file named "-" is made.
 void check_output_path(const std::string& path, std::string_view option);
+
+// Throws std::invalid_argument("OPTION DIR: <errno text>") unless `dir` is a
+// directory, or can be made one (its parent exists), in which every name of
+// `files` passes check_output_path. A directory made for the check is
+// removed again, as a file is; "-" is refused (it is no directory).
+void check_output_directory(const std::string& dir, const std::vector<std::string>& files,
+                            std::string_view option);
+// Makes `dir` unless it is a directory already (not its parents, as mkdir):
+// the error, or an empty code.
+std::error_code make_output_directory(const std::string& dir);
 
 // Creates or truncates `path` and writes `text` to it: the error of the call
 // that failed (open, write or close), or an empty code. "-" writes to stdout

@@ -143,6 +143,51 @@ TEST(Console, LinesArePrefixedOnlyWithSeveralGuests) {
   EXPECT_EQ(a.transcript(), text);
 }
 
+// With --console-dir a guest's lines go to its own file, unprefixed; the
+// others stay on the shared stream. A failed write is kept, not thrown.
+TEST(Console, AGuestGivenAFileWritesItsLinesThereUnprefixed) {
+  const std::string path = testing::TempDir() + "console-a.log";
+  std::ostringstream shared;
+  ConsoleSink sink(shared, true);
+  ASSERT_FALSE(sink.send_to_file("a", path));
+  ConsolePort a("a", &sink), b("b", &sink);
+  const std::string text = "one\ntwo\r\nthree";
+  a.port_write_string(0, 1, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  b.port_write(0, 1, 'x');
+  b.port_write(0, 1, '\n');
+  a.flush();
+  std::ifstream in(path);
+  std::stringstream file;
+  file << in.rdbuf();
+  EXPECT_EQ(file.str(), "one\ntwo\nthree\n");
+  EXPECT_EQ(shared.str(), "[b] x\n");
+  EXPECT_TRUE(sink.file_errors().empty());
+
+  ConsoleSink full(shared, true);
+  ASSERT_FALSE(full.send_to_file("c", "/dev/full"));
+  full.line("c", "lost");
+  full.line("c", "lost too");
+  const auto errors = full.file_errors();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "/dev/full");
+  EXPECT_EQ(errors[0].error, std::errc::no_space_on_device);
+  EXPECT_EQ(full.send_to_file("d", "/nonexistent-vpio/d.log"),
+            std::errc::no_such_file_or_directory);
+}
+
+// A guest's name is its image's stem; repeats get #2, #3, ..., skipping a
+// name another image already has, so console files never collide.
+TEST(GuestNames, AreTheImageStemsMadeUnique) {
+  EXPECT_EQ(guest_names({"build/guests/net_echo.img", "x/net_sender.img"}),
+            (std::vector<std::string>{"net_echo", "net_sender"}));
+  EXPECT_EQ(guest_names({"a/hello.img", "b/hello.img", "hello.bin", "other"}),
+            (std::vector<std::string>{"hello", "hello#2", "hello#3", "other"}));
+  EXPECT_EQ(guest_names({"a#2.img", "a.img", "a.img", "a.img"}),
+            (std::vector<std::string>{"a#2", "a", "a#3", "a#4"}));
+  EXPECT_EQ(guest_names({"a.img", "a.img", "a#2.img"}),
+            (std::vector<std::string>{"a", "a#2", "a#2#2"}));
+}
+
 TEST(Image, ErrorsNameTheFile) {
   std::string missing = testing::TempDir() + "no-such.img";
   try {
@@ -505,6 +550,44 @@ TEST(CommandLine, DashIsStdoutForOneOutputOnly) {
     EXPECT_TRUE(r.output.starts_with(message)) << args << r.output;
   }
   EXPECT_FALSE(std::filesystem::exists(directory + "/-"));
+}
+
+// --console-dir is checked before any guest runs like the other outputs:
+// a directory it cannot make or use is bad input; a directory it makes for
+// the check is removed again when the run does not go ahead.
+TEST(CommandLine, AnUnusableConsoleDirIsRefusedBeforeAnyGuestRuns) {
+  const std::string image = one_byte_image();
+  const std::string a_file = testing::TempDir() + "console-dir-file";
+  std::ofstream(a_file) << "not a directory";
+  const std::pair<std::string, std::string> refused[] = {
+      {"run --console-dir /nonexistent-vpio/consoles ",
+       "vpio: --console-dir /nonexistent-vpio/consoles: No such file or directory\n"},
+      {"run --console-dir " + a_file + " ",
+       "vpio: --console-dir " + a_file + ": Not a directory\n"},
+      {"run --console-dir - ",
+       "vpio: --console-dir -: give a directory (without it the consoles go to stdout)\n"},
+  };
+  for (const auto& [args, message] : refused) {
+    const Result r = vpio(args + image);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_EQ(r.output, message) << args;
+  }
+  // A console file in the way as a directory: named with the file.
+  const std::string dir = testing::TempDir() + "console-dir-taken";
+  std::filesystem::create_directories(dir + "/hlt.log");
+  Result r = vpio("run --console-dir " + dir + " " + image);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output, "vpio: --console-dir " + dir + "/hlt.log: Is a directory\n");
+  // Refused after the check (the lab cannot see /tmp): the new directory,
+  // made for the check, is gone again.
+  const std::string fresh = testing::TempDir() + "console-dir-fresh";
+  std::filesystem::remove_all(fresh);
+  r = vpio("run --lab --console-dir " + fresh + " " + image, /*no_lab=*/false);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("which the KVM lab cannot see"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(fresh));
+  r = vpio("profile --report " + image + " --console-dir " + fresh);
+  EXPECT_EQ(r.code, 2) << r.output;
 }
 
 TEST(CommandLine, ProfileReportRefusesAnUnwritableSvgBeforePrinting) {

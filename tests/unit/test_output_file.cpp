@@ -174,6 +174,42 @@ TEST(OutputFile, DashIsStdoutAndNoFileNamedDash) {
   EXPECT_FALSE(is_stdout_path("./-"));  // a file named "-", spelled so on purpose
 }
 
+std::string directory_refusal(const std::string& dir, const std::vector<std::string>& files) {
+  try {
+    check_output_directory(dir, files, "--console-dir");
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A console directory: made if missing (not its parents) and removed again
+// after the check; an existing one is used as it is; each file in it is
+// checked as an output file.
+TEST(OutputDirectory, IsCheckedLikeAFileAndNotLeftBehind) {
+  const ScratchDirectory dir;
+  EXPECT_EQ(directory_refusal(dir / "new", {"a.log", "b.log"}), "");
+  EXPECT_FALSE(fs::exists(dir / "new"));
+  EXPECT_EQ(directory_refusal(dir / "no/new", {"a.log"}),
+            "--console-dir " + (dir / "no/new") + ": No such file or directory");
+  EXPECT_EQ(directory_refusal(dir.path().string(), {"a.log"}), "");
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+  std::ofstream(dir / "file") << "x";
+  EXPECT_EQ(directory_refusal(dir / "file", {"a.log"}),
+            "--console-dir " + (dir / "file") + ": Not a directory");
+  fs::create_directory(dir / "a.log");
+  EXPECT_EQ(directory_refusal(dir.path().string(), {"a.log"}),
+            "--console-dir " + (dir / "a.log") + ": Is a directory");
+  EXPECT_EQ(directory_refusal(dir / "new2", {"x.log", "y.log"}), "");
+  EXPECT_FALSE(fs::exists(dir / "new2"));
+
+  EXPECT_FALSE(make_output_directory(dir / "made"));
+  EXPECT_TRUE(fs::is_directory(dir / "made"));
+  EXPECT_FALSE(make_output_directory(dir / "made"));  // there already: fine
+  EXPECT_EQ(make_output_directory(dir / "file"), std::errc::not_a_directory);
+  EXPECT_EQ(make_output_directory(dir / "no/made"), std::errc::no_such_file_or_directory);
+}
+
 TEST(OutputFile, WriteErrorsCarryErrno) {
   const ScratchDirectory dir;
   EXPECT_EQ(write_output_file(dir.path().string(), "x"), std::errc::is_a_directory);
