@@ -482,10 +482,13 @@ void add_run_options(CLI::App* run, RunOptions& options) {
   run->add_option(
          "--nic", options.nics,
          "Give guests an NE2000: MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|"
-         "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N][,hw=chip|port:BASE][,queue=64]. "
+         "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N][,hw=chip|port:BASE][,queue=64]"
+         "[,tx-pages=N]. "
          "MODE is emulate (the guest's own emulated card), passthrough (the physical card hw, "
          "given whole to one guest: every access direct) or vpio (the physical card shared by "
-         "up to 8 guests through the monitor; queue bounds each guest's receive queue). hw=chip "
+         "up to 8 guests through the monitor; queue bounds each guest's receive queue; tx-pages "
+         "its transmit area on the card, 6 to 52 pages, by default 12 for up to 4 guests, else "
+         "6). hw=chip "
          "is vpio's own chip on the wire standing in for hardware; hw=port:0x300 a real NE2000 "
          "at that host I/O base (ioperm; needs root; its interrupt is polled). Without guest=N "
          "every guest gets a card, MACs 52:54:00:12:34:56 + guest index. Repeatable.")
