@@ -182,7 +182,7 @@ Ne2000Monitor::Ne2000Monitor(hw::PhysicalDevice& card, MonitorConfig config)
     rx_pending_.store(true);
     rx_wakeup_.notify_one();
   });
-  thread_ = std::thread([this] { receive_thread(); });
+  if (config_.run_receive_thread) thread_ = std::thread([this] { receive_thread(); });
 }
 
 Ne2000Monitor::~Ne2000Monitor() { stop(); }

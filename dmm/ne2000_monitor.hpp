@@ -63,6 +63,10 @@ struct MonitorConfig {
   // wait_check_interval, so that frames do not wait for the next timer tick.
   bool card_interrupts = true;
   std::chrono::microseconds wait_check_interval{100};
+  // False: no receive thread; the card's ring is drained only by
+  // drain_now() (a harness that must run the same way every time, and
+  // cheaply: fuzz/).
+  bool run_receive_thread = true;
 };
 
 // What the monitor asks the VMM to inject (an IA32_MCi bank's contents).
