@@ -31,26 +31,35 @@ std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines
       ++finished;
       all_done.notify_all();
     });
+  // A guest stopped before the deadline (a signal) was not stopped by it.
+  bool deadline_passed = false;
   if (deadline.count() > 0) {
     std::unique_lock lock(mutex);
-    if (!all_done.wait_for(lock, deadline, [&] { return finished == machines.size(); }))
+    if (!all_done.wait_for(lock, deadline, [&] { return finished == machines.size(); })) {
+      deadline_passed = true;
       for (const auto& machine : machines) machine->request_stop();
+    }
   }
   for (auto& t : threads) t.join();
   for (auto& outcome : outcomes)
-    if (outcome.kind == GuestOutcome::Kind::stopped && deadline.count() > 0)
+    if (outcome.kind == GuestOutcome::Kind::stopped && deadline_passed) {
+      outcome.timed_out = true;
       outcome.detail = "stopped: still running after " + std::to_string(deadline.count()) +
                        " ms" +
                        (outcome.detail.starts_with("stopped by the VMM")
                             ? outcome.detail.substr(std::string_view("stopped by the VMM").size())
                             : std::string());
+    }
   return outcomes;
 }
 
 int exit_code_for(const std::vector<GuestOutcome>& outcomes) noexcept {
-  // A crash, then a stop (deadline, signal), outweigh any guest status.
+  // A crash, then a stop by the deadline, then any other stop outweigh any
+  // guest status.
   for (const auto& outcome : outcomes)
     if (outcome.kind == GuestOutcome::Kind::crashed) return kExitGuestCrashed;
+  for (const auto& outcome : outcomes)
+    if (outcome.kind == GuestOutcome::Kind::stopped && outcome.timed_out) return kExitTimedOut;
   for (const auto& outcome : outcomes)
     if (outcome.kind == GuestOutcome::Kind::stopped) return kExitVmmFailure;
   for (const auto& outcome : outcomes) {

@@ -18,14 +18,17 @@ std::vector<GuestOutcome> run_concurrently(const std::vector<std::unique_ptr<Mac
                                            std::chrono::milliseconds deadline = {});
 
 // The process exit status for a set of outcomes: kExitGuestCrashed if any
-// guest crashed, else kExitVmmFailure if any was stopped (deadline, signal),
-// else the first non-zero guest status (low byte; 1 if the low byte is zero).
-// kExitOutputFailed (sysexits' EX_IOERR) is the command's, not the guests':
-// a file the run was asked to write could not be written.
+// guest crashed, else kExitTimedOut if the deadline stopped one (coreutils'
+// `timeout` exits 124 too), else kExitVmmFailure if any was stopped otherwise
+// (a signal, the VMM), else the first non-zero guest status (low byte; 1 if
+// the low byte is zero). kExitOutputFailed (sysexits' EX_IOERR) is the
+// command's, not the guests': a file the run was asked to write could not be
+// written.
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitGuestCrashed = 70;
 inline constexpr int kExitVmmFailure = 71;
 inline constexpr int kExitOutputFailed = 74;
+inline constexpr int kExitTimedOut = 124;
 int exit_code_for(const std::vector<GuestOutcome>& outcomes) noexcept;
 
 }  // namespace vpio

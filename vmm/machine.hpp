@@ -54,6 +54,7 @@ struct GuestOutcome {
   Kind kind = Kind::stopped;
   std::uint32_t status = 0;  // the value written to the exit port
   std::string detail;        // what happened, for crashes a one-line report
+  bool timed_out = false;    // stopped because run_concurrently's deadline passed
 
   bool ok() const noexcept { return (kind == Kind::exited || kind == Kind::halted) && status == 0; }
 };

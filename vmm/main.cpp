@@ -15,6 +15,8 @@
 #include <string_view>
 #include <thread>
 
+#include "vmm/exit_report.hpp"
+#include "vmm/fd.hpp"
 #include "vmm/kvm_identity.hpp"
 #include "vmm/kvm_probe.hpp"
 #include "vmm/lab_choice.hpp"
@@ -26,6 +28,7 @@
 #include "vmm/profile_report.hpp"
 #include "vmm/profile_svg.hpp"
 #include "vmm/run_stats.hpp"
+#include "vmm/version.hpp"
 
 namespace {
 
@@ -57,22 +60,70 @@ bool same_file(const std::string& a, const std::string& b) {
          std::filesystem::absolute(b, error).lexically_normal();
 }
 
+// The picture's path: --svg, else the profile's with .svg; none (empty) when
+// the profile goes to stdout and --svg was not given.
 std::string svg_path_of(const RunOptions& options) {
   if (!options.profile_svg.empty()) return options.profile_svg;
+  if (is_stdout_path(options.profile_json)) return {};
   return std::filesystem::path(options.profile_json).replace_extension(".svg").string();
 }
 
+// The files the command writes, by option, only those it will write.
+std::vector<std::pair<const char*, std::string>> output_paths(const RunOptions& options) {
+  std::vector<std::pair<const char*, std::string>> paths;
+  if (!options.pcap.empty()) paths.emplace_back("--pcap", options.pcap);
+  if (!options.stats.empty()) paths.emplace_back("--stats", options.stats);
+  if (options.profile && options.report.empty())
+    paths.emplace_back("--output", options.profile_json);
+  if (options.profile) {
+    const std::string svg = options.report.empty() ? svg_path_of(options) : options.profile_svg;
+    if (!svg.empty()) paths.emplace_back("--svg", svg);
+  }
+  return paths;
+}
+
+// The option whose output goes to stdout ("-"), or nullptr. When there is
+// one, everything else vpio would print on stdout (guest consoles, the
+// profile report) goes to stderr, so stdout holds that output alone.
+const char* stdout_output(const RunOptions& options) {
+  for (const auto& [option, path] : output_paths(options))
+    if (is_stdout_path(path)) return option;
+  return nullptr;
+}
+
+// Where the human-readable text goes: stdout unless an output took it.
+FILE* text_stream(const RunOptions& options) {
+  return stdout_output(options) != nullptr ? stderr : stdout;
+}
+
+// A path as messages name it.
+std::string shown_path(const std::string& path) { return is_stdout_path(path) ? "stdout" : path; }
+
 // Run this very command inside the KVM lab (asked for, or the host has no
-// usable /dev/kvm; `why` says which), and map the lab's own failures (124
-// timeout, 125 lab failure) to kExitVmmFailure so they are not mistaken for
-// guest statuses. VPIO_LAB names another launcher than lab/kvm-lab.
-int run_in_lab(int argc, char** argv, const std::string& lab_nic, const std::string& why) {
+// usable /dev/kvm; `why` says which) and return its exit status. The lab's
+// own failures (its timeout, 124, or a failed lab, 125) become
+// kExitVmmFailure; the lab's status file tells them from the same codes
+// returned by vpio inside (124 is vpio's --timeout) or by a guest. VPIO_LAB
+// names another launcher than lab/kvm-lab.
+int run_in_lab(int argc, char** argv, const RunOptions& options, const std::string& why) {
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
   const char* lab_env = std::getenv("VPIO_LAB");
   std::string lab = lab_env != nullptr ? lab_env : std::string(VPIO_SOURCE_DIR) + "/lab/kvm-lab";
   std::fprintf(stderr, "vpio: %s; running inside the KVM lab (%s)\n", why.c_str(), lab.c_str());
-  std::vector<std::string> args = {lab};
-  if (!lab_nic.empty()) args.insert(args.end(), {"--nic", lab_nic});
+  char status_path[] = "/tmp/vpio-lab-status-XXXXXX";
+  const Fd status_file(::mkstemp(status_path));
+  if (!status_file.valid()) {
+    std::fprintf(stderr, "vpio: cannot create a file for the lab's status: %s\n",
+                 std::strerror(errno));
+    return kExitVmmFailure;
+  }
+  std::vector<std::string> args = {lab, "--status-file", status_path};
+  if (!options.lab.lab_nic.empty()) args.insert(args.end(), {"--nic", options.lab.lab_nic});
+  // The lab's own limit (3000 s unless told) must leave --timeout room to act.
+  constexpr unsigned kLabDefaultTimeout = 3000, kLabTimeoutMargin = 300;
+  if (options.timeout_seconds + kLabTimeoutMargin > kLabDefaultTimeout)
+    args.insert(args.end(),
+                {"--timeout", std::to_string(options.timeout_seconds + kLabTimeoutMargin)});
   args.insert(args.end(), {"--", self.string()});
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   std::vector<char*> cargs;
@@ -82,6 +133,7 @@ int run_in_lab(int argc, char** argv, const std::string& lab_nic, const std::str
   pid_t child = ::fork();
   if (child < 0) {
     std::fprintf(stderr, "vpio: fork: %s\n", std::strerror(errno));
+    ::unlink(status_path);
     return kExitVmmFailure;
   }
   if (child == 0) {
@@ -96,8 +148,12 @@ int run_in_lab(int argc, char** argv, const std::string& lab_nic, const std::str
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
+  char reported[16] = {};
+  const ssize_t got = ::pread(status_file.get(), reported, sizeof reported - 1, 0);
+  ::unlink(status_path);
   if (!WIFEXITED(status)) return kExitVmmFailure;
   const int code = WEXITSTATUS(status);
+  if (got > 0 && std::atoi(reported) == code) return code;  // vpio's own, inside the lab
   constexpr int kLabTimeout = 124, kLabFailure = 125;
   if (code == kLabTimeout || code == kLabFailure) {
     std::fprintf(stderr, "vpio: the KVM lab %s\n",
@@ -122,29 +178,19 @@ void check_paths_for_lab(const RunOptions& options) {
                                   "directory or copy it below the current directory");
   }
   auto must_be_inside = [&](const std::string& path, const char* option) {
-    if (!path.empty() && !inside_cwd(path))
+    if (!path.empty() && !is_stdout_path(path) && !inside_cwd(path))
       throw std::invalid_argument(std::string(option) + " '" + path +
                                   "' must be below the current directory when running in the KVM "
                                   "lab (the only place the lab can write)");
   };
-  must_be_inside(options.stats, "--stats");
-  must_be_inside(options.pcap, "--pcap");
-  if (options.profile) {
-    must_be_inside(options.profile_json, "--output");
-    must_be_inside(svg_path_of(options), "--svg");
-  }
+  for (const auto& [option, path] : output_paths(options)) must_be_inside(path, option);
 }
 
 // Every file the run will write, checked before any guest (or the lab)
 // starts, so that a path it cannot write is bad input, not results lost at
 // the end.
 void check_output_paths(const RunOptions& options) {
-  if (!options.pcap.empty()) check_output_path(options.pcap, "--pcap");
-  if (!options.stats.empty()) check_output_path(options.stats, "--stats");
-  if (options.profile) {
-    check_output_path(options.profile_json, "--output");
-    check_output_path(svg_path_of(options), "--svg");
-  }
+  for (const auto& [option, path] : output_paths(options)) check_output_path(path, option);
 }
 
 // Writes one of the run's files, saying on stderr which and why it could not.
@@ -159,7 +205,7 @@ bool write_output(const std::string& path, std::string_view text, const char* op
 // its picture when --svg is given).
 int report_command(const RunOptions& options) {
   try {
-    if (!options.profile_svg.empty()) check_output_path(options.profile_svg, "--svg");
+    check_output_paths(options);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
@@ -171,7 +217,7 @@ int report_command(const RunOptions& options) {
     std::fprintf(stderr, "vpio: --report %s\n", e.what());
     return kExitUsage;
   }
-  std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
+  std::fputs(profile_text_report(profile, options.top).c_str(), text_stream(options));
   if (!options.profile_svg.empty() &&
       !write_output(options.profile_svg, profile_svg(profile), "--svg"))
     return kExitOutputFailed;
@@ -231,30 +277,6 @@ std::string guest_name(const std::string& path, std::map<std::string, int>& seen
   return n == 1 ? stem : stem + "#" + std::to_string(n);
 }
 
-void print_exit_report(const std::vector<std::unique_ptr<Machine>>& machines,
-                       const std::vector<GuestOutcome>& outcomes,
-                       const std::vector<GuestNics>& nics_of) {
-  std::fprintf(stderr,
-               "vpio: %-14s %-8s %8s %10s %10s %10s %8s %8s %6s %4s %7s %7s %10s %8s %6s %4s\n",
-               "guest", "outcome", "status", "kvm-exits", "port-acc", "coalesced", "io-exits",
-               "hlt", "irqs", "mce", "nic-tx", "nic-rx", "direct", "hooked", "ctx-sw", "viol");
-  for (std::size_t i = 0; i < machines.size(); ++i) {
-    const auto& c = machines[i]->counters();
-    const NicTotals t = nic_totals(nics_of[i]);
-    std::fprintf(stderr,
-                 "vpio: %-14s %-8s %8" PRIu32 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64
-                 " %8" PRIu64 " %8" PRIu64
-                 " %6" PRIu64 " %4" PRIu64 " %7" PRIu64 " %7" PRIu64 " %10" PRIu64 " %8" PRIu64
-                 " %6" PRIu64 " %4" PRIu64 "\n",
-                 machines[i]->name().c_str(), outcome_name(outcomes[i].kind), outcomes[i].status,
-                 c.userspace_exits.load(), c.port_accesses.load(), c.coalesced_accesses.load(),
-                 c.by_reason[KVM_EXIT_IO].load(),
-                 c.by_reason[KVM_EXIT_HLT].load(), c.interrupts_injected.load(),
-                 c.machine_checks_delivered.load(), t.frames_sent, t.frames_received, t.direct,
-                 t.hooked, t.context_switches, t.violations);
-  }
-}
-
 // How the --pcap recording ended: its frame count, or the write that failed.
 bool report_recording(const Network& network, const std::string& path) {
   if (const std::error_code error = network.pcap_write_error()) {
@@ -263,7 +285,7 @@ bool report_recording(const Network& network, const std::string& path) {
     return false;
   }
   std::fprintf(stderr, "vpio: %" PRIu64 " frames recorded in %s\n", network.frames_recorded(),
-               path.c_str());
+               shown_path(path).c_str());
   return true;
 }
 
@@ -272,20 +294,22 @@ bool report_recording(const Network& network, const std::string& path) {
 bool write_profile(const RunOptions& options, const std::vector<std::unique_ptr<Machine>>& machines,
                    const std::vector<GuestOutcome>& outcomes) {
   const nlohmann::json profile = profile_json(machines, outcomes);
-  const std::string svg = svg_path_of(options);
+  const std::string svg = svg_path_of(options);  // none: the profile went to stdout
   const bool json_written = write_output(
       options.profile_json,
       profile.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", "--output");
-  const bool svg_written = write_output(svg, profile_svg(profile), "--svg");
+  const bool svg_written = svg.empty() || write_output(svg, profile_svg(profile), "--svg");
+  FILE* text = text_stream(options);
   std::fflush(stdout);
-  std::fputs(profile_text_report(profile, options.top).c_str(), stdout);
-  if (json_written && svg_written)
-    std::fprintf(stdout, "vpio: profile written to %s, picture to %s\n",
-                 options.profile_json.c_str(), svg.c_str());
+  std::fputs(profile_text_report(profile, options.top).c_str(), text);
+  const std::string json_shown = shown_path(options.profile_json), svg_shown = shown_path(svg);
+  if (json_written && svg_written && !svg.empty())
+    std::fprintf(text, "vpio: profile written to %s, picture to %s\n", json_shown.c_str(),
+                 svg_shown.c_str());
   else if (json_written)
-    std::fprintf(stdout, "vpio: profile written to %s\n", options.profile_json.c_str());
-  else if (svg_written)
-    std::fprintf(stdout, "vpio: picture written to %s\n", svg.c_str());
+    std::fprintf(text, "vpio: profile written to %s\n", json_shown.c_str());
+  else if (svg_written && !svg.empty())
+    std::fprintf(text, "vpio: picture written to %s\n", svg_shown.c_str());
   return json_written && svg_written;
 }
 
@@ -379,7 +403,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
   }
-  if (place == KvmPlace::lab) return run_in_lab(argc, argv, options.lab.lab_nic, why_lab);
+  if (place == KvmPlace::lab) return run_in_lab(argc, argv, options, why_lab);
   // A host card this process may not reach (no root, or a kernel without
   // ioperm, as in a PVM guest) is refused before any guest is set up.
   if (!in_lab)
@@ -394,7 +418,8 @@ int run_command(const RunOptions& options, int argc, char** argv) {
           return kExitVmmFailure;
         }
 
-  ConsoleSink console(std::cout, configs.size() > 1);
+  ConsoleSink console(stdout_output(options) != nullptr ? std::cerr : std::cout,
+                      configs.size() > 1);
   // Declared after the machines so it goes first: tap reader threads raise
   // IRQs on machines and must stop before the machines do.
   std::vector<std::unique_ptr<Machine>> machines;
@@ -438,7 +463,8 @@ int run_command(const RunOptions& options, int argc, char** argv) {
         outcomes[i].kind == GuestOutcome::Kind::stopped)
       std::fprintf(stderr, "vpio: guest '%s' %s\n", machines[i]->name().c_str(),
                    outcomes[i].detail.c_str());
-  if (!options.quiet) print_exit_report(machines, outcomes, nics_of);
+  if (!options.quiet)
+    std::fputs(exit_report_text(exit_report_rows(machines, outcomes, nics_of)).c_str(), stderr);
   // Every output is attempted even after one failed: what can be kept is.
   bool outputs_written = true;
   if (!options.pcap.empty() && !report_recording(*network, options.pcap)) outputs_written = false;
@@ -469,50 +495,116 @@ int kvm_info_command() {
   }
 }
 
+// --help: option names in a 24-column margin, their text wrapped to end by
+// column 80. A line of text keeps its indent, and its continuation lines hang
+// under its second column (the text after two spaces), if it has one.
+constexpr std::size_t kHelpNameColumns = 24, kHelpTextColumns = 80 - kHelpNameColumns;
+
+std::string wrapped(std::string_view text) {
+  constexpr auto npos = std::string_view::npos;
+  std::string out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    std::string_view line = text.substr(start, end - start);
+    const std::size_t indent = std::min(line.find_first_not_of(' '), line.size());
+    std::size_t hang = indent;
+    if (const std::size_t gap = line.find("  ", indent); gap != npos)
+      hang = std::min(line.find_first_not_of(' ', gap), indent + kHelpTextColumns / 2);
+    for (bool first = true;; first = false) {
+      if (!first) out.append(hang, ' ');
+      const std::size_t room = first ? kHelpTextColumns : kHelpTextColumns - hang;
+      std::size_t cut = line.size() <= room ? npos : line.rfind(' ', room);
+      if (line.size() > room && (cut == npos || (first && cut < indent + 1)))
+        cut = line.find(' ', room);  // a word longer than the room stands alone
+      if (cut == npos) {
+        out.append(line);
+        break;
+      }
+      out.append(line.substr(0, cut)).append("\n");
+      line = line.substr(cut);
+      line.remove_prefix(std::min(line.find_first_not_of(' '), line.size()));
+    }
+    if (end == text.size()) return out;
+    out.append("\n");
+    start = end + 1;
+  }
+}
+
 void add_run_options(CLI::App* run, RunOptions& options) {
-  run->add_option("images", options.images, "Guest images (flat binaries)")
-      ->check(CLI::ExistingFile);
-  run->add_option("--ram", options.ram_mib, "Guest RAM in MiB, per guest")
-      ->check(CLI::Range(2u, 3072u))
-      ->capture_default_str();
+  // Validators would add their own words to the metavariable
+  // ("UINT:UINT in [2 - 3072]"); the help text says the limits instead.
+  const auto quiet = [](CLI::Validator validator) { return validator.description(""); };
+  run->add_option("IMAGE", options.images,
+                  wrapped("Guest images: flat binaries, each loaded at 0x100000 in a VM of its "
+                          "own (docs/guest-abi.md)"))
+      ->type_name("")
+      ->check(quiet(CLI::ExistingFile));
+  run->add_option("--ram", options.ram_mib,
+                  wrapped("RAM of each guest in MiB, 2 to 3072 (default 64)"))
+      ->type_name("MIB")
+      ->check(quiet(CLI::Range(2u, 3072u)));
   run->add_option("--timeout", options.timeout_seconds,
-                  "Stop guests still running after this many seconds (0: never)")
-      ->check(CLI::Range(0u, 86400u))
-      ->capture_default_str();
+                  wrapped("Stop guests still running after SECONDS and exit 124, as coreutils' "
+                          "timeout does (default 0: no limit; at most 86400)"))
+      ->type_name("SECONDS")
+      ->check(quiet(CLI::Range(0u, 86400u)));
   run->add_option(
          "--nic", options.nics,
-         "Give guests an NE2000: MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|"
-         "tap:IFNAME|none][,mac=52:54:00:12:34:56][,guest=N][,hw=chip|port:BASE][,queue=64]"
-         "[,tx-pages=N]. "
-         "MODE is emulate (the guest's own emulated card), passthrough (the physical card hw, "
-         "given whole to one guest: every access direct) or vpio (the physical card shared by "
-         "up to 8 guests through the monitor; queue bounds each guest's receive queue; tx-pages "
-         "its transmit area on the card, 6 to 52 pages, by default 12 for up to 4 guests, else "
-         "6). hw=chip "
-         "is vpio's own chip on the wire standing in for hardware; hw=port:0x300 a real NE2000 "
-         "at that host I/O base (ioperm; needs root; its interrupt is polled). Without guest=N "
-         "every guest gets a card, MACs 52:54:00:12:34:56 + guest index. Repeatable.")
+         wrapped("Give guests an NE2000 card; repeatable. SPEC is MODE[,KEY=VALUE]..., "
+                 "MODE one of\n"
+                 "  emulate       the guest's own emulated card\n"
+                 "  passthrough   the host's card (hw=) given whole to one guest: every access "
+                 "direct\n"
+                 "  vpio          the host's card shared by up to 8 guests through the monitor\n"
+                 "What the guest sees (its card):\n"
+                 "  port=BASE     I/O base of its 0x20 ports, a multiple of 0x20 (default "
+                 "0x300)\n"
+                 "  irq=N         ISA IRQ 0-15, at vector 0x20+N (default 9)\n"
+                 "  mac=MAC       its MAC (default 52:54:00:12:34:56 + guest index; not for "
+                 "passthrough of hw=port)\n"
+                 "  guest=N       only guest N (from 0) gets the card (default: every guest)\n"
+                 "What the host provides (the card and its wire):\n"
+                 "  hw=chip       passthrough and vpio: vpio's own NE2000 chip stands in for "
+                 "hardware (default)\n"
+                 "  hw=port:BASE  a real NE2000 at that host I/O base, 0x100-0x3e0 (ioperm, "
+                 "root; IRQ polled; --lab-nic for QEMU's)\n"
+                 "  wire=WIRE     the cable of an emulated card or the chip: hub (default), "
+                 "hub:NAME, tap:IFNAME or none; a real card has its own\n"
+                 "  queue=N       vpio: frames held for each guest until its ring has room "
+                 "(default 64)\n"
+                 "  tx-pages=N    vpio: each guest's transmit area on the card, 6 to 52 pages "
+                 "(default 12, two buffers, for up to 4 guests, else 6)\n"
+                 "README, \"--nic\"; docs/vpio.md, docs/real-hardware.md"))
       ->type_name("SPEC")
       ->allow_extra_args(false);
-  run->add_option("--pcap", options.pcap, "Record every frame on the default hub to this file")
+  run->add_option("--pcap", options.pcap,
+                  wrapped("Record every frame on the default hub to FILE (- for stdout)"))
       ->type_name("FILE");
   run->add_option("--stats", options.stats,
-                  "Write the run's counters as JSON to this file (docs/run-stats.md)")
+                  wrapped("Write the run's counters as JSON to FILE (- for stdout; "
+                          "docs/run-stats.md)"))
       ->type_name("FILE");
   run->add_option("--lab-nic", options.lab.lab_nic,
-                  "Run in the KVM lab (implies --lab) and give the lab VM this NE2000, QEMU's, "
-                  "for hw=port cards (lab/kvm-lab --nic syntax, e.g. "
-                  "ne2k-isa,iobase=0x300,irq=9,pcap=wire.pcap)")
+                  wrapped("Run in the KVM lab (implies --lab) and give the lab VM this NE2000, "
+                          "QEMU's, for hw=port cards (lab/kvm-lab --nic syntax, e.g. "
+                          "ne2k-isa,iobase=0x300,irq=9,pcap=wire.pcap)"))
       ->type_name("SPEC");
   run->add_flag("--lab", options.lab.lab,
-                "Run the guests inside the KVM lab (lab/kvm-lab: kvm-amd under QEMU) even when "
-                "this host's /dev/kvm is usable");
-  run->add_flag("-q,--quiet", options.quiet, "Do not print the exit report");
+                wrapped("Run the guests inside the KVM lab (lab/kvm-lab: kvm-amd under QEMU) "
+                        "even when this host's /dev/kvm is usable"));
+  run->add_flag("-q,--quiet", options.quiet, wrapped("Print no exit report"));
   run->add_flag("--no-coalesced-pio", options.no_coalesced_pio,
-                "Let every write to a NIC's data port exit, even where KVM could queue it in "
-                "its coalesced ring (KVM_CAP_COALESCED_PIO) without an exit");
+                wrapped("Let every write to a NIC's data port exit, even where KVM could queue "
+                        "it in its coalesced ring (KVM_CAP_COALESCED_PIO) without an exit"));
   run->add_flag("--no-lab", options.lab.no_lab,
-                "Run on this host's /dev/kvm, failing if it is not usable, never in the KVM lab");
+                wrapped("Run on this host's /dev/kvm, failing if it is not usable, never in the "
+                        "KVM lab"));
+  run->footer(
+      "Exit status: 0 when every guest exited with 0 or halted; else the first non-zero\n"
+      "guest status (its low byte), 2 for bad input, 70 if a guest crashed, 71 if the\n"
+      "VMM failed (or a signal stopped it), 74 if an output file could not be written,\n"
+      "124 if --timeout stopped a guest. The exit report's columns: docs/run-stats.md.");
 }
 
 }  // namespace
@@ -524,31 +616,38 @@ int main(int argc, char** argv) {
       "64-bit mode; console on port 0xE9, exit status by a write to port 0xF4).",
       "vpio"};
   app.require_subcommand(1);
+  app.get_formatter()->column_width(kHelpNameColumns);
+  app.set_version_flag("-V,--version", std::string("vpio ") + version_text(),
+                       "Print vpio's version and exit");
   RunOptions options;
-  auto* run = app.add_subcommand("run",
-                                 "Boot one or more guests, each in its own VM, and exit "
-                                 "with the first non-zero guest status (70 if a guest "
-                                 "crashed, 71 if the VMM failed, 74 if an output file could "
-                                 "not be written, 2 for bad input)");
+  auto* run = app.add_subcommand("run", wrapped("Boot one or more guests, each in its own VM, "
+                                                "and exit with the first non-zero guest "
+                                                "status"));
   add_run_options(run, options);
   auto* profile = app.add_subcommand(
       "profile",
-      "Run guests like `run` and write their exit profile: every exit by reason, port or MMIO "
-      "address, direction and path (direct, hooked, emulated, unclaimed), with its time and "
-      "the guest instruction that caused it, beside KVM's own counters (docs/profile.md). "
-      "Prints the report; with --report, re-prints a saved profile instead");
+      wrapped("Run guests like `run` and write their exit profile: every exit by reason, port "
+              "or MMIO address, direction and path (direct, hooked, emulated, unclaimed), with "
+              "its time and the guest instruction that caused it, beside KVM's own counters "
+              "(docs/profile.md). Prints the report; with --report, re-prints a saved profile "
+              "instead"));
   add_run_options(profile, options);
-  profile->add_option("-o,--output", options.profile_json, "Write the profile JSON here")
-      ->type_name("FILE.json")
-      ->capture_default_str();
+  profile
+      ->add_option("-o,--output", options.profile_json,
+                   wrapped("Write the profile JSON to FILE (default vpio-profile.json; - for "
+                           "stdout)"))
+      ->type_name("FILE");
   profile
       ->add_option("--svg", options.profile_svg,
-                   "Draw the profile (exits per port by path, latency histograms) here; "
-                   "default: the --output name with .svg")
-      ->type_name("FILE.svg");
-  profile->add_option("--report", options.report, "Print this saved profile and exit")
-      ->type_name("FILE.json")
-      ->check(CLI::ExistingFile);
+                   wrapped("Draw the profile (exits per port by path, latency histograms) to "
+                           "FILE (default: the --output name with .svg, none when it is -; - "
+                           "for stdout)"))
+      ->type_name("FILE");
+  profile
+      ->add_option("--report", options.report,
+                   wrapped("Print the saved profile FILE (and with --svg draw it) and exit"))
+      ->type_name("FILE")
+      ->check(CLI::Validator(CLI::ExistingFile).description(""));
   // CLI11 would read "-1" into the unsigned count as a huge one, i.e. "all".
   const CLI::Validator not_negative(
       [](const std::string& text) {
@@ -556,13 +655,15 @@ int main(int argc, char** argv) {
                                      : std::string();
       },
       "", "not negative");
-  profile->add_option("--top", options.top, "Rows of ports and sites listed per guest (0: all)")
-      ->check(not_negative)
-      ->capture_default_str();
+  profile
+      ->add_option("--top", options.top,
+                   wrapped("Rows of ports and sites listed per guest (default 20; 0: all)"))
+      ->type_name("N")
+      ->check(not_negative);
   auto* kvm_info = app.add_subcommand(
       "kvm-info",
-      "Print this host's KVM (vendor module, kernel, API version, the capabilities vpio uses); "
-      "exit 1 saying why when /dev/kvm is missing or unusable");
+      wrapped("Print this host's KVM (vendor module, kernel, API version, the capabilities vpio "
+              "uses); exit 1 saying why when /dev/kvm is missing or unusable"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -571,6 +672,19 @@ int main(int argc, char** argv) {
   }
   if (kvm_info->parsed()) return kvm_info_command();
   options.profile = profile->parsed();
+  {
+    const char* first = nullptr;
+    for (const auto& [option, path] : output_paths(options))
+      if (is_stdout_path(path)) {
+        if (first != nullptr) {
+          std::fprintf(stderr,
+                       "vpio: %s and %s both name stdout ('-'); only one output can go there\n",
+                       first, option);
+          return kExitUsage;
+        }
+        first = option;
+      }
+  }
   if (options.profile && !options.report.empty()) {
     if (!options.images.empty()) {
       std::fprintf(stderr, "vpio: profile --report prints a saved profile; give it no images\n");

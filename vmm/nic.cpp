@@ -108,6 +108,13 @@ NicSpec parse_nic_spec(std::string_view text) {
     std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
     if (key == "port") {
       unsigned port = parse_number(key, value, 0xffff - hw::Ne2000::kWindowPorts + 1);
+      // The card decodes its 0x20 ports from an aligned base, as every
+      // NE2000 jumper setting (0x200-0x3e0) and QEMU's iobase are; an
+      // unaligned base would give the guest a window no card has.
+      if (port % hw::Ne2000::kWindowPorts != 0)
+        throw std::invalid_argument("--nic: port=" + std::string(value) +
+                                    ": an NE2000's window is 0x20 ports, so its base must be a "
+                                    "multiple of 0x20 (e.g. 0x300, 0x320, 0x280)");
       spec.port = static_cast<std::uint16_t>(port);
     } else if (key == "irq") {
       spec.irq = parse_number(key, value, kIsaIrqLines - 1);

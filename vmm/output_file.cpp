@@ -3,8 +3,10 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -26,9 +28,23 @@ bool is_fifo(const std::string& path) {
 
 std::error_code last_error() { return {errno, std::generic_category()}; }
 
+std::error_code write_all(int fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t written = ::write(fd, text.data(), text.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) return last_error();
+    text.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return {};
+}
+
 }  // namespace
 
 void check_output_path(const std::string& path, std::string_view option) {
+  if (is_stdout_path(path)) {
+    if (::write(STDOUT_FILENO, "", 0) < 0) refuse(path, option, errno);
+    return;
+  }
   // A new file proves the directory takes it. It goes again at once, so a run
   // refused for another reason leaves nothing behind; O_EXCL makes sure what
   // goes is the file just made, never a link's target.
@@ -46,14 +62,13 @@ void check_output_path(const std::string& path, std::string_view option) {
 }
 
 std::error_code write_output_file(const std::string& path, std::string_view text) {
+  if (is_stdout_path(path)) {
+    if (std::fflush(stdout) != 0) return last_error();
+    return write_all(STDOUT_FILENO, text);
+  }
   Fd file(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kNewFileMode));
   if (!file.valid()) return last_error();
-  while (!text.empty()) {
-    const ssize_t written = ::write(file.get(), text.data(), text.size());
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) return last_error();
-    text.remove_prefix(static_cast<std::size_t>(written));
-  }
+  if (const std::error_code error = write_all(file.get(), text)) return error;
   if (file.close() != 0) return last_error();
   return {};
 }

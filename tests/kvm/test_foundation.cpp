@@ -298,7 +298,28 @@ TEST_F(KvmTest, TheDeadlineStopsASpinningGuest) {
   auto outcomes = run_concurrently(std::vector<Machine*>{machine.get()}, std::chrono::seconds(2));
   EXPECT_EQ(outcomes[0].kind, Kind::stopped) << outcomes[0].detail;
   EXPECT_NE(outcomes[0].detail.find("still running after 2000 ms"), std::string::npos);
-  EXPECT_EQ(exit_code_for(outcomes), kExitVmmFailure);
+  EXPECT_TRUE(outcomes[0].timed_out);
+  EXPECT_EQ(exit_code_for(outcomes), kExitTimedOut);
+}
+
+// `vpio run --timeout` stopping a guest exits 124, as coreutils' timeout,
+// not 71 (the VMM failed), and says which guest it stopped.
+TEST_F(KvmTest, VpioRunStoppedByTimeoutExits124) {
+  struct Spin : Xbyak::CodeGenerator {
+    Spin() {
+      L("again");
+      jmp("again");
+    }
+  } gen;
+  const std::string spin = write_temp_image(code_of(gen), "spin.img");
+  const auto result = run_command(vpio_binary() + " run --timeout 1 " + spin + " " +
+                                  build_path("guests/hello.img"));
+  EXPECT_EQ(result.exit_code, kExitTimedOut) << result.output;
+  EXPECT_NE(result.output.find("guest 'spin' stopped: still running after 1000 ms"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("[hello] Hello from a vpio guest!"), std::string::npos)
+      << result.output;
 }
 
 TEST_F(KvmTest, HaltWithNothingToWakeItEndsTheGuest) {

@@ -117,6 +117,14 @@ TEST(ExitCode, IsTheFirstNonZeroGuestStatus) {
   EXPECT_EQ(exit_code_for({outcome(K::exited, 3), outcome(K::crashed, 0)}), kExitGuestCrashed);
   EXPECT_EQ(exit_code_for({outcome(K::exited, 3), outcome(K::stopped, 0)}), kExitVmmFailure);
   EXPECT_EQ(exit_code_for({outcome(K::stopped, 0), outcome(K::crashed, 0)}), kExitGuestCrashed);
+  // A stop by the deadline (--timeout) has its own code, as coreutils'
+  // timeout: 124, before any other stop; a crash still outweighs it.
+  GuestOutcome timed_out = outcome(K::stopped, 0);
+  timed_out.timed_out = true;
+  EXPECT_EQ(kExitTimedOut, 124);
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 3), timed_out}), kExitTimedOut);
+  EXPECT_EQ(exit_code_for({outcome(K::stopped, 0), timed_out}), kExitTimedOut);
+  EXPECT_EQ(exit_code_for({timed_out, outcome(K::crashed, 0)}), kExitGuestCrashed);
 }
 
 TEST(Console, LinesArePrefixedOnlyWithSeveralGuests) {
@@ -175,6 +183,18 @@ Result vpio(const std::string& args, bool no_lab = true) {
   std::size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
   int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// A shell command line as it is, stdout only unless it redirects stderr.
+Result vpio_shell(const std::string& command) {
+  Result r{-1, {}};
+  FILE* pipe = ::popen(command.c_str(), "r");
+  char buf[1024];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(pipe);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
@@ -246,9 +266,51 @@ TEST(CommandLine, BadInputGetsAOneLineErrorAndExitTwo) {
   r = vpio("run --nic vpio,hw=card " + small);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("port:BASE"), std::string::npos) << r.output;
+  // A guest's card starts its 0x20 ports at a multiple of 0x20.
+  r = vpio("run --nic emulate,port=0x301 " + small);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output,
+            "vpio: --nic: port=0x301: an NE2000's window is 0x20 ports, so its base must be a "
+            "multiple of 0x20 (e.g. 0x300, 0x320, 0x280)\n");
   r = vpio("run --help");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("--ram"), std::string::npos);
+}
+
+// --help as people read it: plain metavariables (MIB, SECONDS, FILE), limits
+// and defaults in words, none of CLI11's type notation, lines within 80
+// columns, the exit statuses and where the exit report is explained.
+TEST(CommandLine, HelpShowsPlainMetavariablesAndTheExitStatuses) {
+  for (const char* command : {"--help", "run --help", "profile --help", "kvm-info --help"}) {
+    SCOPED_TRACE(command);
+    const Result r = vpio(command, /*no_lab=*/false);
+    EXPECT_EQ(r.code, 0) << r.output;
+    for (const char* noise : {"UINT", "TEXT", ":FILE", "=64", "=20", "in [", "=vpio-profile"})
+      EXPECT_EQ(r.output.find(noise), std::string::npos) << noise << " in\n" << r.output;
+    std::istringstream lines(r.output);
+    for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 80u) << line;
+  }
+  const Result run = vpio("run --help", /*no_lab=*/false);
+  for (const char* part :
+       {"--ram MIB", "RAM of each guest in MiB, 2 to 3072 (default 64)", "--timeout SECONDS",
+        "exit 124", "--stats FILE", "- for stdout", "docs/run-stats.md", "What the guest sees",
+        "What the host provides", "a multiple\n", "IMAGE ..."})
+    EXPECT_NE(run.output.find(part), std::string::npos) << part << " not in\n" << run.output;
+  const Result profile = vpio("profile --help", /*no_lab=*/false);
+  EXPECT_NE(profile.output.find("--top N"), std::string::npos) << profile.output;
+  EXPECT_NE(profile.output.find("vpio-profile.json; - for stdout)"), std::string::npos)
+      << profile.output;
+}
+
+// `vpio --version` (or -V) prints "vpio VERSION" on stdout, the project's
+// version first, and exits 0, as coreutils' tools do; no subcommand needed.
+TEST(CommandLine, VersionPrintsTheProjectVersionAndExitsZero) {
+  for (const char* flag : {"--version", "-V"}) {
+    const Result r = vpio(flag);
+    EXPECT_EQ(r.code, 0) << flag << ": " << r.output;
+    EXPECT_TRUE(r.output.starts_with("vpio " VPIO_VERSION)) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
 }
 
 // In the KVM lab (asked for, or the host has no usable /dev/kvm) the lab VM
@@ -413,6 +475,36 @@ TEST(CommandLine, UnwritableOutputsAreRefusedBeforeAnyGuestRuns) {
     EXPECT_EQ(r.code, 2) << args;
     EXPECT_EQ(r.output, message) << args;
   }
+}
+
+// "-" names stdout for --stats, --pcap, -o and --svg: never a file named
+// "-", at most one of them, and a closed stdout is refused like any output.
+TEST(CommandLine, DashIsStdoutForOneOutputOnly) {
+  const std::string image = one_byte_image();
+  const std::string directory = testing::TempDir() + "dash-cwd";
+  std::filesystem::create_directories(directory);
+  // Without /dev/kvm the run fails after the check (71); with it, it runs.
+  const std::string run = "cd " + directory + " && " + VPIO_BUILD_DIR + "/vpio run --no-lab ";
+  Result r = vpio_shell(run + "--stats - " + image + " 2>/dev/null");
+  EXPECT_TRUE(r.code == 0 || r.code == kExitVmmFailure) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(directory + "/-"));
+  if (r.code == 0) {
+    EXPECT_TRUE(r.output.starts_with("{\n  \"schema\": \"vpio-run-stats/1\"")) << r.output;
+  }
+  r = vpio_shell(run + "--stats - " + image + " 2>&1 >&-");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.output, "vpio: --stats -: Bad file descriptor\n");
+  const std::pair<std::string, std::string> refused[] = {
+      {"run --stats - --pcap - ", "vpio: --pcap and --stats both name stdout ('-')"},
+      {"profile --stats - -o - ", "vpio: --stats and --output both name stdout ('-')"},
+      {"profile -o - --svg - ", "vpio: --output and --svg both name stdout ('-')"},
+  };
+  for (const auto& [args, message] : refused) {
+    r = vpio(args + image);
+    EXPECT_EQ(r.code, 2) << args << r.output;
+    EXPECT_TRUE(r.output.starts_with(message)) << args << r.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(directory + "/-"));
 }
 
 TEST(CommandLine, ProfileReportRefusesAnUnwritableSvgBeforePrinting) {

@@ -66,6 +66,14 @@ TEST(NicSpec, BadItemsAreNamed) {
   expect_error("emulate,irq=-1", "irq '-1'");
   expect_error("emulate,port=0x10000", "port '0x10000'");
   expect_error("emulate,port=0xffff", "port '0xffff'");  // the window would run past 0xffff
+  // A card's window of 0x20 ports starts at a multiple of 0x20.
+  expect_error("emulate,port=0x301",
+               "--nic: port=0x301: an NE2000's window is 0x20 ports, so its base must be a "
+               "multiple of 0x20");
+  expect_error("vpio,port=0x310", "port=0x310: ");
+  expect_error("passthrough,port=769", "port=769: ");
+  EXPECT_EQ(parse_nic_spec("emulate,port=0xffe0").port, 0xffe0);
+  EXPECT_EQ(parse_nic_spec("emulate,port=0x20").port, 0x20);
   expect_error("emulate,port=zz", "port 'zz'");
   expect_error("emulate,port=", "port ''");
   expect_error("emulate,mac=52:54:00:12:34", "mac '52:54:00:12:34'");

@@ -1,11 +1,13 @@
 // The check of the run's output files before any guest starts, and their
 // write after it: every refusal is one line naming the option, the path and
 // the errno text once.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -129,6 +131,47 @@ TEST(OutputFile, AFifoIsAcceptedWithoutWaitingForItsReader) {
   const ScratchDirectory dir;
   ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0) << std::strerror(errno);
   EXPECT_EQ(refusal(dir / "fifo", "--stats"), "");
+}
+
+// Stdout stands in for fd 1 while it lives: a file in the scratch directory.
+class CapturedStdout {
+ public:
+  explicit CapturedStdout(const std::string& path) {
+    std::fflush(stdout);
+    saved_ = ::dup(STDOUT_FILENO);
+    const int file = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(file, STDOUT_FILENO);
+    ::close(file);
+  }
+  CapturedStdout(const CapturedStdout&) = delete;
+  CapturedStdout& operator=(const CapturedStdout&) = delete;
+  ~CapturedStdout() {
+    std::fflush(stdout);
+    ::dup2(saved_, STDOUT_FILENO);
+    ::close(saved_);
+  }
+
+ private:
+  int saved_ = -1;
+};
+
+// "-" is stdout, as in coreutils: checked by the empty write, written there,
+// and no file named "-" appears in the current directory.
+TEST(OutputFile, DashIsStdoutAndNoFileNamedDash) {
+  const ScratchDirectory dir;
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir.path());
+  {
+    const CapturedStdout captured(dir / "stdout");
+    EXPECT_EQ(refusal("-", "--stats"), "");
+    std::printf("buffered first, ");
+    EXPECT_FALSE(write_output_file("-", "{\"schema\": 1}\n"));
+  }
+  fs::current_path(cwd);
+  EXPECT_FALSE(fs::exists(dir / "-"));
+  EXPECT_EQ(contents(dir / "stdout"), "buffered first, {\"schema\": 1}\n");
+  EXPECT_TRUE(is_stdout_path("-"));
+  EXPECT_FALSE(is_stdout_path("./-"));  // a file named "-", spelled so on purpose
 }
 
 TEST(OutputFile, WriteErrorsCarryErrno) {
