@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -732,6 +733,25 @@ TEST_F(DmmHostile, WordModeDmaWhoseLastWordCrossesIntoTheNextArea) {
   }
   good_guest_transmits();
   expect_only_the_good_frame_on_the_hub();
+}
+
+// ---- The card's memory between guests ----
+
+// Each transmit area holds a maximal frame, and the ring keeps 12 pages.
+TEST_F(DmmTest, TheTransmitAreasLeaveTheRingItsPages) {
+  MonitorConfig config;
+  config.tx_pages = 5;
+  EXPECT_THROW(start(config), std::invalid_argument) << "no room for a maximal frame";
+  config.tx_pages = 12;
+  config.max_guests = 5;
+  EXPECT_THROW(start(config), std::invalid_argument) << "60 pages leave a ring of 4";
+  config.max_guests = 4;
+  start(config);
+  FakeGuest a = add("a", kMacA, kIoA);
+  EXPECT_EQ(a.guest->layout().tx_pages, 12);
+  EXPECT_EQ(a.guest->layout().card_tx_page, 0x40);
+  EXPECT_EQ(add("b", kMacB, kIoB).guest->layout().card_tx_page, 0x4c);
+  EXPECT_EQ(card_.chip().save().page_start, 0x70) << "the monitor's ring after four areas";
 }
 
 // ---- A stalled remote DMA ----
