@@ -11,8 +11,9 @@ namespace reg = hw::ne2000;
 namespace {
 
 constexpr unsigned kPageShift = 8;
-constexpr std::uint32_t kViewMemoryStart = reg::kMemoryStart;
-constexpr std::uint32_t kViewMemoryEnd = reg::kMemoryStart + reg::kMemoryBytes;
+// The DP8390's remote DMA address is 16 bits wide and wraps.
+constexpr std::uint32_t kRemoteAddressMask = 0xffff;
+constexpr std::uint8_t kCrRunState = reg::kCrStart | reg::kCrStop;
 // DCR bits the card keeps whatever a guest writes: normal operation (LS) on,
 // auto-initialise (AR, bit 4: the card's own send-packet DMA) off.
 constexpr std::uint8_t kDcrAutoInit = 0x10;
@@ -42,9 +43,6 @@ std::string_view violation_name(Violation v) noexcept {
     case Violation::remote_dma_outside_share: return "remote DMA outside the guest's share";
     case Violation::transmit_outside_share: return "transmit outside the guest's transmit area";
     case Violation::transmit_length: return "transmit of an impossible length";
-    case Violation::ring_outside_share: return "receive ring outside the card's memory";
-    case Violation::ring_inverted: return "receive ring with PSTART >= PSTOP";
-    case Violation::reset_while_busy: return "reset while another guest's transmit is in flight";
     case Violation::not_initialised: return "card used before it was initialised";
     case Violation::remote_dma_stalled: return "remote DMA held the card too long";
     case Violation::foreign_source_address: return "transmit with another station's address";
@@ -79,7 +77,7 @@ CardContext Ne2000Model::card_context() const noexcept {
   // RBCR of 0xffff loaded with a transmit opened all of card memory).
   c.rsar = 0;
   c.rbcr = 0;
-  c.tpsr = in_tx_area(std::uint32_t{regs_.tpsr} << kPageShift)
+  c.tpsr = in_tx_area(std::uint32_t{regs_.tpsr} << kPageShift, regs_)
                ? high(translate(std::uint32_t{regs_.tpsr} << kPageShift))
                : std::uint8_t{0};
   c.tbcr = regs_.tbcr;
@@ -96,48 +94,63 @@ HookedPorts<Ne2000Model::kWindowPorts> Ne2000Model::hooked_ports() const noexcep
   return hooked;
 }
 
-bool Ne2000Model::runs(const Ne2000GuestRegisters& r) const noexcept {
+bool Ne2000Model::runs(const Ne2000GuestRegisters& r) noexcept {
   return (r.cr & reg::kCrStart) != 0 && (r.cr & reg::kCrStop) == 0;
 }
 
-// The remote DMA a CR write starts. It may read the PROM, stay in the
-// guest's virtual memory (walked as the chip walks it, wrapping from PSTOP to
-// PSTART), or lie wholly and linearly inside the transmit area, which runs on
-// the card: the card wraps at its own PSTOP, not the guest's. In word mode
-// the card moves whole words, so an odd count touches one byte more. A write
-// there runs on the card with the data port direct (32-bit writes only if
-// kCardOverreach bytes of the area are left past its end); a read is copied
-// from the card into the guest's own card, which serves it.
+// The area ends where the guest's receive ring starts, if that is inside
+// it: the project's own driver keeps one buffer at 0x40 and its ring from
+// 0x46, lib8390 two buffers and its ring from 0x4c, and each ring's pages
+// must stay its own card's however many pages the card gives the guest.
+std::uint32_t Ne2000Model::view_tx_end(const Ne2000GuestRegisters& r) const noexcept {
+  const unsigned end_page = unsigned{layout_.view_tx_page} + layout_.tx_pages;
+  const bool ring_inside = r.pstart > layout_.view_tx_page && r.pstart < end_page;
+  return std::uint32_t{ring_inside ? r.pstart : end_page} << kPageShift;
+}
+
+// The remote DMA a CR write starts. One that starts in the transmit area
+// runs on the card, straight through: it must stay in the area, and not
+// cross the guest's PSTOP, where its own card would wrap. In word mode the
+// card moves whole words, so an odd count touches one byte more. A write
+// there runs with the data port direct (32-bit writes only if
+// kCardOverreach bytes of the area are left past its end); a read is
+// copied from the card into the guest's own card, which serves it.
+// Any other DMA is the guest's own card's alone, wherever it goes (its
+// PROM, its ring, memory the card does not have, which reads as the chip
+// reads it and takes no writes), so long as it does not walk into the
+// transmit area, whose bytes are on the card: vpio cannot split one DMA
+// between the two.
 Decision Ne2000Model::classify_remote_dma(const Ne2000GuestRegisters& r) const noexcept {
   const bool write = (r.cr & reg::kCrDmaMask) == reg::kCrRemoteWrite;
   const bool words = (r.dcr & reg::kDcrWordTransfer) != 0;
   const std::uint32_t count = words ? (r.rbcr + 1u) & ~1u : r.rbcr;
   if (count == 0) return {};
-  if (!write && r.rsar + count <= reg::kPromBytes) return {};
-  if (in_tx_area(r.rsar)) {
+  const std::uint32_t pstop = std::uint32_t{r.pstop} << kPageShift;
+  const std::uint32_t pstart = std::uint32_t{r.pstart} << kPageShift;
+  if (in_tx_area(r.rsar, r)) {
     const std::uint32_t end = r.rsar + count;
-    const std::uint32_t pstop = std::uint32_t{r.pstop} << kPageShift;
-    if (r.pstart < r.pstop && pstop > r.rsar && pstop < end)
+    const std::uint32_t area_end = view_tx_end(r);
+    if (pstart != pstop && pstop > r.rsar && pstop < end)
       return refuse(Violation::remote_dma_outside_share, pstop);
-    if (end > view_tx_end()) return refuse(Violation::remote_dma_outside_share, view_tx_end());
+    if (end > area_end) return refuse(Violation::remote_dma_outside_share, area_end);
     if (!initialised_) return refuse(Violation::not_initialised, r.rsar);
     Decision d;
     d.action = write ? Action::start_card_dma : Action::copy_from_card;
     d.card = {translate(r.rsar), static_cast<std::uint16_t>(write ? r.rbcr : count)};
     d.view_address = r.rsar;
-    d.direct_ports = end + kCardOverreach <= view_tx_end() ? kDataPortSpan : kDataPortWordSpan;
+    d.direct_ports = end + kCardOverreach <= area_end ? kDataPortSpan : kDataPortWordSpan;
     return d;
   }
+  // Walked a page at a time as the chip walks it: the address wraps at
+  // 16 bits, and from PSTOP to PSTART whatever their order.
   std::uint32_t address = r.rsar;
   for (std::uint32_t left = count; left > 0;) {
-    if (address < kViewMemoryStart || address >= kViewMemoryEnd || in_tx_area(address))
-      return refuse(Violation::remote_dma_outside_share, address);
+    if (in_tx_area(address, r)) return refuse(Violation::remote_dma_outside_share, address);
     const std::uint32_t page_end = ((address >> kPageShift) + 1u) << kPageShift;
     const std::uint32_t step = std::min(left, page_end - address);
     left -= step;
-    address += step;
-    if ((address >> kPageShift) == r.pstop && r.pstart < r.pstop)
-      address = std::uint32_t{r.pstart} << kPageShift;
+    address = (address + step) & kRemoteAddressMask;
+    if (address == pstop) address = pstart;
   }
   return {};
 }
@@ -149,34 +162,19 @@ Decision Ne2000Model::classify_transmit(const Ne2000GuestRegisters& r) const noe
   if (!initialised_) return refuse(Violation::not_initialised, start);
   if (r.tbcr < kMinTransmitBytes || r.tbcr > reg::kMaxWireFrameBytes)
     return refuse(Violation::transmit_length, start);
-  if (!in_tx_area(start)) return refuse(Violation::transmit_outside_share, start);
-  if (start + r.tbcr > view_tx_end())
-    return refuse(Violation::transmit_outside_share, view_tx_end());
+  if (!in_tx_area(start, r)) return refuse(Violation::transmit_outside_share, start);
+  if (start + r.tbcr > view_tx_end(r))
+    return refuse(Violation::transmit_outside_share, view_tx_end(r));
   return {Action::transmit, {}, {translate(start), r.tbcr}, false};
-}
-
-Verdict Ne2000Model::check_ring(const Ne2000GuestRegisters& r) const noexcept {
-  const std::uint32_t pstart = r.pstart, pstop = r.pstop;
-  const auto in_memory = [](std::uint32_t page) {
-    return page >= reg::kFirstMemoryPage && page < reg::kEndMemoryPage;
-  };
-  if (!in_memory(pstart)) return {Violation::ring_outside_share, pstart << kPageShift};
-  if (pstop > reg::kEndMemoryPage || pstop <= reg::kFirstMemoryPage)
-    return {Violation::ring_outside_share, pstop << kPageShift};
-  if (pstart >= pstop) return {Violation::ring_inverted, pstart << kPageShift};
-  // CURR and BNRY need only stay in memory: Linux's lib8390 parks BNRY at
-  // PSTART - 1 (its TX pages), which the chip reads modulo the ring.
-  for (std::uint32_t pointer : {std::uint32_t{r.curr}, std::uint32_t{r.bnry}})
-    if (!in_memory(pointer)) return {Violation::ring_outside_share, pointer << kPageShift};
-  return {};
 }
 
 Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
   Ne2000GuestRegisters next = regs_;
-  next.cr = value;
-  if (ring_programmed_ && runs(next)) {
-    if (Verdict v = check_ring(next); !v.ok()) return refuse(v);
-  }
+  // The run state is a latch, as on the chip: a command naming neither STA
+  // nor STP (lib8390 selects pages and triggers sends that way) keeps it.
+  next.cr = (value & kCrRunState) != 0
+                ? value
+                : static_cast<std::uint8_t>(value | (regs_.cr & kCrRunState));
   Decision decision;
   const std::uint8_t dma = value & reg::kCrDmaMask;
   const bool starts_dma = dma == reg::kCrRemoteRead || dma == reg::kCrRemoteWrite;
@@ -203,19 +201,16 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
   if (decision.action == Action::start_card_dma) {
     card_dma_ = true;
     direct_ports_ = decision.direct_ports;
-    tx_loading_ = true;
   }
-  if (decision.action == Action::transmit) tx_unacked_ = true;
-  if (runs(next) && dcr_written_ && !initialised_) initialised_ = ever_initialised_ = true;
-  regs_.cr = value;
+  if (runs(next) && dcr_written_) initialised_ = true;
+  regs_.cr = static_cast<std::uint8_t>(next.cr & ~reg::kCrTransmit);
   return decision;
 }
 
 Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcept {
   if (offset == kResetPort) {
     regs_ = Ne2000GuestRegisters{};
-    card_dma_ = tx_unacked_ = tx_loading_ = false;
-    dcr_written_ = initialised_ = ring_programmed_ = false;
+    card_dma_ = dcr_written_ = initialised_ = false;
     Decision d;
     d.action = Action::reset;
     return d;
@@ -224,13 +219,6 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
   if (offset == reg::kCr) return on_command(value);
   const unsigned page = regs_.cr >> reg::kCrPageShift;
   if (page == 1) {
-    if (offset == reg::kCurr && ring_programmed_) {
-      Ne2000GuestRegisters next = regs_;
-      next.curr = value;
-      if (runs(next)) {
-        if (Verdict v = check_ring(next); !v.ok()) return refuse(v);
-      }
-    }
     if (offset >= reg::kPar0 && offset < reg::kPar0 + 6) regs_.par[offset - reg::kPar0] = value;
     if (offset == reg::kCurr) regs_.curr = value;
     if (offset >= reg::kMar0) regs_.mar[offset - reg::kMar0] = value;
@@ -249,7 +237,9 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
     card_dma_ = false;
     return d;
   }
-  Ne2000GuestRegisters next = regs_;
+  // The ring's pointers are the guest's own card's whatever their values:
+  // the card runs the monitor's ring, and the guest's own card survives any.
+  Ne2000GuestRegisters& next = regs_;
   switch (offset) {
     case reg::kPstart: next.pstart = value; break;
     case reg::kPstop: next.pstop = value; break;
@@ -257,9 +247,6 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
     case reg::kTpsr: next.tpsr = value; break;
     case reg::kTbcr0: set_byte(next.tbcr, 0, value); break;
     case reg::kTbcr1: set_byte(next.tbcr, 1, value); break;
-    case reg::kIsr:
-      if ((value & (reg::kIsrPtx | reg::kIsrTxe)) != 0) tx_unacked_ = tx_loading_ = false;
-      break;
     case reg::kRsar0: set_byte(next.rsar, 0, value); break;
     case reg::kRsar1: set_byte(next.rsar, 1, value); break;
     case reg::kRbcr0: set_byte(next.rbcr, 0, value); break;
@@ -273,13 +260,6 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
     case reg::kImr: next.imr = value; break;
     default: break;
   }
-  // Ring pointers moved while the card runs must stay in memory and in order.
-  const bool ring_write = offset == reg::kPstart || offset == reg::kPstop || offset == reg::kBnry;
-  if (ring_write && (ring_programmed_ || offset != reg::kBnry) && runs(next)) {
-    if (Verdict v = check_ring(next); !v.ok()) return refuse(v);
-  }
-  if (offset == reg::kPstart || offset == reg::kPstop) ring_programmed_ = true;
-  regs_ = next;
   return {};
 }
 

@@ -10,7 +10,9 @@
 // The guest sees a whole card: PROM, registers and pages 0x40..0x7f. Only its
 // transmit area (GuestLayout) is backed by card memory; the receive ring is
 // virtual, filled by the monitor. The model validates every programming that
-// would touch card memory and names what a refused one would have touched.
+// would touch card memory and names what a refused one would have touched;
+// everything else (ring pointers, DMA in the guest's other pages, resets)
+// is its own card's business and never refused (issue 15).
 // It knows nothing of KVM, of the monitor or of other guests.
 #pragma once
 
@@ -21,22 +23,23 @@
 
 namespace vpio::devmodels {
 
-// Where the guest's transmit area is, in its view and on the card.
+// Where the guest's transmit area is, in its view and on the card. In the
+// guest's view the area ends early where its receive ring starts, if that
+// is inside it (Ne2000Model::view_tx_end).
 struct GuestLayout {
   std::uint8_t view_tx_page = 0x40;  // first page of the area as the guest sees it
-  std::uint8_t tx_pages = 6;         // one maximal frame
+  std::uint8_t tx_pages = 6;         // 6: one maximal frame; 12: lib8390's two buffers
   std::uint8_t card_tx_page = 0x40;  // where the area lives on the physical card
 };
 
 // Violation codes; the number is what a machine check reports (docs/vpio.md).
+// Codes 4, 5 and 6 (the receive ring's pointers, a reset while another
+// guest transmits) are retired: neither ever reaches the card (issue 15).
 enum class Violation : std::uint8_t {
   none = 0,
-  remote_dma_outside_share = 1,  // leaves 0x4000..0x7fff, or the transmit area it started in
+  remote_dma_outside_share = 1,  // leaves the transmit area it started in, or enters it
   transmit_outside_share = 2,    // TPSR..TPSR+TBCR leaves the transmit area
   transmit_length = 3,           // TBCR of no Ethernet frame's length
-  ring_outside_share = 4,        // PSTART/PSTOP/BNRY/CURR outside pages 0x40..0x80
-  ring_inverted = 5,             // PSTART >= PSTOP while the card runs
-  reset_while_busy = 6,          // reset while another guest's transmit is in flight
   not_initialised = 7,           // DMA or transmit on the card before DCR and a start
   remote_dma_stalled = 8,        // a remote DMA held the card past the monitor's limit
   foreign_source_address = 9,    // a transmitted frame names another station as its source
@@ -155,19 +158,13 @@ class Ne2000Model {
   Decision on_write(std::uint16_t offset, std::uint8_t value) noexcept;
   // The monitor saw the card finish (or abort) this guest's remote DMA.
   void card_dma_done() noexcept { card_dma_ = false; }
-  // The monitor refused the transmit the last CR.TXP asked for.
-  void transmit_refused() noexcept { tx_unacked_ = tx_loading_ = false; }
 
   // Question 1: may the card be handed to another guest now?
   bool reusable() const noexcept { return !card_dma_; }
   bool card_dma_in_flight() const noexcept { return card_dma_; }
-  // From the start of a remote write into the transmit area until the guest
-  // acknowledges the transmit's PTX/TXE in ISR (or resets).
-  bool transmit_in_flight() const noexcept { return tx_loading_ || tx_unacked_; }
   // Question 3: the hooked-I/O list.
   HookedPorts<kWindowPorts> hooked_ports() const noexcept;
-  // Has the guest, since its card came up, ever written DCR and started it.
-  bool ever_initialised() const noexcept { return ever_initialised_; }
+  // The guest has written DCR and started its card since it was last reset.
   bool initialised() const noexcept { return initialised_; }
 
   const Ne2000GuestRegisters& registers() const noexcept { return regs_; }
@@ -176,31 +173,22 @@ class Ne2000Model {
 
  private:
   std::uint32_t view_tx_start() const noexcept { return std::uint32_t{layout_.view_tx_page} << 8; }
-  std::uint32_t view_tx_end() const noexcept {
-    return view_tx_start() + (std::uint32_t{layout_.tx_pages} << 8);
-  }
-  bool in_tx_area(std::uint32_t address) const noexcept {
-    return address >= view_tx_start() && address < view_tx_end();
+  std::uint32_t view_tx_end(const Ne2000GuestRegisters& r) const noexcept;
+  bool in_tx_area(std::uint32_t address, const Ne2000GuestRegisters& r) const noexcept {
+    return address >= view_tx_start() && address < view_tx_end(r);
   }
   std::uint16_t translate(std::uint32_t view_address) const noexcept;
   Decision on_command(std::uint8_t value) noexcept;
   Decision classify_remote_dma(const Ne2000GuestRegisters& next) const noexcept;
   Decision classify_transmit(const Ne2000GuestRegisters& next) const noexcept;
-  Verdict check_ring(const Ne2000GuestRegisters& r) const noexcept;
-  bool runs(const Ne2000GuestRegisters& r) const noexcept;
+  static bool runs(const Ne2000GuestRegisters& r) noexcept;
 
   GuestLayout layout_;
   Ne2000GuestRegisters regs_;
   bool card_dma_ = false;           // a remote write of this guest runs on the card
   std::uint16_t direct_ports_ = 0;  // of that write (Decision::direct_ports)
-  bool tx_unacked_ = false;
-  bool tx_loading_ = false;  // the transmit area was written since the last transmit
   bool dcr_written_ = false;
   bool initialised_ = false;
-  bool ever_initialised_ = false;
-  // Drivers start the card to read the PROM before they program the ring;
-  // the ring is checked once PSTART or PSTOP has been written.
-  bool ring_programmed_ = false;
 };
 
 }  // namespace vpio::devmodels

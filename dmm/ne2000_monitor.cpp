@@ -22,7 +22,6 @@ constexpr std::uint16_t kWindowPorts = devmodels::Ne2000Model::kWindowPorts;
 bool covers_reset(std::uint16_t offset, unsigned size) {
   return offset <= kResetPort && kResetPort < offset + size;
 }
-constexpr unsigned kMinRingPages = 12;  // two maximal frames
 // The card's own settings while the monitor holds it: word transfers,
 // normal operation, 8-byte FIFO threshold.
 constexpr std::uint8_t kMonitorDcr = reg::kDcrWordTransfer | reg::kDcrNormal | reg::kDcrFifo8Bytes;
@@ -82,7 +81,7 @@ std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned s
   try {
     if (covers_reset(offset, size)) {
       // Reading the reset port resets the card as writing it does.
-      if (!m.reset_locked(*this)) return ~0u;
+      m.reset_locked(*this);
       return shadow_.read(offset, size);
     }
     const bool page0 = (model_.registers().cr >> reg::kCrPageShift) == 0;
@@ -114,7 +113,7 @@ void Ne2000Monitor::Guest::hooked_write(std::uint16_t offset, unsigned size,
       // The data port outside a remote write on the card, and the ASIC's
       // other ports, reach the guest's own card only; an access that covers
       // the reset port is a reset, whatever its width.
-      if (covers_reset(offset, size) && !m.reset_locked(*this)) return;
+      if (covers_reset(offset, size)) m.reset_locked(*this);
       shadow_.write(offset, size, value);
       return;
     }
@@ -155,15 +154,24 @@ void Ne2000Monitor::Guest::hooked_write_string(std::uint16_t offset, unsigned si
 
 // ---- The monitor ----
 
+unsigned default_tx_pages(unsigned guests) noexcept {
+  return guests * kTwoBufferTxPages + kMinRingPages <= kCardMemoryPages ? kTwoBufferTxPages
+                                                                        : kMinTxPages;
+}
+
 Ne2000Monitor::Ne2000Monitor(hw::PhysicalDevice& card, MonitorConfig config)
     : card_(card), config_(config) {
-  const unsigned memory_pages = reg::kEndMemoryPage - reg::kFirstMemoryPage;
-  if (config_.tx_pages == 0 || config_.max_guests == 0 ||
-      config_.max_guests * config_.tx_pages + kMinRingPages > memory_pages)
+  static_assert(kCardMemoryPages == reg::kEndMemoryPage - reg::kFirstMemoryPage);
+  if (config_.tx_pages < kMinTxPages)
+    throw std::invalid_argument(
+        "NE2000 monitor: a transmit area of " + std::to_string(config_.tx_pages) +
+        " pages holds no maximal frame (" + std::to_string(kMinTxPages) + " pages)");
+  if (config_.max_guests == 0 ||
+      config_.max_guests * config_.tx_pages + kMinRingPages > kCardMemoryPages)
     throw std::invalid_argument(
         "NE2000 monitor: " + std::to_string(config_.max_guests) + " guests of " +
         std::to_string(config_.tx_pages) + " transmit pages leave no receive ring of " +
-        std::to_string(kMinRingPages) + " pages in " + std::to_string(memory_pages));
+        std::to_string(kMinRingPages) + " pages in " + std::to_string(kCardMemoryPages));
   ring_start_ =
       static_cast<std::uint8_t>(reg::kFirstMemoryPage + config_.max_guests * config_.tx_pages);
   {
@@ -225,24 +233,20 @@ void Ne2000Monitor::drain_now() {
 
 // ---- Guest writes ----
 
-bool Ne2000Monitor::reset_locked(Guest& g) {
-  // The card is never reset for a guest: its own card is. A driver resets
-  // at probe; one that has run its card and resets it while another guest's
-  // transmit is in flight would, on a card of its own, abort that transmit.
-  if (g.model_.ever_initialised() && other_transmit_in_flight_locked(g)) {
-    violation_locked(g, {Violation::reset_while_busy, 0}, kResetPort);
-    return false;
-  }
+// The card is never reset for a guest: its own card is, and of the guest's
+// work on the card only its remote DMA, which ends with it (the bytes it
+// wrote stay in its transmit area, as on a card of its own). Another guest's
+// DMA or transmit is never touched, so a reset is always allowed (issue 15).
+void Ne2000Monitor::reset_locked(Guest& g) {
   if (dma_owner_ == &g) abort_card_dma_locked(g);
   g.model_.on_write(kResetPort, 0);
   sync_hooks_locked(g);
-  return true;
 }
 
 bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset,
                                       std::uint8_t value) {
   if (offset == kResetPort) {
-    if (!reset_locked(g)) return false;
+    reset_locked(g);
     g.shadow_.write(offset, 1, value);
     return true;
   }
@@ -278,12 +282,6 @@ void Ne2000Monitor::violation_locked(Guest& g, devmodels::Verdict verdict, std::
   request.addr = verdict.card_address;
   request.misc = std::uint64_t{g.io_base_} + offset;
   if (g.callbacks_.machine_check) g.callbacks_.machine_check(request);
-}
-
-bool Ne2000Monitor::other_transmit_in_flight_locked(const Guest& g) const {
-  return std::any_of(guests_.begin(), guests_.end(), [&](const auto& other) {
-    return other.get() != &g && other->model_.transmit_in_flight();
-  });
 }
 
 // ---- The card between guests ----
@@ -427,7 +425,6 @@ bool Ne2000Monitor::transmit_locked(Guest& g, const Decision& d) {
   std::array<std::uint8_t, 12> addresses{};
   card_read_memory(d.card.address, addresses);
   if (!std::equal(g.mac_.bytes.begin(), g.mac_.bytes.end(), addresses.begin() + 6)) {
-    g.model_.transmit_refused();
     violation_locked(
         g, {Violation::foreign_source_address, std::uint32_t{g.model_.registers().tpsr} << 8 | 6u},
         reg::kCr);

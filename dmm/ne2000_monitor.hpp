@@ -37,10 +37,21 @@
 
 namespace vpio::dmm {
 
+// The card's 64 pages of memory: each guest's transmit area, then the
+// monitor's receive ring of at least kMinRingPages.
+inline constexpr unsigned kCardMemoryPages = 64;
+inline constexpr unsigned kMinRingPages = 12;      // two maximal frames
+inline constexpr unsigned kMinTxPages = 6;         // one maximal frame
+inline constexpr unsigned kTwoBufferTxPages = 12;  // lib8390's and FreeBSD ed's ping-pong
+
+// The transmit area a card gives each of `guests` by default: two buffers
+// where that leaves the ring its pages (up to 4 guests), else one.
+unsigned default_tx_pages(unsigned guests) noexcept;
+
 struct MonitorConfig {
-  std::size_t queue_frames = 64;  // per-guest receive queue bound
-  std::uint8_t tx_pages = 6;      // transmit area per guest, in 256-byte pages
-  unsigned max_guests = 4;        // transmit areas reserved below the receive ring
+  std::size_t queue_frames = 64;              // per-guest receive queue bound
+  std::uint8_t tx_pages = kTwoBufferTxPages;  // transmit area per guest, in 256-byte pages
+  unsigned max_guests = 4;                    // transmit areas reserved below the receive ring
   // A guest's remote DMA that keeps the card from others longer than this is
   // aborted and the guest gets a machine check.
   std::chrono::milliseconds dma_stall_limit{3000};
@@ -166,7 +177,7 @@ class Ne2000Monitor {
   using Lock = std::unique_lock<std::mutex>;
 
   bool write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset, std::uint8_t value);
-  bool reset_locked(Guest& g);
+  void reset_locked(Guest& g);
   void copy_from_card_locked(Guest& g, const devmodels::Decision& d);
   void card_dma_write_locked(Guest& g, std::span<const std::uint8_t> bytes);
   void violation_locked(Guest& g, devmodels::Verdict verdict, std::uint16_t offset);
@@ -181,7 +192,6 @@ class Ne2000Monitor {
   void release_card_dma_locked();
   void sync_hooks_locked(Guest& g);
   bool transmit_locked(Guest& g, const devmodels::Decision& d);
-  bool other_transmit_in_flight_locked(const Guest& g) const;
 
   void card_write(std::uint16_t offset, std::uint8_t value);
   std::uint8_t card_read(std::uint16_t offset);

@@ -659,6 +659,8 @@ void add_run_options(CLI::App* run, RunOptions& options) {
                  "hub:NAME, tap:IFNAME or none; a real card has its own\n"
                  "  queue=N       vpio: frames held for each guest until its ring has room "
                  "(default 64)\n"
+                 "  tx-pages=N    vpio: each guest's transmit area on the card, 6 to 52 pages "
+                 "(default 12, two buffers, for up to 4 guests, else 6)\n"
                  "README, \"--nic\"; docs/vpio.md, docs/real-hardware.md"))
       ->type_name("SPEC")
       ->allow_extra_args(false);

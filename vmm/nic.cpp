@@ -130,6 +130,11 @@ NicSpec parse_nic_spec(std::string_view text) {
     } else if (key == "queue") {
       spec.queue = parse_number(key, value, 65536);
       if (spec.queue == 0) throw std::invalid_argument("--nic: queue must be at least 1");
+    } else if (key == "tx-pages") {
+      spec.tx_pages = parse_number(key, value, dmm::kCardMemoryPages - dmm::kMinRingPages);
+      if (*spec.tx_pages < dmm::kMinTxPages)
+        throw std::invalid_argument("--nic: tx-pages must be at least " +
+                                    std::to_string(dmm::kMinTxPages) + " (one maximal frame)");
     } else if (key == "wire") {
       bool ok = value == "hub" || value == "none" ||
                 (value.starts_with("hub:") && value.size() > 4) ||
@@ -290,8 +295,7 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
   hw::PhysicalDevice& card = physical_card(spec, mac);
   auto nic = std::make_unique<PassthroughNic>(machine.name(), card, hw::Ne2000::kWindowPorts);
   machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, nic->window(), "ne2000 passthrough");
-  nic->window().post_direct_writes(machine, spec.port, hw::Ne2000::kDataPort,
-                                   kPostedDataPortBytes);
+  nic->window().post_direct_writes(machine, spec.port, hw::Ne2000::kDataPort, kPostedDataPortBytes);
   card.set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.add_interrupt_source();
   passthrough_.push_back(std::move(nic));
@@ -308,6 +312,8 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
     dmm::MonitorConfig config;
     config.queue_frames = spec.queue;
     config.max_guests = std::max(sharers, 1u);
+    config.tx_pages =
+        static_cast<std::uint8_t>(spec.tx_pages.value_or(dmm::default_tx_pages(config.max_guests)));
     // A host card's interrupt is polled: look at the card also when a guest
     // waits on its own card, not only on the monitor's timer.
     config.card_interrupts = !host_card_base(spec).has_value();

@@ -29,11 +29,13 @@ namespace vpio {
 enum class NicMode { emulate, passthrough, vpio };
 
 // `MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|tap:IFNAME|none][,mac=..][,guest=N]
-//  [,hw=chip|port:BASE][,queue=N]`. hw names the physical card of passthrough
-// and vpio modes: `chip` is vpio's own chip on the wire standing in for
-// hardware; `port:0x300` a real NE2000 at that host I/O base, reached by
-// ioperm port I/O (its wire is its own cable). queue bounds each vpio guest's
-// receive queue in the monitor.
+//  [,hw=chip|port:BASE][,queue=N][,tx-pages=N]`. hw names the physical card of
+// passthrough and vpio modes: `chip` is vpio's own chip on the wire standing
+// in for hardware; `port:0x300` a real NE2000 at that host I/O base, reached
+// by ioperm port I/O (its wire is its own cable). queue bounds each vpio
+// guest's receive queue in the monitor; tx-pages sets each vpio guest's
+// transmit area on the card (default: 12, two buffers, for up to 4 guests,
+// else 6). The first spec that shares a card sets both.
 struct NicSpec {
   NicMode mode = NicMode::emulate;
   std::uint16_t port = 0x300;
@@ -44,6 +46,7 @@ struct NicSpec {
   std::optional<unsigned> guest;  // 0-based; unset: every guest gets a card
   std::string hw = "chip";
   std::size_t queue = 64;
+  std::optional<unsigned> tx_pages;  // unset: dmm::default_tx_pages of the card's guests
 };
 
 // The largest number of guests one card can be shared by in vpio mode.

@@ -225,10 +225,51 @@ TEST_P(HostileTest, GetsAMachineCheckWhileTheOtherGuestCarriesOn) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vpio, HostileTest,
-                         testing::Values("hostile_dma_outside", "hostile_dma_count",
-                                         "hostile_tx_other", "hostile_tx_end",
-                                         "hostile_ring_outside", "hostile_ring_inverted",
-                                         "hostile_reset", "hostile_wide_reset", "hostile_uninit"),
+                         testing::Values("hostile_dma_count", "hostile_tx_other", "hostile_tx_end",
+                                         "hostile_uninit"),
+                         [](const testing::TestParamInfo<const char*>& param_info) {
+                           return std::string(param_info.param);
+                         });
+
+// Issue 15: what a driver may do to a card of its own and that never reaches
+// the shared card is no violation. hostile.c's cases that were refused until
+// then (a remote DMA where the card has no memory, ring pointers outside
+// memory or out of order, a hundred resets by byte or 16-bit write, each in
+// the middle of a remote DMA of its own) run beside the well-behaved guest
+// mid-way through its exchange: neither gets a machine check, and the other
+// guest's frames all arrive intact. The resetting guest loses only its own
+// half-loaded frames: nothing of it reaches the wire.
+class LegitimateSinceIssue15Test : public VpioTest,
+                                   public testing::WithParamInterface<const char*> {};
+
+TEST_P(LegitimateSinceIssue15Test, GetsNoMachineCheckAndTheOtherGuestCarriesOn) {
+  const std::string guest = GetParam();
+  run_shared({"net_sender_200", guest}, {0}, [](NetEchoEndpoint& endpoint) {
+    endpoint.add_trigger(default_mac(1), default_mac(0), 50);
+  });
+  expect_exit_ok(0);
+  EXPECT_NE(transcript(0).find("sent 200, echoed 200 intact, 0 bad, 0 retransmits"),
+            std::string::npos)
+      << transcript(0);
+  EXPECT_TRUE(guests_[1].outcome.ok() && guests_[1].outcome.status == 0)
+      << guests_[1].outcome.detail << "\n"
+      << transcript(1);
+  EXPECT_NE(transcript(1).find("hostile: no machine check for"), std::string::npos)
+      << transcript(1);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(guests_[i].machine->counters().machine_checks_delivered.load(), 0u) << i;
+    EXPECT_EQ(guests_[i].stats.violations, 0u) << i;
+  }
+  EXPECT_EQ(endpoint_counters_.peer(guests_[0].mac).data_intact, 200u);
+  for (const Frame& f : frames_) ASSERT_NE(mac_at(f, 6), guests_[1].mac) << "a frame of guest 1";
+  expect_delivery_exact(0);
+  expect_wire_clean();
+}
+
+INSTANTIATE_TEST_SUITE_P(Vpio, LegitimateSinceIssue15Test,
+                         testing::Values("hostile_dma_outside", "hostile_ring_outside",
+                                         "hostile_ring_inverted", "hostile_reset",
+                                         "hostile_wide_reset"),
                          [](const testing::TestParamInfo<const char*>& param_info) {
                            return std::string(param_info.param);
                          });

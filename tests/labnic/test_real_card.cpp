@@ -144,8 +144,10 @@ TEST(RealCard, TwoGuestsShareQemusNe2000InVpioMode) {
 TEST(RealCard, HostileGuestsOnQemusNe2000GetMachineChecks) {
   const fs::path dir = test_dir();
   OutsideWire wire;
-  const std::vector<std::string> hostile = {"hostile_dma_outside", "hostile_tx_other",
-                                            "hostile_ring_outside"};
+  // (hostile_dma_outside and hostile_ring_outside were two of them until
+  // issue 15 made what they do legitimate.)
+  const std::vector<std::string> hostile = {"hostile_dma_count", "hostile_tx_other",
+                                            "hostile_tx_end"};
   std::vector<std::string> command = {build_path("vpio"),   "run",     "--nic",
                                       "vpio,hw=port:0x300", "--stats", in_build(dir / "stats.json"),
                                       "--timeout",          "600",     image("net_sender_200")};

@@ -176,7 +176,9 @@ TEST_F(IsolationFindings, WithoutAReceiveThreadTheCardIsDrainedOnlyWhenAsked) {
 // and 0x4600, the first byte of b's area. That byte must go nowhere: a's
 // data port gives the last byte of its area, then nothing (all ones).
 TEST_F(IsolationFindings, AByteModeReadOfTheLastByteOfItsAreaShowsNothingOfTheNext) {
-  start();
+  MonitorConfig config;
+  config.tx_pages = 6;  // the layout of the finding: b's area right at 0x4600
+  start(config);
   a_->init(kByteDcr);
   b_->init(kWordDcr);
   Bytes mine(0x600, 0x5a);

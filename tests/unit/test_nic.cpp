@@ -37,6 +37,17 @@ TEST(NicSpec, DefaultsAndEveryKey) {
   EXPECT_EQ(card.hw, "port:0x300");
   EXPECT_EQ(host_card_base(card), 0x300);
   EXPECT_EQ(parse_nic_spec("vpio,hw=port:0X3E0").hw, "port:0x3e0");
+  EXPECT_FALSE(parse_nic_spec("vpio").tx_pages);
+  EXPECT_EQ(parse_nic_spec("vpio,tx-pages=12").tx_pages, 12u);
+}
+
+// Two buffers each while the card keeps a ring of 12 pages, else one.
+TEST(NicSpec, TheDefaultTransmitAreaSplitsTheCardsMemory) {
+  for (unsigned guests = 1; guests <= kMaxVpioGuests; ++guests) {
+    const unsigned pages = dmm::default_tx_pages(guests);
+    EXPECT_EQ(pages, guests <= 4 ? 12u : 6u) << guests << " guests";
+    EXPECT_GE(dmm::kCardMemoryPages - guests * pages, dmm::kMinRingPages) << guests << " guests";
+  }
 }
 
 void expect_error(const std::string& spec, const std::string& named) {
@@ -77,6 +88,8 @@ TEST(NicSpec, BadItemsAreNamed) {
   expect_error("vpio,hw=port:0x80", "bad hw 'port:0x80'");
   expect_error("vpio,hw=port:", "hw port base ''");
   expect_error("vpio,hw=eth0", "bad hw 'eth0'");
+  expect_error("vpio,tx-pages=5", "tx-pages must be at least 6");
+  expect_error("vpio,tx-pages=53", "tx-pages '53'");  // the ring keeps 12 of 64 pages
 }
 
 // A card's own address is a station's: unicast and not all zeros.
