@@ -74,7 +74,7 @@ std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines
   return outcomes;
 }
 
-int exit_code_for(const std::vector<GuestOutcome>& outcomes) noexcept {
+int exit_code_for(const std::vector<GuestOutcome>& outcomes, int stopping_signal) noexcept {
   // A crash, then a stop by the deadline, then any other stop outweigh any
   // guest status.
   for (const auto& outcome : outcomes)
@@ -82,7 +82,8 @@ int exit_code_for(const std::vector<GuestOutcome>& outcomes) noexcept {
   for (const auto& outcome : outcomes)
     if (outcome.kind == GuestOutcome::Kind::stopped && outcome.timed_out) return kExitTimedOut;
   for (const auto& outcome : outcomes)
-    if (outcome.kind == GuestOutcome::Kind::stopped) return kExitVmmFailure;
+    if (outcome.kind == GuestOutcome::Kind::stopped)
+      return stopping_signal > 0 ? kExitSignalBase + stopping_signal : kExitVmmFailure;
   for (const auto& outcome : outcomes) {
     if (outcome.status != 0) {
       int code = static_cast<int>(outcome.status & 0xff);

@@ -25,9 +25,11 @@ std::vector<GuestOutcome> run_concurrently(const std::vector<std::unique_ptr<Mac
 
 // The process exit status for a set of outcomes: kExitGuestCrashed if any
 // guest crashed, else kExitTimedOut if the deadline stopped one (coreutils'
-// `timeout` exits 124 too), else kExitVmmFailure if any was stopped otherwise
-// (a signal, the VMM), else the first non-zero guest status (low byte; 1 if
-// the low byte is zero). kExitOutputFailed (sysexits' EX_IOERR) is the
+// `timeout` exits 124 too), else, if any was stopped otherwise, 128 + the
+// signal that stopped the run (`stopping_signal`: SIGINT gives 130, SIGTERM
+// 143, as a shell reports a command a signal ended) or, with no signal,
+// kExitVmmFailure, else the first non-zero guest status (low byte; 1 if the
+// low byte is zero). kExitOutputFailed (sysexits' EX_IOERR) is the
 // command's, not the guests': a file the run was asked to write could not be
 // written.
 inline constexpr int kExitUsage = 2;
@@ -35,6 +37,7 @@ inline constexpr int kExitGuestCrashed = 70;
 inline constexpr int kExitVmmFailure = 71;
 inline constexpr int kExitOutputFailed = 74;
 inline constexpr int kExitTimedOut = 124;
-int exit_code_for(const std::vector<GuestOutcome>& outcomes) noexcept;
+inline constexpr int kExitSignalBase = 128;
+int exit_code_for(const std::vector<GuestOutcome>& outcomes, int stopping_signal = 0) noexcept;
 
 }  // namespace vpio

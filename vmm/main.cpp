@@ -265,7 +265,9 @@ class StopOnSignal {
     thread_ = std::thread([this, set, &machines] {
       const timespec tick{0, 100'000'000};
       while (!done_) {
-        if (sigtimedwait(&set, nullptr, &tick) > 0) {
+        if (const int signal = sigtimedwait(&set, nullptr, &tick); signal > 0) {
+          int none = 0;
+          signal_.compare_exchange_strong(none, signal);  // the first one counts
           for (const auto& m : machines) m->request_stop();
         }
       }
@@ -275,9 +277,12 @@ class StopOnSignal {
     done_ = true;
     thread_.join();
   }
+  // The first signal that stopped the guests, or 0.
+  int signal() const noexcept { return signal_.load(); }
 
  private:
   std::atomic<bool> done_{false};
+  std::atomic<int> signal_{0};
   std::thread thread_;
 };
 
@@ -522,20 +527,26 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   }
 
   std::vector<GuestOutcome> outcomes;
+  int stopping_signal = 0;
   {
     StopOnSignal stop_on_signal(machines);
     const std::unique_ptr<ProgressLine> progress =
         start_progress(options, machines, nics_of, console);
     outcomes = run_concurrently(machines, std::chrono::seconds(options.timeout_seconds));
     console.set_before_line({});
+    stopping_signal = stop_on_signal.signal();
   }
   network->stop_monitors();
   std::cout.flush();
   for (std::size_t i = 0; i < machines.size(); ++i)
     if (outcomes[i].kind == GuestOutcome::Kind::crashed ||
         outcomes[i].kind == GuestOutcome::Kind::stopped)
-      std::fprintf(stderr, "vpio: guest '%s' %s\n", machines[i]->name().c_str(),
-                   outcomes[i].detail.c_str());
+      std::fprintf(stderr, "vpio: guest '%s' %s%s\n", machines[i]->name().c_str(),
+                   outcomes[i].detail.c_str(),
+                   stopping_signal > 0 && outcomes[i].kind == GuestOutcome::Kind::stopped &&
+                           !outcomes[i].timed_out
+                       ? (std::string(" on SIG") + sigabbrev_np(stopping_signal)).c_str()
+                       : "");
   if (!options.quiet)
     std::fputs(exit_report_text(exit_report_rows(machines, outcomes, nics_of)).c_str(), stderr);
   // Every output is attempted even after one failed: what can be kept is.
@@ -563,7 +574,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
                     "--stats"))
     outputs_written = false;
   if (options.profile && !write_profile(options, machines, outcomes)) outputs_written = false;
-  return outputs_written ? exit_code_for(outcomes) : kExitOutputFailed;
+  return outputs_written ? exit_code_for(outcomes, stopping_signal) : kExitOutputFailed;
 }
 
 // `vpio kvm-info`: the KVM of this host (never the lab's), or exit 1 with the
@@ -697,8 +708,9 @@ void add_run_options(CLI::App* run, RunOptions& options) {
   run->footer(
       "Exit status: 0 when every guest exited with 0 or halted; else the first non-zero\n"
       "guest status (its low byte), 2 for bad input, 70 if a guest crashed, 71 if the\n"
-      "VMM failed (or a signal stopped it), 74 if an output file could not be written,\n"
-      "124 if --timeout stopped a guest. The exit report's columns: docs/run-stats.md.");
+      "VMM failed, 74 if an output file could not be written, 124 if --timeout stopped\n"
+      "a guest, 128 + N if signal N stopped the run (130: Ctrl-C, 143: SIGTERM).\n"
+      "The exit report's columns: docs/run-stats.md.");
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // checks, interrupts and string I/O.
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "support.hpp"
 #include "vmm/launcher.hpp"
@@ -320,6 +322,28 @@ TEST_F(KvmTest, VpioRunStoppedByTimeoutExits124) {
       << result.output;
   EXPECT_NE(result.output.find("[hello] Hello from a vpio guest!"), std::string::npos)
       << result.output;
+}
+
+// A signal that stops `vpio run` gives 128 + its number, as a shell reports
+// a command a signal ended (130 for Ctrl-C's SIGINT, 143 for SIGTERM), after
+// the guests were stopped and the exit report printed. coreutils' timeout
+// sends the signal; --preserve-status passes vpio's own status on.
+TEST_F(KvmTest, VpioRunStoppedBySignalExits128PlusIt) {
+  struct Spin : Xbyak::CodeGenerator {
+    Spin() {
+      L("again");
+      jmp("again");
+    }
+  } gen;
+  const std::string spin = write_temp_image(code_of(gen), "spin.img");
+  for (const auto& [name, code] : {std::pair{"INT", 130}, std::pair{"TERM", 143}}) {
+    const auto result = run_command(std::string("timeout --preserve-status -s ") + name + " 3 " +
+                                    vpio_binary() + " run --timeout 120 " + spin);
+    EXPECT_EQ(result.exit_code, code) << name << ": " << result.output;
+    EXPECT_NE(result.output.find(std::string(" on SIG") + name), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find("vpio: guest"), std::string::npos)  // the exit report
+        << result.output;
+  }
 }
 
 TEST_F(KvmTest, HaltWithNothingToWakeItEndsTheGuest) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -125,6 +126,15 @@ TEST(ExitCode, IsTheFirstNonZeroGuestStatus) {
   EXPECT_EQ(exit_code_for({outcome(K::exited, 3), timed_out}), kExitTimedOut);
   EXPECT_EQ(exit_code_for({outcome(K::stopped, 0), timed_out}), kExitTimedOut);
   EXPECT_EQ(exit_code_for({timed_out, outcome(K::crashed, 0)}), kExitGuestCrashed);
+  // A stop by a signal is 128 + its number, as a shell reports it; the
+  // deadline and a crash still come first, and a signal that stopped no
+  // guest (they had all ended) changes nothing.
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 3), outcome(K::stopped, 0)}, SIGINT), 130);
+  EXPECT_EQ(exit_code_for({outcome(K::stopped, 0)}, SIGTERM), 143);
+  EXPECT_EQ(exit_code_for({outcome(K::stopped, 0), timed_out}, SIGINT), kExitTimedOut);
+  EXPECT_EQ(exit_code_for({outcome(K::stopped, 0), outcome(K::crashed, 0)}, SIGINT),
+            kExitGuestCrashed);
+  EXPECT_EQ(exit_code_for({outcome(K::exited, 3)}, SIGINT), 3);
 }
 
 TEST(Console, LinesArePrefixedOnlyWithSeveralGuests) {
