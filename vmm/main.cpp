@@ -420,6 +420,17 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       configs.push_back(std::move(config));
     }
     check_output_paths(options);
+    {
+      std::vector<NamedFile> outputs, inputs;
+      for (const auto& [option, path] : output_paths(options)) outputs.push_back({option, path});
+      if (!options.console_dir.empty())
+        for (const auto& name : names)
+          outputs.push_back(
+              {"--console-dir", (std::filesystem::path(options.console_dir) /
+                                 console_file_name(name)).string()});
+      for (const auto& image : options.images) inputs.push_back({"image", image});
+      check_distinct_files(outputs, inputs);
+    }
     if (!options.console_dir.empty()) {
       std::vector<std::string> files;
       for (const auto& name : names) files.push_back(console_file_name(name));

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 #include "vmm/fd.hpp"
@@ -79,6 +80,32 @@ void check_output_directory(const std::string& dir, const std::vector<std::strin
     throw;
   }
   if (made) ::rmdir(dir.c_str());
+}
+
+void check_distinct_files(const std::vector<NamedFile>& outputs,
+                          const std::vector<NamedFile>& inputs) {
+  namespace fs = std::filesystem;
+  const auto same = [](const std::string& a, const std::string& b) {
+    std::error_code error;
+    const fs::path canonical_a = fs::weakly_canonical(fs::absolute(a), error);
+    if (error) return false;  // found unwritable by check_output_path instead
+    const fs::path canonical_b = fs::weakly_canonical(fs::absolute(b), error);
+    if (error) return false;
+    if (canonical_a == canonical_b) return true;
+    return fs::equivalent(canonical_a, canonical_b, error) && !error;  // hard links
+  };
+  const auto refuse = [](const NamedFile& a, const NamedFile& b) {
+    throw std::invalid_argument(a.option + " " + a.path + " and " + b.option + " " + b.path +
+                                " name the same file");
+  };
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (is_stdout_path(outputs[i].path)) continue;
+    for (std::size_t j = i + 1; j < outputs.size(); ++j)
+      if (!is_stdout_path(outputs[j].path) && same(outputs[i].path, outputs[j].path))
+        refuse(outputs[i], outputs[j]);
+    for (const auto& input : inputs)
+      if (same(outputs[i].path, input.path)) refuse(input, outputs[i]);
+  }
 }
 
 std::error_code make_output_directory(const std::string& dir) {

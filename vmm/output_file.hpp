@@ -33,6 +33,20 @@ void check_output_directory(const std::string& dir, const std::vector<std::strin
 // the error, or an empty code.
 std::error_code make_output_directory(const std::string& dir);
 
+// One file a command names: the option (or "image") and the path given.
+struct NamedFile {
+  std::string option;
+  std::string path;
+};
+// Throws std::invalid_argument("OPTION1 PATH1 and OPTION2 PATH2 name the same
+// file") when two of `outputs`, or an output and one of `inputs`, are one
+// file: the same path once made absolute with symlinks resolved as far as it
+// exists, or hard links of one existing file. Either would write over the
+// other's results (or over a guest's image). "-" (stdout) is left out: the
+// caller refuses two of those on its own.
+void check_distinct_files(const std::vector<NamedFile>& outputs,
+                          const std::vector<NamedFile>& inputs = {});
+
 // Creates or truncates `path` and writes `text` to it: the error of the call
 // that failed (open, write or close), or an empty code. "-" writes to stdout
 // (flushing stdio's buffer first) and leaves it open.

@@ -210,6 +210,47 @@ TEST(OutputDirectory, IsCheckedLikeAFileAndNotLeftBehind) {
   EXPECT_EQ(make_output_directory(dir / "no/made"), std::errc::no_such_file_or_directory);
 }
 
+std::string clash(const std::vector<NamedFile>& outputs, const std::vector<NamedFile>& inputs = {}) {
+  try {
+    check_distinct_files(outputs, inputs);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Two outputs naming one file would write over each other's results; an
+// output naming a guest's image would write over the image.
+TEST(OutputFile, TwoOutputsOrAnOutputAndAnImageThatAreOneFileAreRefused) {
+  const ScratchDirectory scratch;
+  const fs::path dir = scratch.path();
+  const std::string stats = (dir / "run.json").string();
+  EXPECT_EQ(clash({{"--stats", stats}, {"--pcap", (dir / "run.pcap").string()}}), "");
+  // The same path, spelled differently.
+  EXPECT_EQ(clash({{"--stats", stats}, {"--pcap", (dir / "." / "sub" / ".." / "run.json").string()}}),
+            "--stats " + stats + " and --pcap " + (dir / "." / "sub" / ".." / "run.json").string() +
+                " name the same file");
+  // Through a symlinked directory, the file not made yet.
+  fs::create_directory(dir / "real");
+  fs::create_directory_symlink(dir / "real", dir / "link");
+  EXPECT_NE(clash({{"-o", (dir / "real" / "p.json").string()},
+                   {"--svg", (dir / "link" / "p.json").string()}}),
+            "");
+  // Hard links of one existing file.
+  std::ofstream(dir / "a.json") << "{}";
+  fs::create_hard_link(dir / "a.json", dir / "b.json");
+  EXPECT_NE(clash({{"--stats", (dir / "a.json").string()}, {"-o", (dir / "b.json").string()}}), "");
+  // An output that is a guest's image.
+  std::ofstream(dir / "guest.img") << "image";
+  EXPECT_EQ(clash({{"--stats", (dir / "guest.img").string()}},
+                  {{"image", (dir / "guest.img").string()}}),
+            "image " + (dir / "guest.img").string() + " and --stats " +
+                (dir / "guest.img").string() + " name the same file");
+  EXPECT_EQ(clash({{"--stats", stats}}, {{"image", (dir / "guest.img").string()}}), "");
+  // stdout twice is the caller's to refuse, not a file.
+  EXPECT_EQ(clash({{"--stats", "-"}, {"--pcap", "-"}}), "");
+}
+
 TEST(OutputFile, WriteErrorsCarryErrno) {
   const ScratchDirectory dir;
   EXPECT_EQ(write_output_file(dir.path().string(), "x"), std::errc::is_a_directory);
