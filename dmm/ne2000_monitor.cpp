@@ -85,7 +85,9 @@ std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned s
       return shadow_.read(offset, size);
     }
     const bool page0 = (model_.registers().cr >> reg::kCrPageShift) == 0;
-    if (offset == reg::kIsr && page0) {
+    // Any read that covers ISR (a byte at +0x07, a word at +0x06, ...) is
+    // a poll of the card's events.
+    if (page0 && offset <= reg::kIsr && reg::kIsr < offset + size) {
       if (m.dma_owner_ == this) m.poll_card_dma_locked();
       if (!m.config_.card_interrupts) m.check_card_on_wait_locked();
       m.flush_locked(*this);

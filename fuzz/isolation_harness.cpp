@@ -815,8 +815,10 @@ void IsolationHarness::end_step() {
                    static_cast<unsigned long long>(drained - traced_drained_));
     traced_drained_ = drained;
   }
-  // A guest's read of ISR may have the monitor of a polled card drain it.
-  may_drain_ = polled_ && actor_ != Actor::monitor && access_read_ && access_offset_ == reg::kIsr;
+  // A guest's read that covers ISR (a byte at +0x07, or a wider read from
+  // below it) may have the monitor of a polled card drain it.
+  may_drain_ = polled_ && actor_ != Actor::monitor && access_read_ &&
+               access_offset_ <= reg::kIsr && reg::kIsr < access_offset_ + access_size_;
   if (actor_ != Actor::monitor) check_data_port_touches();
   check_card_state();
   check_wire();

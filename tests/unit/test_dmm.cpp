@@ -97,6 +97,25 @@ TEST_F(DmmCounters, TransmitDataGoesDirectAndRegistersAreHooked) {
         << "register " << port;
 }
 
+// A 16-bit read at +0x06 covers ISR (+0x07) and must see the card's remote
+// DMA end as a byte read of ISR does: the monitor looks at the card for
+// every read that covers ISR, whatever its width.
+TEST_F(DmmTransmit, AWideReadThatCoversIsrSeesTheRemoteDmaEnd) {
+  FakeGuest a = add("a", kMacA, kIoA);
+  a->bring_up();
+  const Bytes image = FakeDriver::dma_image(make_frame(kStationMac, kMacA, 200, 3));
+  a->start_frame_dma(image);
+  a->write_words(image);
+  std::uint8_t isr = 0;
+  for (unsigned poll = 0; poll < 100 && (isr & kIsrRdc) == 0; ++poll)
+    isr = static_cast<std::uint8_t>(a.window().port_read(kIsr - 1, 2) >> 8);
+  EXPECT_EQ(isr & kIsrRdc, kIsrRdc) << "ISR read as the high byte of a word at +0x06";
+  a->out(kIsr, kIsrRdc);
+  a->start_transmit(FakeDriver::wire_bytes(make_frame(kStationMac, kMacA, 200, 3)));
+  EXPECT_EQ(a->wait_for(kIsrPtx | kIsrTxe), kIsrPtx);
+  EXPECT_TRUE(a.machine_checks().empty());
+}
+
 TEST_F(DmmCounters, ContextSwitchesAreCountedWhenGuestsAlternate) {
   FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
   a->bring_up();
