@@ -89,4 +89,32 @@ void ConsolePort::flush() noexcept {
   pending_line_.clear();
 }
 
+SerialConsole::SerialConsole(ConsolePort& console, std::function<void(bool)> irq_line)
+    : uart_([&console](std::uint8_t byte) { console.write_byte(byte); }, std::move(irq_line)) {}
+
+std::uint32_t SerialConsole::port_read(std::uint16_t offset, unsigned size) noexcept {
+  std::uint32_t value = 0;
+  try {
+    for (unsigned i = 0; i < size && i < 4; ++i) {
+      const auto at = static_cast<std::uint16_t>(offset + i);
+      const std::uint32_t byte = at < hw::Uart16550::kWindowPorts ? uart_.read(at) : 0xffu;
+      value |= byte << (8 * i);
+    }
+  } catch (...) {
+    return ~0u;  // the irq line's callback failed
+  }
+  return value;
+}
+
+void SerialConsole::port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept {
+  try {
+    for (unsigned i = 0; i < size && i < 4; ++i) {
+      const auto at = static_cast<std::uint16_t>(offset + i);
+      if (at < hw::Uart16550::kWindowPorts)
+        uart_.write(at, static_cast<std::uint8_t>(value >> (8 * i)));
+    }
+  } catch (...) {
+  }
+}
+
 }  // namespace vpio

@@ -1,6 +1,7 @@
 // The debug console of the guest ABI: bytes written to port 0xE9 become the
 // guest's output lines, prefixed with the guest's name when several run, or
-// written to a file of the guest's own (`--console-dir`).
+// written to a file of the guest's own (`--console-dir`). A Linux guest's
+// COM1 (SerialConsole) feeds the same lines.
 #pragma once
 
 #include <functional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "hooks/port_bus.hpp"
+#include "hw/uart16550.hpp"
 #include "vmm/fd.hpp"
 
 namespace vpio {
@@ -68,6 +70,8 @@ class ConsolePort final : public PortDevice {
   void port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override;
   void port_write_string(std::uint16_t offset, unsigned size,
                          std::span<const std::uint8_t> data) noexcept override;
+  // One byte of the guest's console from another device (its UART).
+  void write_byte(std::uint8_t byte) noexcept { put(static_cast<char>(byte)); }
   // Emits a final partial line, if any.
   void flush() noexcept;
   const std::string& transcript() const noexcept { return transcript_; }
@@ -79,6 +83,26 @@ class ConsolePort final : public PortDevice {
   ConsoleSink* sink_;
   std::string pending_line_;
   std::string transcript_;
+};
+
+// COM1 of a Linux guest (`console=ttyS0`): a 16550A at 0x3f8, IRQ 4, whose
+// output joins the guest's console lines.
+class SerialConsole final : public PortDevice {
+ public:
+  static constexpr std::uint16_t kPort = 0x3f8;
+  static constexpr unsigned kIrq = 4;
+
+  // irq_line: the UART's interrupt line level, each time it changes.
+  SerialConsole(ConsolePort& console, std::function<void(bool)> irq_line);
+
+  // Wider accesses act as byte accesses to consecutive registers.
+  std::uint32_t port_read(std::uint16_t offset, unsigned size) noexcept override;
+  void port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override;
+
+  const hw::Uart16550& uart() const noexcept { return uart_; }
+
+ private:
+  hw::Uart16550 uart_;
 };
 
 }  // namespace vpio

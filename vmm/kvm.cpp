@@ -100,12 +100,26 @@ std::uint64_t Kvm::mce_capabilities() const {
   return caps;
 }
 
-Vm::Vm(const Kvm& kvm) {
+Vm::Vm(const Kvm& kvm, bool in_kernel_irqchip) {
   fd_ = Fd(::ioctl(kvm.fd(), KVM_CREATE_VM, 0));
   if (!fd_.valid()) throw_errno("KVM_CREATE_VM");
   // Only Intel hosts need this (real-mode emulation scratch); harmless on AMD.
   constexpr unsigned long kTssAddress = 0xfffbd000;
   if (::ioctl(fd_.get(), KVM_SET_TSS_ADDR, kTssAddress) < 0) throw_errno("KVM_SET_TSS_ADDR");
+  if (!in_kernel_irqchip) return;
+  // Before any vCPU exists, so that each gets its local APIC.
+  if (::ioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) < 0) throw_errno("KVM_CREATE_IRQCHIP");
+  kvm_pit_config pit{};
+  // Port 0x61 too: Linux reads PIT channel 2's output there to calibrate.
+  pit.flags = KVM_PIT_SPEAKER_DUMMY;
+  if (ioctl_arg(fd_.get(), KVM_CREATE_PIT2, &pit) < 0) throw_errno("KVM_CREATE_PIT2");
+}
+
+int Vm::set_irq_line(unsigned irq, bool level) noexcept {
+  kvm_irq_level line{};
+  line.irq = irq;
+  line.level = level ? 1 : 0;
+  return ioctl_arg(fd_.get(), KVM_IRQ_LINE, &line) < 0 ? errno : 0;
 }
 
 void Vm::map_memory(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes, void* host) {
@@ -273,6 +287,30 @@ int Vcpu::in_interrupt_shadow(bool& shadowed) noexcept {
   kvm_vcpu_events events{};
   if (ioctl_arg(fd_.get(), KVM_GET_VCPU_EVENTS, &events) < 0) return errno;
   shadowed = (events.interrupt.shadow & (KVM_X86_SHADOW_INT_STI | KVM_X86_SHADOW_INT_MOV_SS)) != 0;
+  return 0;
+}
+
+void Vcpu::set_lapic_virtual_wire() {
+  constexpr std::size_t kLvtLint0 = 0x350, kLvtLint1 = 0x360;
+  constexpr std::uint32_t kDeliveryModeMask = 0x700, kLvtMasked = 1u << 16;
+  constexpr std::uint32_t kExtInt = 0x700, kNmi = 0x400;
+  kvm_lapic_state lapic{};
+  if (ioctl_arg(fd_.get(), KVM_GET_LAPIC, &lapic) < 0) throw_errno("KVM_GET_LAPIC");
+  auto set_lvt = [&lapic](std::size_t at, std::uint32_t mode) {
+    std::uint32_t value = 0;
+    std::memcpy(&value, lapic.regs + at, sizeof value);
+    value = (value & ~(kDeliveryModeMask | kLvtMasked)) | mode;
+    std::memcpy(lapic.regs + at, &value, sizeof value);
+  };
+  set_lvt(kLvtLint0, kExtInt);
+  set_lvt(kLvtLint1, kNmi);
+  if (ioctl_arg(fd_.get(), KVM_SET_LAPIC, &lapic) < 0) throw_errno("KVM_SET_LAPIC");
+}
+
+int Vcpu::get_mp_state(std::uint32_t& state) noexcept {
+  kvm_mp_state mp{};
+  if (ioctl_arg(fd_.get(), KVM_GET_MP_STATE, &mp) < 0) return errno;
+  state = mp.mp_state;
   return 0;
 }
 

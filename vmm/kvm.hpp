@@ -58,7 +58,11 @@ class Kvm {
 
 class Vm {
  public:
-  explicit Vm(const Kvm& kvm);
+  // in_kernel_irqchip: KVM's own PIC, IOAPIC and local APIC
+  // (KVM_CREATE_IRQCHIP) and PIT (KVM_CREATE_PIT2, with the speaker port),
+  // as Linux guests need them. Then HLT and interrupts stay in the kernel,
+  // and devices raise interrupts with set_irq_line, not Vcpu::inject_interrupt.
+  explicit Vm(const Kvm& kvm, bool in_kernel_irqchip = false);
 
   int fd() const noexcept { return fd_.get(); }
   void map_memory(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes, void* host);
@@ -70,6 +74,9 @@ class Vm {
   // ring already holds in it.
   int register_coalesced_pio(std::uint16_t port, std::uint32_t bytes) noexcept;
   int unregister_coalesced_pio(std::uint16_t port, std::uint32_t bytes) noexcept;
+  // KVM_IRQ_LINE on the in-kernel irqchip: the level of ISA line `irq`.
+  // Safe from any thread; 0 or an errno value.
+  int set_irq_line(unsigned irq, bool level) noexcept;
 
  private:
   Fd fd_;
@@ -123,6 +130,15 @@ class Vcpu {
   // no interrupt may be taken (KVM_GET_VCPU_EVENTS).
   int in_interrupt_shadow(bool& shadowed) noexcept;
   int inject_machine_check(const MachineCheck& event) noexcept;
+  // The local APIC's LINT0 as ExtINT and LINT1 as NMI, unmasked
+  // (KVM_GET_LAPIC/KVM_SET_LAPIC), as a PC's firmware leaves them ("virtual
+  // wire"): KVM resets them masked, and a kernel that finds no MP table or
+  // ACPI then has no way for the PIC's interrupts (the PIT's tick) to reach
+  // the CPU. Needs the in-kernel irqchip.
+  void set_lapic_virtual_wire();
+  // KVM_GET_MP_STATE: KVM_MP_STATE_HALTED while the vCPU waits in an
+  // in-kernel HLT. 0 or an errno value.
+  int get_mp_state(std::uint32_t& state) noexcept;
 
  private:
   Fd fd_;

@@ -50,6 +50,20 @@ std::string find_kvm_module(const std::filesystem::path& sys_module) {
   return joined;
 }
 
+std::string linux_guest_obstacle(const std::string& modules) {
+  // Modules come joined by '+'; any PVM among them may be the one serving /dev/kvm.
+  std::size_t start = 0;
+  while (start <= modules.size()) {
+    const std::size_t end = std::min(modules.find('+', start), modules.size());
+    if (modules.compare(start, end - start, "kvm_pvm") == 0)
+      return "PVM runs a guest's kernel code in KVM's instruction emulator, which cannot "
+             "execute int3, xsave/xrstor or lock cmpxchg16b, all of which Linux uses "
+             "(docs/kvm-notes.md)";
+    start = end + 1;
+  }
+  return {};
+}
+
 std::string kernel_major_minor(const std::string& release) {
   const std::size_t first = release.find('.');
   if (first == std::string::npos) return release;

@@ -32,6 +32,12 @@ struct KvmIdentity {
 // Sorted, joined by '+'; "" when there is none or the directory is unreadable.
 std::string find_kvm_module(const std::filesystem::path& sys_module);
 
+// Why a stock Linux kernel cannot boot on the KVM of these vendor modules
+// (find_kvm_module's answer), or "" when nothing is known against it. PVM
+// (kvm_pvm) runs a guest's kernel code in KVM's instruction emulator, which
+// lacks instructions Linux executes (docs/kvm-notes.md, PVM fact 3).
+std::string linux_guest_obstacle(const std::string& modules);
+
 // "6.1" of "6.1.0-18-amd64": the release up to its second dot-separated number.
 std::string kernel_major_minor(const std::string& release);
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "vmm/guest_memory.hpp"
 #include "vmm/kvm.hpp"
@@ -26,5 +27,17 @@ inline constexpr std::uint64_t kIdentityMapBytes = 4ULL << 30;
 // registers so that it starts at `entry`. The vCPU's CPUID must already be set
 // (KVM refuses EFER.LME without the LM bit in the guest's CPUID).
 void enter_long_mode(GuestMemory& memory, Vcpu& vcpu, std::uint64_t entry);
+
+// KVM's supported CPUID with CPUID.1:ECX.HYPERVISOR (bit 31) set, which
+// KVM_GET_SUPPORTED_CPUID leaves clear: without it Linux looks for no
+// hypervisor, so finds neither KVM's leaves at 0x40000000 nor kvm-clock,
+// and boots "on bare hardware".
+std::vector<kvm_cpuid_entry2> linux_guest_cpuid(std::vector<kvm_cpuid_entry2> supported);
+
+// The same tables for Linux's 64-bit boot protocol: code at __BOOT_CS (0x10),
+// data at __BOOT_DS (0x18), TSS at 0x20, CR4 = PAE only, RSI = boot_params,
+// interrupts disabled, no stack.
+void enter_linux_64(GuestMemory& memory, Vcpu& vcpu, std::uint64_t entry,
+                    std::uint64_t boot_params);
 
 }  // namespace vpio

@@ -7,16 +7,18 @@
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
-#include <cstddef>
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "vmm/kvm_stats.hpp"
+#include "vmm/linux_boot.hpp"
 #include "vmm/long_mode.hpp"
 
 namespace vpio {
@@ -56,7 +58,8 @@ std::uint64_t checked_ram(const MachineConfig& config) {
                                 " bytes is not a whole number of MiB from 2 to 3072");
   if (config.image.empty())
     throw std::invalid_argument("guest '" + config.name + "': the image is empty");
-  if (config.image.size() > config.ram_bytes - layout::kImageBase)
+  // A kernel's fit is checked by plan_linux_layout.
+  if (!config.linux_guest && config.image.size() > config.ram_bytes - layout::kImageBase)
     throw std::invalid_argument("guest '" + config.name + "': image of " +
                                 std::to_string(config.image.size()) + " bytes does not fit in " +
                                 std::to_string(config.ram_bytes / kMiB) +
@@ -134,18 +137,22 @@ class Machine::ExitPort final : public PortDevice {
 Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
     : config_(std::move(config)),
       kvm_identity_(describe(kvm)),
-      vm_(kvm),
+      vm_(kvm, config_.linux_guest.has_value()),
       memory_(checked_ram(config_)),
       vcpu_(kvm, vm_, 0),
       console_(config_.name, console),
       exit_port_(std::make_unique<ExitPort>(exit_status_)) {
   install_kick_handler();
   vm_.map_memory(0, 0, memory_.size(), memory_.host_base());
-  auto image = memory_.bytes(layout::kImageBase, config_.image.size());
-  std::memcpy(image.data(), config_.image.data(), config_.image.size());
-  vcpu_.set_cpuid(kvm.supported_cpuid());
-  vcpu_.setup_machine_check(kvm.mce_capabilities(), kMachineCheckBanks);
-  enter_long_mode(memory_, vcpu_, layout::kImageBase);
+  if (config_.linux_guest) {
+    load_linux(kvm);
+  } else {
+    auto image = memory_.bytes(layout::kImageBase, config_.image.size());
+    std::memcpy(image.data(), config_.image.data(), config_.image.size());
+    vcpu_.set_cpuid(kvm.supported_cpuid());
+    vcpu_.setup_machine_check(kvm.mce_capabilities(), kMachineCheckBanks);
+    enter_long_mode(memory_, vcpu_, layout::kImageBase);
+  }
   if (config_.coalesced_pio) {
     // KVM_CAP_COALESCED_MMIO reports the ring's page offset in the mapping.
     const int ring_page = kvm.check_extension(KVM_CAP_COALESCED_MMIO);
@@ -172,6 +179,48 @@ Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
 }
 
 Machine::~Machine() = default;
+
+void Machine::load_linux(const Kvm& kvm) {
+  const LinuxBootConfig& boot = *config_.linux_guest;
+  const BzImage header = parse_bzimage(config_.image, boot.kernel_path);
+  const LinuxLayout placed =
+      plan_linux_layout(header, config_.image.size(), boot.initrd.size(), boot.command_line.size(),
+                        memory_.size(), boot.kernel_path, boot.initrd_path);
+  write_linux_boot(memory_, config_.image, header, placed, boot.initrd, boot.command_line);
+  // The CPUID flat guests get, but saying "hypervisor"; machine-check banks
+  // as for every guest; the local APIC wired as firmware leaves it.
+  vcpu_.set_cpuid(linux_guest_cpuid(kvm.supported_cpuid()));
+  vcpu_.set_lapic_virtual_wire();
+  vcpu_.setup_machine_check(kvm.mce_capabilities(), kMachineCheckBanks);
+  enter_linux_64(memory_, vcpu_, placed.entry, linux_boot::kBootParams);
+  serial_ = std::make_unique<SerialConsole>(
+      console_, [this](bool level) { vm_.set_irq_line(SerialConsole::kIrq, level); });
+  ports_.add(SerialConsole::kPort, hw::Uart16550::kWindowPorts, *serial_, "com1");
+  ++interrupt_sources_;
+}
+
+// With the in-kernel irqchip a HLT never reaches vpio: the vCPU waits in
+// KVM_RUN. Linux powers off without ACPI by halting with interrupts off
+// for good (stop_this_cpu), so a guest that has made no exit for a while is
+// kicked out of KVM_RUN to see whether it halted so.
+void Machine::watch_for_halt() noexcept {
+  constexpr auto kQuietPeriod = std::chrono::milliseconds(100);
+  std::unique_lock lock(events_mutex_);
+  std::uint64_t seen = counters_.userspace_exits.load();
+  while (!halt_watch_done_) {
+    if (events_changed_.wait_for(lock, kQuietPeriod, [this] { return halt_watch_done_; })) break;
+    const std::uint64_t now = counters_.userspace_exits.load();
+    if (now == seen && running_) pthread_kill(thread_, kick_signal());
+    seen = now;
+  }
+}
+
+bool Machine::halted_with_interrupts_off() noexcept {
+  std::uint32_t mp_state = 0;
+  kvm_regs regs{};
+  return vcpu_.get_mp_state(mp_state) == 0 && mp_state == KVM_MP_STATE_HALTED &&
+         vcpu_.get_regs(regs) == 0 && (regs.rflags & kRflagsIf) == 0;
+}
 
 GuestOutcome Machine::run() noexcept {
   GuestOutcome outcome;
@@ -203,6 +252,17 @@ GuestOutcome Machine::run() noexcept {
     }
   }
   const std::uint64_t started_at = profile_ ? now_ns() : 0;
+  std::thread halt_watch;
+  if (config_.linux_guest) {
+    try {
+      halt_watch = std::thread([this] { watch_for_halt(); });
+    } catch (...) {
+      crash(outcome, "cannot start the thread that watches for a halt", false);
+      std::lock_guard lock(events_mutex_);
+      running_ = false;
+      return outcome;
+    }
+  }
   for (;;) {
     if (stop_requested_) {
       outcome.kind = GuestOutcome::Kind::stopped;
@@ -217,6 +277,12 @@ GuestOutcome Machine::run() noexcept {
     if (err == EINTR || err == EAGAIN) {
       if (profile_) profile_->record_interrupted_run();
       if (err == EINTR) drain_kicks();
+      if (config_.linux_guest && halted_with_interrupts_off()) {
+        outcome.kind = GuestOutcome::Kind::halted;
+        outcome.status = 0;
+        outcome.detail = "halted with interrupts disabled";
+        break;
+      }
       state.immediate_exit = 0;
       continue;
     }
@@ -254,7 +320,10 @@ GuestOutcome Machine::run() noexcept {
   {
     std::lock_guard lock(events_mutex_);
     running_ = false;
+    halt_watch_done_ = true;
+    events_changed_.notify_all();
   }
+  if (halt_watch.joinable()) halt_watch.join();
   console_.flush();
   return outcome;
 }
@@ -523,12 +592,14 @@ void Machine::post_writes(std::uint16_t port, std::uint16_t bytes, bool on) noex
   const bool registered = at < posted_count_;
   if (registered == on) return;
   if (on && posted_count_ == kMaxPostedZones) {
-    std::fprintf(stderr, "vpio: guest '%s': more than %zu posted port ranges; writes to 0x%x "
-                 "exit as before\n", config_.name.c_str(), kMaxPostedZones, port);
+    std::fprintf(stderr,
+                 "vpio: guest '%s': more than %zu posted port ranges; writes to 0x%x "
+                 "exit as before\n",
+                 config_.name.c_str(), kMaxPostedZones, port);
     return;
   }
-  const int err = on ? vm_.register_coalesced_pio(port, bytes)
-                     : vm_.unregister_coalesced_pio(port, bytes);
+  const int err =
+      on ? vm_.register_coalesced_pio(port, bytes) : vm_.unregister_coalesced_pio(port, bytes);
   if (err != 0) {
     std::fprintf(stderr, "vpio: guest '%s': %s of ports 0x%x-0x%x failed: %s\n",
                  config_.name.c_str(),
@@ -591,10 +662,9 @@ void Machine::dispatch_posted(std::uint16_t port, unsigned size,
   }
   range->device->port_write_posted(static_cast<std::uint16_t>(port - range->base), size, data);
   if (profile_)
-    profile_->record_posted(port,
-                            range->device->last_path() == IoPath::hooked ? ExitPath::hooked
-                                                                         : ExitPath::coalesced,
-                            elements);
+    profile_->record_posted(
+        port, range->device->last_path() == IoPath::hooked ? ExitPath::hooked : ExitPath::coalesced,
+        elements);
 }
 
 // Where a stopped guest was, for the outcome: a guest stopped by a deadline
@@ -702,6 +772,13 @@ void Machine::deliver_pending_events() noexcept {
 
 void Machine::raise_irq(unsigned irq) noexcept {
   if (irq >= kIrqLines) return;
+  if (config_.linux_guest) {
+    // ISA lines are edge-triggered at the PIC and IOAPIC.
+    vm_.set_irq_line(irq, true);
+    vm_.set_irq_line(irq, false);
+    counters_.interrupts_injected.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   pending_irqs_.fetch_or(1u << irq, std::memory_order_acq_rel);
   kick();
 }

@@ -37,10 +37,23 @@ inline constexpr std::uint8_t kIrqVectorBase = 0x20;
 inline constexpr unsigned kIrqLines = 16;
 inline constexpr unsigned kMachineCheckBanks = 4;
 
+// What a Linux guest gets besides its kernel (MachineConfig::image, a bzImage).
+struct LinuxBootConfig {
+  std::string kernel_path;  // for messages
+  std::string initrd_path;  // empty: no initrd
+  std::vector<std::uint8_t> initrd;
+  std::string command_line;  // whole, vpio.guest=N included
+};
+
 struct MachineConfig {
   std::string name = "guest";
   std::uint64_t ram_bytes = kDefaultRamBytes;
+  // A flat image (the guest ABI), or with `linux_guest` set a bzImage.
   std::vector<std::uint8_t> image;
+  // A Linux guest: booted by the 64-bit boot protocol, with KVM's in-kernel
+  // irqchip and PIT, COM1 as its console, and ended by HLT with interrupts
+  // off (Linux's poweroff without ACPI) or the exit port.
+  std::optional<LinuxBootConfig> linux_guest;
   // Keep an ExitProfile (exits by port, path, site, with times) and read
   // KVM's statistics around the run. Off: only the cheap ExitCounters.
   bool profile = false;
@@ -104,7 +117,9 @@ class Machine final : public PostedWrites {
   // interrupts off, crashes or is stopped.
   GuestOutcome run() noexcept;
 
-  // Safe from any thread.
+  bool is_linux() const noexcept { return config_.linux_guest.has_value(); }
+  // Safe from any thread. On a Linux guest (in-kernel irqchip) an edge on
+  // the ISA line: up, then down.
   void raise_irq(unsigned irq) noexcept;
   // Queued and delivered, in order, before the guest next runs, each once the
   // guest has finished handling the previous one (MCG_STATUS.MCIP clear).
@@ -143,8 +158,12 @@ class Machine final : public PostedWrites {
   Step crash(GuestOutcome& outcome, std::string what, bool with_registers = true) noexcept;
   void deliver_pending_events() noexcept;
   void drain_posted_writes() noexcept;
-  void dispatch_posted(std::uint16_t port, unsigned size, std::span<const std::uint8_t> data) noexcept;
+  void dispatch_posted(std::uint16_t port, unsigned size,
+                       std::span<const std::uint8_t> data) noexcept;
   void kick() noexcept;
+  void load_linux(const Kvm& kvm);
+  void watch_for_halt() noexcept;
+  bool halted_with_interrupts_off() noexcept;
 
   MachineConfig config_;
   KvmIdentity kvm_identity_;
@@ -155,6 +174,7 @@ class Machine final : public PostedWrites {
   MmioBus mmio_;
   ConsolePort console_;
   std::unique_ptr<ExitPort> exit_port_;
+  std::unique_ptr<SerialConsole> serial_;  // Linux guests
   ExitCounters counters_;
   std::unique_ptr<ExitProfile> profile_;
   std::unique_ptr<X86Disassembler> disassembler_;  // when profiling
@@ -183,6 +203,7 @@ class Machine final : public PostedWrites {
   std::uint64_t halt_waits_ = 0;
   bool waiting_in_hlt_ = false;
   std::atomic<bool> running_{false};
+  bool halt_watch_done_ = false;  // under events_mutex_
   pthread_t thread_{};
   std::optional<std::uint32_t> exit_status_;
 };

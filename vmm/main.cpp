@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "vmm/kvm_probe.hpp"
 #include "vmm/lab_choice.hpp"
 #include "vmm/launcher.hpp"
+#include "vmm/linux_boot.hpp"
 #include "vmm/machine.hpp"
 #include "vmm/nic.hpp"
 #include "vmm/output_file.hpp"
@@ -46,6 +48,8 @@ struct RunOptions {
   std::string pcap;
   std::string stats;
   std::string console_dir;  // --console-dir: each guest's console to DIR/NAME.log
+  std::string initrd;       // --initrd: every Linux guest's initial ramdisk
+  std::string append;       // --append: every Linux guest's command line
   // `vpio profile`
   bool profile = false;
   std::string profile_json = "vpio-profile.json";
@@ -241,12 +245,14 @@ class PlaceholderDevice final : public PortDevice {
   void port_write(std::uint16_t, unsigned, std::uint32_t) noexcept override {}
 };
 
-void check_port_layout(std::size_t guests, const std::vector<NicSpec>& nics) {
+void check_port_layout(const std::vector<MachineConfig>& guests, const std::vector<NicSpec>& nics) {
   PlaceholderDevice placeholder;
-  for (unsigned i = 0; i < guests; ++i) {
+  for (unsigned i = 0; i < guests.size(); ++i) {
     PortBus bus;
     bus.add(ConsolePort::kPort, 1, placeholder, "console");
     bus.add(Machine::kExitPort, 1, placeholder, "exit");
+    if (guests[i].linux_guest)
+      bus.add(SerialConsole::kPort, hw::Uart16550::kWindowPorts, placeholder, "com1");
     for (const auto& spec : nics)
       if (!spec.guest || *spec.guest == i)
         bus.add(spec.port, hw::Ne2000::kWindowPorts, placeholder, "ne2000");
@@ -384,7 +390,6 @@ int run_command(const RunOptions& options, int argc, char** argv) {
         throw std::invalid_argument("--nic: mac= with several guests needs guest=N");
       nic_specs.push_back(spec);
     }
-    check_port_layout(options.images.size(), nic_specs);
     std::map<std::string, unsigned> passthrough_owner;
     for (const auto& spec : nic_specs)
       if (spec.mode == NicMode::passthrough) {
@@ -409,6 +414,11 @@ int run_command(const RunOptions& options, int argc, char** argv) {
               "' in vpio mode; at most " + std::to_string(kMaxVpioGuests) + " fit its memory");
       }
     const std::vector<std::string> names = guest_names(options.images);
+    std::vector<std::uint8_t> initrd;
+    if (!options.initrd.empty()) {
+      initrd = read_whole_file(options.initrd, "--initrd");
+      if (initrd.empty()) throw std::invalid_argument("--initrd '" + options.initrd + "' is empty");
+    }
     for (std::size_t i = 0; i < options.images.size(); ++i) {
       const std::string& path = options.images[i];
       MachineConfig config;
@@ -417,8 +427,25 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       config.image = read_image(path, ram);
       config.profile = options.profile;
       config.coalesced_pio = !options.no_coalesced_pio;
+      if (classify_image(config.image, path) == ImageKind::linux_kernel) {
+        LinuxBootConfig boot;
+        boot.kernel_path = path;
+        boot.initrd_path = options.initrd;
+        boot.initrd = initrd;
+        boot.command_line = linux_command_line(options.append, static_cast<unsigned>(i));
+        const BzImage header = parse_bzimage(config.image, path);
+        plan_linux_layout(header, config.image.size(), boot.initrd.size(), boot.command_line.size(),
+                          ram, path, boot.initrd_path);
+        config.linux_guest = std::move(boot);
+      }
       configs.push_back(std::move(config));
     }
+    const bool any_linux = std::any_of(configs.begin(), configs.end(),
+                                       [](const auto& c) { return c.linux_guest.has_value(); });
+    if (!any_linux && (!options.initrd.empty() || !options.append.empty()))
+      throw std::invalid_argument(std::string(!options.initrd.empty() ? "--initrd" : "--append") +
+                                  " applies to Linux guests, and no image given is a bzImage");
+    check_port_layout(configs, nic_specs);
     check_output_paths(options);
     {
       std::vector<NamedFile> outputs, inputs;
@@ -471,6 +498,17 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     return kExitUsage;
   }
   if (place == KvmPlace::lab) return run_in_lab(argc, argv, options, why_lab);
+  for (std::size_t i = 0; i < configs.size(); ++i)
+    if (configs[i].linux_guest) {
+      const std::string module = find_kvm_module("/sys/module");
+      if (const std::string obstacle = linux_guest_obstacle(module); !obstacle.empty()) {
+        std::fprintf(stderr,
+                     "vpio: guest '%s' is a Linux kernel, which this host's KVM (%s) cannot "
+                     "boot: %s; add --lab to run it in the KVM lab\n",
+                     configs[i].name.c_str(), module.c_str(), obstacle.c_str());
+        return kExitVmmFailure;
+      }
+    }
   // A host card this process may not reach (no root, or a kernel without
   // ioperm, as in a PVM guest) is refused before any guest is set up.
   if (!in_lab)
@@ -644,14 +682,22 @@ void add_run_options(CLI::App* run, RunOptions& options) {
   // ("UINT:UINT in [2 - 3072]"); the help text says the limits instead.
   const auto quiet = [](CLI::Validator validator) { return validator.description(""); };
   run->add_option("IMAGE", options.images,
-                  wrapped("Guest images: flat binaries, each loaded at 0x100000 in a VM of its "
-                          "own (docs/guest-abi.md)"))
+                  wrapped("Guest images, each in a VM of its own: flat binaries loaded at "
+                          "0x100000 (docs/guest-abi.md), or Linux bzImages, told apart by their "
+                          "setup header (docs/linux-guests.md)"))
       ->type_name("")
       ->check(quiet(CLI::ExistingFile));
   run->add_option("--ram", options.ram_mib,
                   wrapped("RAM of each guest in MiB, 2 to 3072 (default 64)"))
       ->type_name("MIB")
       ->check(quiet(CLI::Range(2u, 3072u)));
+  run->add_option("--initrd", options.initrd,
+                  wrapped("Initial ramdisk (initramfs) of every Linux guest"))
+      ->type_name("FILE");
+  run->add_option("--append", options.append,
+                  wrapped("Kernel command line of every Linux guest; vpio adds vpio.guest=N, N "
+                          "the guest's index from 0. console=ttyS0 shows the kernel's messages"))
+      ->type_name("CMDLINE");
   run->add_option("--timeout", options.timeout_seconds,
                   wrapped("Stop guests still running after SECONDS and exit 124, as coreutils' "
                           "timeout does (default 0: no limit; at most 86400)"))
@@ -807,9 +853,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vpio: profile --report prints a saved profile; give it no images\n");
       return kExitUsage;
     }
-    for (const char* name :
-         {"--ram", "--timeout", "--nic", "--pcap", "--stats", "--console-dir", "--lab-nic", "--lab",
-          "--no-lab", "--no-coalesced-pio", "--output", "--quiet"})
+    for (const char* name : {"--ram", "--timeout", "--nic", "--pcap", "--stats", "--console-dir",
+                             "--initrd", "--append", "--lab-nic", "--lab", "--no-lab",
+                             "--no-coalesced-pio", "--output", "--quiet"})
       if (profile->count(name) > 0) {
         std::fprintf(stderr, "vpio: profile --report prints a saved profile; %s does not apply\n",
                      name);
