@@ -41,6 +41,18 @@ inline std::string write_temp_image(const std::vector<std::uint8_t>& image,
   return path;
 }
 
+// A guest that never ends by itself (`jmp` to itself): for deadlines,
+// signals and progress lines.
+inline std::vector<std::uint8_t> spin_forever_code() {
+  struct Spin : Xbyak::CodeGenerator {
+    Spin() {
+      L("again");
+      jmp("again");
+    }
+  } gen;
+  return code_of(gen);
+}
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together

@@ -290,13 +290,7 @@ TEST_F(KvmTest, InterruptsRaisedFromAnotherThreadReachTheGuest) {
 }
 
 TEST_F(KvmTest, TheDeadlineStopsASpinningGuest) {
-  struct Spin : Xbyak::CodeGenerator {
-    Spin() {
-      L("again");
-      jmp("again");
-    }
-  } gen;
-  auto machine = make_machine(code_of(gen));
+  auto machine = make_machine(spin_forever_code());
   auto outcomes = run_concurrently(std::vector<Machine*>{machine.get()}, std::chrono::seconds(2));
   EXPECT_EQ(outcomes[0].kind, Kind::stopped) << outcomes[0].detail;
   EXPECT_NE(outcomes[0].detail.find("still running after 2000 ms"), std::string::npos);
@@ -307,13 +301,7 @@ TEST_F(KvmTest, TheDeadlineStopsASpinningGuest) {
 // `vpio run --timeout` stopping a guest exits 124, as coreutils' timeout,
 // not 71 (the VMM failed), and says which guest it stopped.
 TEST_F(KvmTest, VpioRunStoppedByTimeoutExits124) {
-  struct Spin : Xbyak::CodeGenerator {
-    Spin() {
-      L("again");
-      jmp("again");
-    }
-  } gen;
-  const std::string spin = write_temp_image(code_of(gen), "spin.img");
+  const std::string spin = write_temp_image(spin_forever_code(), "spin.img");
   const auto result = run_command(vpio_binary() + " run --timeout 1 " + spin + " " +
                                   build_path("guests/hello.img"));
   EXPECT_EQ(result.exit_code, kExitTimedOut) << result.output;
@@ -329,13 +317,7 @@ TEST_F(KvmTest, VpioRunStoppedByTimeoutExits124) {
 // the guests were stopped and the exit report printed. coreutils' timeout
 // sends the signal; --preserve-status passes vpio's own status on.
 TEST_F(KvmTest, VpioRunStoppedBySignalExits128PlusIt) {
-  struct Spin : Xbyak::CodeGenerator {
-    Spin() {
-      L("again");
-      jmp("again");
-    }
-  } gen;
-  const std::string spin = write_temp_image(code_of(gen), "spin.img");
+  const std::string spin = write_temp_image(spin_forever_code(), "spin.img");
   for (const auto& [name, code] : {std::pair{"INT", 130}, std::pair{"TERM", 143}}) {
     const auto result = run_command(std::string("timeout --preserve-status -s ") + name + " 3 " +
                                     vpio_binary() + " run --timeout 120 " + spin);

@@ -134,13 +134,7 @@ TEST_F(KvmTest, ConsoleDirGivesEachGuestItsOwnFile) {
 // there is none. script(1) gives vpio its terminal.
 TEST_F(KvmTest, AProgressLineOnATerminalOnly) {
   if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no script(1)";
-  struct Spin : Xbyak::CodeGenerator {
-    Spin() {
-      L("again");
-      jmp("again");
-    }
-  } gen;
-  const std::string spin = write_temp_image(code_of(gen), "spin.img");
+  const std::string spin = write_temp_image(spin_forever_code(), "spin.img");
   // In the lab, kvm-lab sets VPIO_PROGRESS_COLUMNS from the suite's stderr;
   // here vpio must look at its own.
   const std::string run = "env -u VPIO_PROGRESS_COLUMNS " + vpio_binary() + " run --timeout 3 ";
