@@ -117,7 +117,8 @@ std::vector<E820Entry> linux_e820_map(std::uint64_t ram_bytes) {
   return {
       {0, kReservedStart, E820Entry::kRam},
       {kReservedStart, kReservedEnd - kReservedStart, E820Entry::kReserved},
-      {kReservedEnd, kLowRamEnd - kReservedEnd, E820Entry::kRam},
+      {kReservedEnd, kMpTableStart - kReservedEnd, E820Entry::kRam},
+      {kMpTableStart, kLowRamEnd - kMpTableStart, E820Entry::kReserved},
       {kKernelLoad, ram_bytes - kKernelLoad, E820Entry::kRam},
   };
 }

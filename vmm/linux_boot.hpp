@@ -56,7 +56,8 @@ inline constexpr std::uint64_t kCommandLine = 0x9000;
 inline constexpr std::uint64_t kCommandLineMaxBytes = 0x1000;  // with its NUL
 inline constexpr std::uint64_t kReservedStart = 0x1000;
 inline constexpr std::uint64_t kReservedEnd = 0xa000;
-inline constexpr std::uint64_t kLowRamEnd = 0xa0000;  // then the VGA/ROM hole
+inline constexpr std::uint64_t kMpTableStart = 0x9fc00;  // vmm/mptable.hpp: the last KiB
+inline constexpr std::uint64_t kLowRamEnd = 0xa0000;     // then the VGA/ROM hole
 inline constexpr std::uint64_t kKernelLoad = 0x100000;
 inline constexpr std::uint64_t kInitrdAlignment = 0x1000;
 }  // namespace linux_boot
@@ -104,7 +105,8 @@ struct E820Entry {
 };
 
 // The guest's memory map: RAM below 640 KiB except the pages vpio's boot data
-// take (GDT, page tables, boot_params, command line: reserved), no entry for
+// take (GDT, page tables, boot_params, command line: reserved) and its last
+// KiB (the MP table: reserved), no entry for
 // the VGA/ROM hole, RAM from 1 MiB to the end. The kernel and initrd lie in
 // RAM, as every bzImage loader lists them; Linux reserves them itself.
 std::vector<E820Entry> linux_e820_map(std::uint64_t ram_bytes);

@@ -19,6 +19,7 @@
 
 #include "vmm/kvm_stats.hpp"
 #include "vmm/linux_boot.hpp"
+#include "vmm/mptable.hpp"
 #include "vmm/long_mode.hpp"
 
 namespace vpio {
@@ -187,6 +188,7 @@ void Machine::load_linux(const Kvm& kvm) {
       plan_linux_layout(header, config_.image.size(), boot.initrd.size(), boot.command_line.size(),
                         memory_.size(), boot.kernel_path, boot.initrd_path);
   write_linux_boot(memory_, config_.image, header, placed, boot.initrd, boot.command_line);
+  write_mptable(memory_, {});
   // The CPUID flat guests get, but saying "hypervisor"; machine-check banks
   // as for every guest; the local APIC wired as firmware leaves it.
   vcpu_.set_cpuid(linux_guest_cpuid(kvm.supported_cpuid()));

@@ -68,7 +68,7 @@ TEST_F(LinuxGuestTest, BootsToInitPrintsOnTtyS0AndExitsThroughThePort) {
 // never taken in the lab (the driver read IIR 6 times in a whole boot, all
 // during its probe); poweroff -f then stopped with IF=0 before the kernel's
 // "System halted". Enable these once interrupts from the UART reach Linux.
-TEST_F(LinuxGuestTest, DISABLED_InitsLineReachesTheConsoleThroughTheTty) {
+TEST_F(LinuxGuestTest, InitsLineReachesTheConsoleThroughTheTty) {
   const auto result = boot("console=ttyS0 vpio_test=exit42");
   print_boot_time(result.output);
   EXPECT_EQ(result.exit_code, 42) << result.output;
@@ -76,7 +76,7 @@ TEST_F(LinuxGuestTest, DISABLED_InitsLineReachesTheConsoleThroughTheTty) {
       << result.output;
 }
 
-TEST_F(LinuxGuestTest, DISABLED_PoweroffEndsTheGuestWithStatusZero) {
+TEST_F(LinuxGuestTest, PoweroffEndsTheGuestWithStatusZero) {
   const auto result = boot("console=ttyS0");
   print_boot_time(result.output);
   EXPECT_EQ(result.exit_code, 0) << result.output;

@@ -210,7 +210,7 @@ TEST(LinuxCommandLine, EndsWithTheGuestsIndex) {
 
 TEST(LinuxE820, RamMinusVpiosBootDataAndTheLegacyHole) {
   const auto map = linux_e820_map(64 << 20);
-  ASSERT_EQ(map.size(), 4u);
+  ASSERT_EQ(map.size(), 5u);
   EXPECT_EQ(map[0].address, 0u);
   EXPECT_EQ(map[0].type, E820Entry::kRam);
   EXPECT_EQ(map[1].address, 0x1000u);
@@ -218,10 +218,13 @@ TEST(LinuxE820, RamMinusVpiosBootDataAndTheLegacyHole) {
   EXPECT_EQ(map[1].type, E820Entry::kReserved);
   EXPECT_GE(kCommandLine + kCommandLineMaxBytes, kBootParams + kBootParamsBytes);
   EXPECT_LE(kCommandLine + kCommandLineMaxBytes, map[1].address + map[1].bytes);
-  EXPECT_EQ(map[2].address + map[2].bytes, 0xa0000u);
-  EXPECT_EQ(map[3].address, 0x100000u);
-  EXPECT_EQ(map[3].address + map[3].bytes, 64u << 20);
-  EXPECT_EQ(map[3].type, E820Entry::kRam);
+  EXPECT_EQ(map[2].address + map[2].bytes, 0x9fc00u);
+  EXPECT_EQ(map[3].address, 0x9fc00u);  // the MP table
+  EXPECT_EQ(map[3].address + map[3].bytes, 0xa0000u);
+  EXPECT_EQ(map[3].type, E820Entry::kReserved);
+  EXPECT_EQ(map[4].address, 0x100000u);
+  EXPECT_EQ(map[4].address + map[4].bytes, 64u << 20);
+  EXPECT_EQ(map[4].type, E820Entry::kRam);
 }
 
 TEST(LinuxBootParams, HoldTheHeaderTheLoadersFieldsAndTheMap) {
@@ -250,7 +253,7 @@ TEST(LinuxBootParams, HoldTheHeaderTheLoadersFieldsAndTheMap) {
   EXPECT_EQ(get<std::uint32_t>(params, kRamdiskImage), layout.initrd_at);
   EXPECT_EQ(get<std::uint32_t>(params, kRamdiskSize), 5000u);
   EXPECT_EQ(params[0x1ef], 0);  // the sentinel: a clean zero page
-  ASSERT_EQ(params[kE820Entries], 4);
+  ASSERT_EQ(params[kE820Entries], 5);
   const auto map = linux_e820_map(64 << 20);
   for (std::size_t i = 0; i < map.size(); ++i) {
     SCOPED_TRACE(i);
