@@ -53,15 +53,33 @@ void PassthroughWindow::post_direct_writes(PostedWrites& posted, std::uint16_t b
   posted_base_ = base;
   posted_offset_ = offset;
   posted_bytes_ = bytes;
+  posted_placed_ = true;
   if (!writes_hooked(offset))
     posted.post_writes(static_cast<std::uint16_t>(base + offset), bytes, true);
+}
+
+void PassthroughWindow::move_posted(std::optional<std::uint16_t> base) noexcept {
+  if (posted_ == nullptr) return;
+  // Under the gate, so that no hook change registers or drops the range
+  // between the two steps.
+  std::unique_lock<std::mutex> lock;
+  if (gate_ != nullptr) lock = std::unique_lock(*gate_);
+  const bool direct = !writes_hooked(posted_offset_);
+  if (posted_placed_ && direct)
+    posted_->post_writes(static_cast<std::uint16_t>(posted_base_ + posted_offset_), posted_bytes_,
+                         false);
+  posted_placed_ = base.has_value();
+  if (base) posted_base_ = *base;
+  if (posted_placed_ && direct)
+    posted_->post_writes(static_cast<std::uint16_t>(posted_base_ + posted_offset_), posted_bytes_,
+                         true);
 }
 
 void PassthroughWindow::set_hooked(std::uint16_t offset, bool reads, bool writes) noexcept {
   if (offset >= ports_) return;
   hooked_reads_[offset].store(reads, std::memory_order_release);
   const bool was = hooked_writes_[offset].exchange(writes, std::memory_order_acq_rel);
-  if (was != writes && posted_ != nullptr && offset == posted_offset_)
+  if (was != writes && posted_ != nullptr && posted_placed_ && offset == posted_offset_)
     posted_->post_writes(static_cast<std::uint16_t>(posted_base_ + offset), posted_bytes_, !writes);
 }
 

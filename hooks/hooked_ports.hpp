@@ -9,6 +9,7 @@
 #include <bitset>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -67,6 +68,9 @@ class PassthroughWindow final : public PortDevice {
   // must be ones whose writes never need an answer either.
   void post_direct_writes(PostedWrites& posted, std::uint16_t base, std::uint16_t offset,
                           std::uint16_t bytes);
+  // The guest sees the window at `base` now (a PCI BAR moved), or nowhere:
+  // the posted range moves with it. No-op before post_direct_writes().
+  void move_posted(std::optional<std::uint16_t> base) noexcept;
 
   // The hooked-I/O list, per port and direction (a device may bound one
   // direction of a port and not the other). Offsets past the window are
@@ -120,6 +124,7 @@ class PassthroughWindow final : public PortDevice {
   // hooked_writes_[posted_offset_] (changed under the gate, so in order).
   PostedWrites* posted_ = nullptr;
   std::uint16_t posted_base_ = 0, posted_offset_ = 0, posted_bytes_ = 0;
+  bool posted_placed_ = false;  // the guest sees the window somewhere
   // Written and read by the one vCPU thread this window belongs to.
   IoPath last_path_ = IoPath::direct;
 };

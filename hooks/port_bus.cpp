@@ -36,6 +36,13 @@ void PortDevice::port_write_string(std::uint16_t offset, unsigned size,
   write_elements(size, data, [&](std::uint32_t value) { port_write(offset, size, value); });
 }
 
+bool PortBus::remove(std::uint16_t base, const PortDevice& device) noexcept {
+  const auto it = ranges_.find(base);
+  if (it == ranges_.end() || it->second.device != &device) return false;
+  ranges_.erase(it);
+  return true;
+}
+
 void PortBus::add(std::uint16_t base, std::uint32_t length, PortDevice& device, std::string name) {
   if (length == 0 || base + length > 0x10000u)
     throw std::invalid_argument("port range " + describe(base, length, name) +

@@ -67,6 +67,9 @@ class PortBus {
   // Throws std::invalid_argument naming both ranges on overlap, and for an
   // empty range or one past port 0xffff.
   void add(std::uint16_t base, std::uint32_t length, PortDevice& device, std::string name);
+  // Takes away the range that starts at `base` and is served by `device`.
+  // Returns whether there was one.
+  bool remove(std::uint16_t base, const PortDevice& device) noexcept;
   // The range holding `port`, or nullptr.
   const PortRange* find(std::uint16_t port) const noexcept;
   const std::map<std::uint16_t, PortRange>& ranges() const noexcept { return ranges_; }

@@ -199,6 +199,24 @@ void Machine::load_linux(const Kvm& kvm) {
       console_, [this](bool level) { vm_.set_irq_line(SerialConsole::kIrq, level); });
   ports_.add(SerialConsole::kPort, hw::Uart16550::kWindowPorts, *serial_, "com1");
   ++interrupt_sources_;
+  pci_ = std::make_unique<PciPorts>(ports_);
+}
+
+unsigned Machine::add_pci_io_function(const hw::PciIdentity& identity, PortDevice& window,
+                                      std::uint16_t bytes, std::uint16_t base, unsigned irq,
+                                      std::string name, hw::PciFunction::WindowMoved moved) {
+  if (!pci_)
+    throw std::invalid_argument("guest '" + config_.name +
+                                "' is a flat test guest: it has no PCI bus");
+  if (irq == 0 || irq == 2 || irq == SerialConsole::kIrq || irq >= kIrqLines)
+    throw std::invalid_argument(
+        "irq=" + std::to_string(irq) + " cannot be a PCI interrupt of Linux guest '" +
+        config_.name + "': IRQ 0 is the timer's, 2 the cascade, 4 COM1's");
+  const unsigned device = pci_->add_io_function(identity, window, bytes, base,
+                                                static_cast<std::uint8_t>(irq), std::move(name),
+                                                std::move(moved));
+  write_mptable(memory_, pci_->routes());
+  return device;
 }
 
 // With the in-kernel irqchip a HLT never reaches vpio: the vCPU waits in

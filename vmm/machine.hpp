@@ -25,6 +25,7 @@
 #include "vmm/io_site.hpp"
 #include "vmm/kvm.hpp"
 #include "vmm/kvm_identity.hpp"
+#include "vmm/pci_ports.hpp"
 
 namespace vpio {
 
@@ -118,6 +119,17 @@ class Machine final : public PostedWrites {
   GuestOutcome run() noexcept;
 
   bool is_linux() const noexcept { return config_.linux_guest.has_value(); }
+  // A Linux guest's PCI bus (configuration mechanism #1, a host bridge);
+  // nullptr for a flat guest, which has none.
+  PciPorts* pci() noexcept { return pci_.get(); }
+  // Adds a PCI function with one I/O BAR serving `window` (PciPorts::
+  // add_io_function) and puts its INTA in the guest's MP table on IOAPIC pin
+  // `irq`. Before the guest runs. Throws std::invalid_argument for a flat
+  // guest, an IRQ that is not free for PCI (0, 2 and 4: timer, cascade,
+  // COM1; past 15), a full bus or an overlap.
+  unsigned add_pci_io_function(const hw::PciIdentity& identity, PortDevice& window,
+                               std::uint16_t bytes, std::uint16_t base, unsigned irq,
+                               std::string name, hw::PciFunction::WindowMoved moved);
   // Safe from any thread. On a Linux guest (in-kernel irqchip) an edge on
   // the ISA line: up, then down.
   void raise_irq(unsigned irq) noexcept;
@@ -175,6 +187,7 @@ class Machine final : public PostedWrites {
   ConsolePort console_;
   std::unique_ptr<ExitPort> exit_port_;
   std::unique_ptr<SerialConsole> serial_;  // Linux guests
+  std::unique_ptr<PciPorts> pci_;          // Linux guests
   ExitCounters counters_;
   std::unique_ptr<ExitProfile> profile_;
   std::unique_ptr<X86Disassembler> disassembler_;  // when profiling

@@ -23,8 +23,11 @@ enum InterruptType : std::uint8_t { kInt = 0, kNmi = 1, kExtInt = 3 };
 constexpr std::uint8_t kLocalApicVersion = 0x14, kIoApicVersion = 0x11;
 constexpr std::uint8_t kCpuEnabled = 1, kCpuBootstrap = 2;
 constexpr std::uint8_t kAllLocalApics = 0xff;
-// "Conforms to the bus": edge, active high for ISA; level, active low for PCI.
+// "Conforms to the bus": edge, active high for ISA. vpio's PCI functions
+// signal INTx as edges (their devices report rising edges of their
+// interrupt line), so their entries say edge, active high too.
 constexpr std::uint16_t kConformsToBus = 0;
+constexpr std::uint16_t kEdgeActiveHigh = (1u << 2) | 1u;
 constexpr unsigned kIsaIrqs = 16;
 constexpr unsigned kPciDevices = 32;
 
@@ -55,10 +58,11 @@ std::uint8_t checksum(const std::vector<std::uint8_t>& bytes, std::size_t begin,
 }
 
 void interrupt(Writer& w, EntryType type, InterruptType kind, std::uint8_t bus,
-               std::uint8_t bus_irq, std::uint8_t apic, std::uint8_t pin) {
+               std::uint8_t bus_irq, std::uint8_t apic, std::uint8_t pin,
+               std::uint16_t flags = kConformsToBus) {
   w.u8(type);
   w.u8(kind);
-  w.u16(kConformsToBus);
+  w.u16(flags);
   w.u8(bus);
   w.u8(bus_irq);
   w.u8(apic);
@@ -127,16 +131,19 @@ std::vector<std::uint8_t> build_mptable(std::span<const PciInterruptRoute> route
   w.u32(kIoApic);
   ++entries;
 
-  // ISA IRQ n on IOAPIC pin n, as KVM routes GSI n; IRQ 2 is the cascade.
+  // ISA IRQ n on IOAPIC pin n, as KVM routes GSI n; IRQ 2 is the cascade;
+  // a pin a PCI function has is not also an ISA line (as firmware does).
+  std::uint32_t pci_pins = 0;
+  for (const PciInterruptRoute& r : routes) pci_pins |= 1u << r.ioapic_pin;
   for (std::uint8_t irq = 0; irq < kIsaIrqs; ++irq) {
-    if (irq == 2) continue;
+    if (irq == 2 || (pci_pins & (1u << irq)) != 0) continue;
     interrupt(w, kIoInterrupt, kInt, kIsaBus, irq, kIoApicId, irq);
     ++entries;
   }
   // A PCI source is (device << 2) | pin.
   for (const PciInterruptRoute& r : routes) {
     interrupt(w, kIoInterrupt, kInt, kPciBus, static_cast<std::uint8_t>((r.device << 2) | r.pin),
-              kIoApicId, r.ioapic_pin);
+              kIoApicId, r.ioapic_pin, kEdgeActiveHigh);
     ++entries;
   }
   interrupt(w, kLocalInterrupt, kExtInt, kIsaBus, 0, kAllLocalApics, 0);

@@ -1,7 +1,8 @@
 // The Intel MultiProcessor Specification 1.4 table a Linux guest reads to
 // find its IOAPIC and how every interrupt line reaches it: ISA IRQs 0-15 on
 // the IOAPIC pin of the same number (KVM's default GSI routing), each PCI
-// function's INTx on the pin vpio gives it, the 8259 on LINT0 (ExtINT) and
+// function's INTx on the pin vpio gives it (edge-triggered, active high: see
+// docs/linux-guests.md; that pin is then no ISA line), the 8259 on LINT0 (ExtINT) and
 // NMI on LINT1. Without ACPI this is the only place Linux learns PCI
 // interrupt routing (as kvmtool's x86/mptable.c provides it). Pure bytes.
 #pragma once

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "hw/pci.hpp"
+
 namespace vpio {
 namespace {
 
@@ -223,10 +225,45 @@ hw::Hub* Network::hub_for_wire(const std::string& wire) {
   return nullptr;
 }
 
+namespace {
+
+// Puts a card's window where its guest looks for it: on a Linux guest an
+// RTL8029 PCI function whose I/O BAR starts at spec.port and which the guest
+// may move (`moved` is told), on a flat guest an ISA card at spec.port.
+void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const char* name,
+                hw::PciFunction::WindowMoved moved) {
+  if (machine.is_linux())
+    machine.add_pci_io_function(hw::pci::kRtl8029, window, hw::Ne2000::kWindowPorts, spec.port,
+                                spec.irq, name, std::move(moved));
+  else
+    machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, window, name);
+}
+
+// Posted writes of a window that moved, for windows that post through the
+// machine directly.
+hw::PciFunction::WindowMoved repost_data_port(Machine& machine) {
+  return [&machine](std::optional<std::uint16_t> before, std::optional<std::uint16_t> after) {
+    if (before)
+      machine.post_writes(static_cast<std::uint16_t>(*before + hw::Ne2000::kDataPort),
+                          kPostedDataPortBytes, false);
+    if (after)
+      machine.post_writes(static_cast<std::uint16_t>(*after + hw::Ne2000::kDataPort),
+                          kPostedDataPortBytes, true);
+  };
+}
+
+hw::PciFunction::WindowMoved move_posted(PassthroughWindow& window) {
+  return [&window](std::optional<std::uint16_t>, std::optional<std::uint16_t> after) {
+    window.move_posted(after);
+  };
+}
+
+}  // namespace
+
 EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw::MacAddress mac) {
   auto nic =
       std::make_unique<EmulatedNic>(mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); });
-  machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, *nic, "ne2000");
+  place_card(machine, spec, *nic, "ne2000", repost_data_port(machine));
   machine.add_interrupt_source();
   machine.post_writes(static_cast<std::uint16_t>(spec.port + hw::Ne2000::kDataPort),
                       kPostedDataPortBytes, true);
@@ -294,7 +331,7 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
                                 ": the guest reads the card's own MAC from its PROM");
   hw::PhysicalDevice& card = physical_card(spec, mac);
   auto nic = std::make_unique<PassthroughNic>(machine.name(), card, hw::Ne2000::kWindowPorts);
-  machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, nic->window(), "ne2000 passthrough");
+  place_card(machine, spec, nic->window(), "ne2000 passthrough", move_posted(nic->window()));
   nic->window().post_direct_writes(machine, spec.port, hw::Ne2000::kDataPort, kPostedDataPortBytes);
   card.set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.add_interrupt_source();
@@ -335,7 +372,7 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
     machine.inject_machine_check(event);
   };
   auto& share = monitor->add_guest(machine.name(), mac, spec.port, std::move(callbacks));
-  machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, share.window(), "ne2000 vpio");
+  place_card(machine, spec, share.window(), "ne2000 vpio", move_posted(share.window()));
   // Posted while the model leaves the data port direct (a checked DMA).
   share.window().post_direct_writes(machine, spec.port, hw::Ne2000::kDataPort,
                                     kPostedDataPortBytes);

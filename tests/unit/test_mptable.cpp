@@ -30,6 +30,7 @@ struct Decoded {
   std::map<std::uint8_t, std::string> buses;
   // (bus, bus irq) -> IOAPIC pin, for INT entries.
   std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint8_t> ints;
+  std::map<std::pair<std::uint8_t, std::uint8_t>, std::uint16_t> flags;
   std::map<std::uint8_t, std::uint8_t> local;  // LINT# -> type
   std::uint32_t ioapic_address = 0;
 };
@@ -65,6 +66,7 @@ Decoded decode(std::span<const std::uint8_t> t) {
     } else if (type == 3) {
       EXPECT_EQ(h[at + 1], 0);  // INT
       d.ints[{h[at + 4], h[at + 5]}] = h[at + 7];
+      d.flags[{h[at + 4], h[at + 5]}] = get<std::uint16_t>(h, at + 2);
       at += 8;
     } else if (type == 4) {
       d.local[h[at + 7]] = h[at + 1];
@@ -92,6 +94,7 @@ TEST(MpTable, NamesOneCpuOneIoApicAndTheIsaLinesIdentityMapped) {
       continue;
     }
     EXPECT_EQ(d.ints.at({mptable::kIsaBus, irq}), irq) << "ISA IRQ " << int(irq);
+    EXPECT_EQ(d.flags.at({mptable::kIsaBus, irq}), 0) << "ISA IRQ " << int(irq);  // conforms
   }
   EXPECT_EQ(d.local.at(0), 3);  // LINT0: ExtINT
   EXPECT_EQ(d.local.at(1), 1);  // LINT1: NMI
@@ -103,6 +106,12 @@ TEST(MpTable, RoutesEachPciFunctionsIntxToItsPin) {
   EXPECT_EQ(d.ints.at({mptable::kPciBus, 1 << 2}), 9);
   EXPECT_EQ(d.ints.at({mptable::kPciBus, 2 << 2}), 10);
   EXPECT_EQ(d.ints.at({mptable::kPciBus, (3 << 2) | 1}), 11);
+  EXPECT_EQ(d.flags.at({mptable::kPciBus, 1 << 2}), 0x5);  // edge, active high
+  // The pins PCI functions have are no ISA lines any more; the rest are.
+  EXPECT_FALSE(d.ints.contains({mptable::kIsaBus, 9}));
+  EXPECT_FALSE(d.ints.contains({mptable::kIsaBus, 10}));
+  EXPECT_FALSE(d.ints.contains({mptable::kIsaBus, 11}));
+  EXPECT_EQ(d.ints.at({mptable::kIsaBus, 4}), 4);
 }
 
 TEST(MpTable, RefusesARouteThatCannotExist) {
