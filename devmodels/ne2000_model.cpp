@@ -11,6 +11,7 @@ namespace reg = hw::ne2000;
 namespace {
 
 constexpr unsigned kPageShift = 8;
+constexpr std::uint32_t kMemoryEnd = reg::kMemoryStart + reg::kMemoryBytes;
 // The DP8390's remote DMA address is 16 bits wide and wraps.
 constexpr std::uint32_t kRemoteAddressMask = 0xffff;
 constexpr std::uint8_t kCrRunState = reg::kCrStart | reg::kCrStop;
@@ -41,7 +42,8 @@ std::string_view violation_name(Violation v) noexcept {
   switch (v) {
     case Violation::none: return "none";
     case Violation::remote_dma_outside_share: return "remote DMA outside the guest's share";
-    case Violation::transmit_outside_share: return "transmit outside the guest's transmit area";
+    case Violation::transmit_outside_share:
+      return "transmit of bytes outside the card's memory, or with a DMA in one command";
     case Violation::transmit_length: return "transmit of an impossible length";
     case Violation::not_initialised: return "card used before it was initialised";
     case Violation::remote_dma_stalled: return "remote DMA held the card too long";
@@ -162,10 +164,27 @@ Decision Ne2000Model::classify_transmit(const Ne2000GuestRegisters& r) const noe
   if (!initialised_) return refuse(Violation::not_initialised, start);
   if (r.tbcr < kMinTransmitBytes || r.tbcr > reg::kMaxWireFrameBytes)
     return refuse(Violation::transmit_length, start);
-  if (!in_tx_area(start, r)) return refuse(Violation::transmit_outside_share, start);
-  if (start + r.tbcr > view_tx_end(r))
-    return refuse(Violation::transmit_outside_share, view_tx_end(r));
-  return {Action::transmit, {}, {translate(start), r.tbcr}, false};
+  if (in_tx_area(start, r) && start + r.tbcr <= view_tx_end(r))
+    return {Action::transmit, {}, {translate(start), r.tbcr}, false};
+  // Elsewhere in the guest's own memory the frame is its own card's to send:
+  // the monitor sends a copy. Past the end of memory a card would read what
+  // is not there (or wrap into what is not the guest's).
+  if (start < reg::kMemoryStart || start + r.tbcr > kMemoryEnd)
+    return refuse(Violation::transmit_outside_share, start);
+  Decision d;
+  d.action = Action::transmit_copy;
+  d.card = {translate(view_tx_start()), r.tbcr};
+  d.view_address = static_cast<std::uint16_t>(start);
+  return d;
+}
+
+Ne2000Model::AreaPart Ne2000Model::tx_area_part(std::uint32_t view_address,
+                                                std::uint16_t bytes) const noexcept {
+  const std::uint32_t from = std::max(view_address, view_tx_start());
+  const std::uint32_t to = std::min(view_address + bytes, view_tx_end(regs_));
+  if (from >= to) return {};
+  return {static_cast<std::uint16_t>(from - view_address),
+          {translate(from), static_cast<std::uint16_t>(to - from)}};
 }
 
 Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
@@ -194,7 +213,8 @@ Decision Ne2000Model::on_command(std::uint8_t value) noexcept {
   // and so does a transmit: the monitor uses the card's DMA registers for it
   // (the source-address check), so the direct path must go first (issue 13).
   if (card_dma_ &&
-      ((dma != 0 && dma != reg::kCrSendPacket) || decision.action == Action::transmit)) {
+      ((dma != 0 && dma != reg::kCrSendPacket) || decision.action == Action::transmit ||
+       decision.action == Action::transmit_copy)) {
     decision.ends_card_dma = true;
     card_dma_ = false;
   }

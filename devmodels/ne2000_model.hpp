@@ -38,7 +38,8 @@ struct GuestLayout {
 enum class Violation : std::uint8_t {
   none = 0,
   remote_dma_outside_share = 1,  // leaves the transmit area it started in, or enters it
-  transmit_outside_share = 2,    // TPSR..TPSR+TBCR leaves the transmit area
+  transmit_outside_share = 2,    // TPSR..TPSR+TBCR leaves the card's memory (or a DMA and a
+                                 // transmit in one command)
   transmit_length = 3,           // TBCR of no Ethernet frame's length
   not_initialised = 7,           // DMA or transmit on the card before DCR and a start
   remote_dma_stalled = 8,        // a remote DMA held the card past the monitor's limit
@@ -62,6 +63,12 @@ enum class Action : std::uint8_t {
   // range from the card into the guest's own card, which serves the read.
   copy_from_card,
   transmit,  // CR.TXP: transmit from the transmit area on the card
+  // CR.TXP of a frame that is not wholly in the transmit area: in pages of
+  // the guest's own card that are not on the physical card (lib8390's
+  // second buffer where the card gives the guest one). The monitor sends a
+  // copy from the guest's transmit area on the card, then puts back what
+  // the copy overwrote.
+  transmit_copy,
   reset,     // the reset port: reset the guest's virtual card
 };
 
@@ -74,11 +81,15 @@ struct CardRange {
 struct Decision {
   Action action = Action::shadow;
   Verdict verdict;
-  CardRange card;  // start_card_dma, copy_from_card, transmit: the translated range
+  // start_card_dma, copy_from_card, transmit: the translated range;
+  // transmit_copy: where on the card the copy goes (the area's start), and
+  // the frame's length.
+  CardRange card;
   // start_card_dma: how many ports from the data port on may take the
   // guest's writes direct (kDataPortSpan or kDataPortWordSpan).
   std::uint16_t direct_ports = 0;
-  std::uint16_t view_address = 0;  // copy_from_card: where the range is in the guest's view
+  // copy_from_card, transmit_copy: where the range is in the guest's view.
+  std::uint16_t view_address = 0;
   // The write ends the guest's remote DMA on the card (an abort, a new
   // command, or a refused reprogramming of it): the monitor aborts it on the
   // card before anything else.
@@ -170,6 +181,15 @@ class Ne2000Model {
   const Ne2000GuestRegisters& registers() const noexcept { return regs_; }
   const GuestLayout& layout() const noexcept { return layout_; }
   CardContext card_context() const noexcept;
+
+  // The part of the guest's view [view_address, view_address + bytes) that
+  // lies in its transmit area now: how far into the range it starts, and
+  // where it is on the card (bytes 0: none of it).
+  struct AreaPart {
+    std::uint16_t offset = 0;
+    CardRange card;
+  };
+  AreaPart tx_area_part(std::uint32_t view_address, std::uint16_t bytes) const noexcept;
 
  private:
   std::uint32_t view_tx_start() const noexcept { return std::uint32_t{layout_.view_tx_page} << 8; }

@@ -271,6 +271,9 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
   } else if (d.action == Action::transmit) {
     if (!acquire_card_locked(lock, g)) return false;
     if (!transmit_locked(g, d)) return false;
+  } else if (d.action == Action::transmit_copy) {
+    if (!acquire_card_locked(lock, g)) return false;
+    if (!transmit_copy_locked(g, d)) return false;
   }
   g.shadow_.write(offset, 1, value);
   return true;
@@ -456,6 +459,31 @@ bool Ne2000Monitor::transmit_locked(Guest& g, const Decision& d) {
   return true;
 }
 
+// A frame in pages of the guest's own card that are not on the physical
+// card: its bytes come from the shadow, except any part in the transmit
+// area, which is on the card. The copy is sent from the start of the
+// guest's transmit area (the card finishes a transmit before the monitor
+// goes on), and what it overwrote there is put back, so the guest's own
+// card keeps every byte it wrote.
+bool Ne2000Monitor::transmit_copy_locked(Guest& g, const Decision& d) {
+  const hw::Ne2000State shadow = g.shadow_.save();
+  std::vector<std::uint8_t> frame(d.card.bytes);
+  const std::size_t at = d.view_address - reg::kMemoryStart;
+  std::copy_n(shadow.memory.begin() + static_cast<std::ptrdiff_t>(at), frame.size(), frame.begin());
+  const auto part = g.model_.tx_area_part(d.view_address, d.card.bytes);
+  if (part.card.bytes != 0)
+    card_read_memory(part.card.address,
+                     std::span(frame).subspan(part.offset, part.card.bytes));
+  // Whole words: the monitor's transfers are word-wide.
+  std::vector<std::uint8_t> saved((frame.size() + 1) & ~std::size_t{1});
+  card_read_memory(d.card.address, saved);
+  card_write_memory(d.card.address, frame);
+  const bool sent = transmit_locked(g, d);
+  card_write_memory(d.card.address, saved);
+  load_context_locked(g);
+  return sent;
+}
+
 // ---- The card ----
 
 void Ne2000Monitor::card_write(std::uint16_t offset, std::uint8_t value) {
@@ -477,6 +505,22 @@ void Ne2000Monitor::card_read_memory(std::uint16_t address, std::span<std::uint8
   std::vector<std::uint8_t> words(bytes);
   card_.read_string(kDataPort, 2, words);
   std::copy_n(words.begin(), out.size(), out.begin());
+  wait_card_isr(reg::kIsrRdc);
+  card_write(reg::kIsr, reg::kIsrRdc);
+  card_write(reg::kCr, kRun);
+}
+
+// A remote write of card memory by the monitor; the card must be free. An
+// odd length writes one byte more (word transfers), which callers allow for.
+void Ne2000Monitor::card_write_memory(std::uint16_t address, std::span<const std::uint8_t> bytes) {
+  if (loaded_ != nullptr) {
+    card_write(reg::kDcr, kMonitorDcr);
+    loaded_ = nullptr;
+  }
+  std::vector<std::uint8_t> words((bytes.size() + 1) & ~std::size_t{1});
+  std::copy(bytes.begin(), bytes.end(), words.begin());
+  program_card_dma(address, static_cast<std::uint16_t>(words.size()), reg::kCrRemoteWrite);
+  card_.write_string(kDataPort, 2, words);
   wait_card_isr(reg::kIsrRdc);
   card_write(reg::kIsr, reg::kIsrRdc);
   card_write(reg::kCr, kRun);

@@ -192,10 +192,12 @@ class Ne2000Monitor {
   void release_card_dma_locked();
   void sync_hooks_locked(Guest& g);
   bool transmit_locked(Guest& g, const devmodels::Decision& d);
+  bool transmit_copy_locked(Guest& g, const devmodels::Decision& d);
 
   void card_write(std::uint16_t offset, std::uint8_t value);
   std::uint8_t card_read(std::uint16_t offset);
   void card_read_memory(std::uint16_t address, std::span<std::uint8_t> out);
+  void card_write_memory(std::uint16_t address, std::span<const std::uint8_t> bytes);
   void program_card_dma(std::uint16_t address, std::uint16_t bytes, std::uint8_t command);
   std::uint8_t wait_card_isr(std::uint8_t bits);
   void program_card_locked();

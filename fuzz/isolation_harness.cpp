@@ -851,7 +851,12 @@ void IsolationHarness::check_data_port_touches() {
   for (const DataPortTouch& t : card_.touches()) {
     const Guest& g = t.honest_meanwhile ? *honest_ : owner;
     std::uint32_t low = area_start(g), high = area_end(g);
-    const bool bounded_by_range = hostile && t.write && !t.honest_meanwhile;
+    // Writes in a data-port step are the guest's DMA: bounded by the range
+    // validated for it. Those of a register step are the monitor's own (a
+    // frame sent as a copy from the guest's pages past its area, written at
+    // the area's start and put back): bounded by the area alone.
+    const bool data_port_step = access_offset_ + access_size_ > kDataPort;
+    const bool bounded_by_range = hostile && t.write && !t.honest_meanwhile && data_port_step;
     if (bounded_by_range) {
       if (!range_before_)
         breach(kDirectRange, std::string("the card's data port took a ") +

@@ -3,11 +3,13 @@
 // `vpio run`: its messages and init's line come out of COM1 as the guest's
 // console, and init's end comes back as vpio's exit status. Only the KVM lab
 // runs them: a PVM host cannot boot Linux, and vpio says so.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 
 #include "support.hpp"
+#include "vmm/kvm_identity.hpp"
 #include "tests/support/lab_kernel.hpp"
 
 namespace vpio::test {
@@ -17,6 +19,11 @@ class LinuxGuestTest : public KvmTest {
  protected:
   void SetUp() override {
     KvmTest::SetUp();
+    if (const std::string obstacle = linux_guest_obstacle(find_kvm_module("/sys/module"));
+        !obstacle.empty())
+      GTEST_SKIP() << "this KVM cannot boot a stock kernel (" << obstacle
+                   << "); LinuxOnThisKvm.IsRefusedInOneLineNamingTheLab checks vpio says so, and "
+                      "the KVM lab runs these tests";
     kernel_ = find_lab_kernel();
     if (kernel_.path.empty()) GTEST_SKIP() << kernel_.why_absent;
     initramfs_ = build_path("guests/linux/initramfs.cpio.gz");
@@ -39,6 +46,22 @@ class LinuxGuestTest : public KvmTest {
   LabKernel kernel_;
   std::string initramfs_;
 };
+
+// On a KVM that cannot boot Linux (PVM), `vpio run` says so in one line,
+// names --lab, and runs nothing.
+TEST(LinuxOnThisKvm, IsRefusedInOneLineNamingTheLab) {
+  const std::string obstacle = linux_guest_obstacle(find_kvm_module("/sys/module"));
+  if (obstacle.empty()) GTEST_SKIP() << "this KVM (" << find_kvm_module("/sys/module")
+                                     << ") has nothing known against Linux guests";
+  const LabKernel kernel = find_lab_kernel();
+  if (kernel.path.empty()) GTEST_SKIP() << kernel.why_absent;
+  const CommandResult result =
+      run_command(vpio_binary() + " run --no-lab --ram 256 " + kernel.path);
+  EXPECT_EQ(result.exit_code, 71) << result.output;
+  EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+  EXPECT_NE(result.output.find("add --lab"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("Linux version"), std::string::npos) << result.output;
+}
 
 // init's line carries the kernel's own uptime at /init: how long the boot took.
 void print_boot_time(const std::string& output) {

@@ -225,7 +225,7 @@ TEST_P(HostileTest, GetsAMachineCheckWhileTheOtherGuestCarriesOn) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Vpio, HostileTest,
-                         testing::Values("hostile_dma_count", "hostile_tx_other", "hostile_tx_end",
+                         testing::Values("hostile_dma_count", "hostile_tx_below", "hostile_tx_end",
                                          "hostile_uninit"),
                          [](const testing::TestParamInfo<const char*>& param_info) {
                            return std::string(param_info.param);

@@ -572,11 +572,43 @@ TEST_F(DmmHostile, ByteCountPastTheTransmitArea) {
   expect_only_the_good_frame_on_the_hub();
 }
 
-TEST_F(DmmHostile, TransmitFromAnotherGuestsPages) {
+// Pages of a guest's own card past its transmit area are its shadow's, not
+// the card's (there the card holds the next guest's area): a transmit from
+// them sends the guest's own bytes, copied onto its area on the card, never
+// its neighbour's, and is no violation (issue 15: lib8390's second buffer).
+TEST_F(DmmHostile, TransmitFromPagesPastItsAreaSendsItsOwnBytesNotTheNeighbours) {
   hostile_->bring_up();
   good_guest_writes_half();
-  hostile_->start_transmit(60, 0x46);
-  expect_machine_check(hostile_, Violation::transmit_outside_share, 0x4600, kCr);
+  good_guest_writes_the_rest();  // on the card, right after the hostile guest's area
+  const Bytes own = make_frame(kStationMac, kMacA, 300, 0x5a);
+  const Bytes own_image = FakeDriver::dma_image(own);
+  hostile_->start_remote(0x4600, static_cast<std::uint16_t>(own_image.size()), true);
+  hostile_->write_words(own_image);
+  ASSERT_EQ(hostile_->wait_for(kIsrRdc), kIsrRdc);
+  hostile_->start_transmit(FakeDriver::wire_bytes(own), 0x46);
+  ASSERT_EQ(hostile_->wait_for(kIsrPtx | kIsrTxe), kIsrPtx);
+  EXPECT_TRUE(hostile_.machine_checks().empty());
+  good_guest_transmits();
+  for (const auto& mc : good_.machine_checks())
+    ADD_FAILURE() << "the good guest got a machine check, status 0x" << std::hex << mc.status;
+  const auto heard = station_.frames();
+  ASSERT_EQ(heard.size(), 2u);
+  EXPECT_EQ(first_difference(heard[0], own), std::nullopt) << "the copied frame";
+  EXPECT_EQ(first_difference(heard[1], frame_), std::nullopt) << "the good frame was corrupted";
+}
+
+// A transmit from pages of its own card that are not on the card sends the
+// guest's own bytes, and must still name the guest as their source.
+TEST_F(DmmHostile, ACopiedTransmitIsCheckedForItsSourceToo) {
+  hostile_->bring_up();
+  const Bytes forged = make_frame(kStationMac, kMacB, 300, 0x5a);  // the good guest's MAC
+  const Bytes image = FakeDriver::dma_image(forged);
+  hostile_->start_remote(0x4600, static_cast<std::uint16_t>(image.size()), true);
+  hostile_->write_words(image);
+  ASSERT_EQ(hostile_->wait_for(kIsrRdc), kIsrRdc);
+  hostile_->start_transmit(FakeDriver::wire_bytes(forged), 0x46);
+  expect_machine_check(hostile_, Violation::foreign_source_address, 0x4606, kCr);
+  good_guest_writes_half();
   good_guest_writes_the_rest();
   good_guest_transmits();
   expect_only_the_good_frame_on_the_hub();

@@ -63,7 +63,7 @@ class DriverConformance : public DmmTest {
  protected:
   void SetUp() override {
     MonitorConfig config;
-    config.max_guests = 2;
+    config.max_guests = sharers_;
     config.tx_pages = static_cast<std::uint8_t>(default_tx_pages(config.max_guests));
     start(config);
     stock_ = add("stock", kMacA, kIoA, [this] { irq_raised_.store(true); });
@@ -76,6 +76,9 @@ class DriverConformance : public DmmTest {
     stop_other_traffic();
     monitor_->stop();
   }
+
+  // How many guests the card is shared by: its transmit areas follow.
+  unsigned sharers_ = 2;
 
   // Whether the stock guest's card raised its interrupt line since the
   // last call.
@@ -265,6 +268,31 @@ INSTANTIATE_TEST_SUITE_P(
                                    LinuxNe2kPci::kRealtekFdx | LinuxNe2kPci::kForceFdx},
                     Ne2kPciVariant{"SixteenBitClone", LinuxNe2kPci::kOnly16BitIo}),
     [](const testing::TestParamInfo<Ne2kPciVariant>& param_info) { return param_info.param.name; });
+
+// With 5 to 8 guests the card gives each one frame's area (6 pages):
+// lib8390's second buffer (0x46) is in pages of the guest's own card that
+// are not on the card, and its frames go out as copies (issue 15).
+class LinuxNe2kPciEightGuests : public LinuxConformance {
+ protected:
+  void SetUp() override {
+    sharers_ = 8;
+    LinuxConformance::SetUp();
+  }
+};
+
+TEST_F(LinuxNe2kPciEightGuests, BothBuffersWorkWhereTheCardHoldsOneFramePerGuest) {
+  ASSERT_EQ(stock_.guest->layout().tx_pages, 6) << "the area this test is about";
+  LinuxNe2kPci nic(stock_.window(), LinuxNe2kPci::kRealtekFdx);
+  ASSERT_TRUE(nic.ne2k_pci_init_one());
+  nic.ne2k_pci_open();
+  start_other_traffic();
+  exchange(nic, 0x30);
+  EXPECT_GT(nic.sends_from(LinuxNe2kPci::kStartPage), 0u);
+  EXPECT_GT(nic.sends_from(LinuxNe2kPci::kStartPage + Lib8390::kTxPages / 2), 0u)
+      << "the second buffer was never used";
+  EXPECT_EQ(nic.ei_get_stats().tx_packets, std::size(kSizes));
+  expect_clean(nic, wire_, nic.received());
+}
 
 using LinuxNe2kPciRecovery = LinuxConformance;
 

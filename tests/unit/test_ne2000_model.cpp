@@ -64,6 +64,7 @@ std::string action_name(Action a) {
     case Action::start_card_dma: return "start_card_dma";
     case Action::copy_from_card: return "copy_from_card";
     case Action::transmit: return "transmit";
+    case Action::transmit_copy: return "transmit_copy";
     case Action::reset: return "reset";
   }
   return "?";
@@ -380,10 +381,18 @@ TEST(Ne2000ModelHostile, WordModeDmaWhoseLastWordCrossesTheAreaEnd) {
   expect_refused(g, kCr, kStartWrite, Violation::remote_dma_outside_share, 0x4600);
 }
 
-TEST(Ne2000ModelHostile, TransmitFromPagesOutsideTheArea) {
+// A transmit from the guest's own pages that are not on the card (past its
+// one-frame area: lib8390's second buffer) is sent as a copy, not refused.
+TEST(Ne2000Model, TransmitFromPagesPastTheAreaIsSentAsACopy) {
   FakeGuest g = running_guest();
   program_transmit(g, 0x46, 60);
-  expect_refused(g, kCr, kTransmit, Violation::transmit_outside_share, 0x4600);
+  const Decision d = g.write(kCr, kTransmit);
+  EXPECT_EQ(action_name(d.action), "transmit_copy");
+  EXPECT_EQ(d.view_address, 0x4600);
+  EXPECT_EQ(d.card.address, g.model.layout().card_tx_page << 8)
+      << "the copy goes to the start of the area on the card";
+  EXPECT_EQ(d.card.bytes, 60);
+  EXPECT_EQ(g.model.tx_area_part(0x4600, 60).card.bytes, 0) << "none of it is on the card";
 }
 
 TEST(Ne2000ModelHostile, TransmitFromTheLastPageOfMemory) {
@@ -392,10 +401,22 @@ TEST(Ne2000ModelHostile, TransmitFromTheLastPageOfMemory) {
   expect_refused(g, kCr, kTransmit, Violation::transmit_outside_share, 0x7f00);
 }
 
-TEST(Ne2000ModelHostile, TransmitRunningPastTheAreaEnd) {
+// Partly in the area: the part on the card is found by tx_area_part.
+TEST(Ne2000Model, TransmitRunningPastTheAreaEndIsSentAsACopy) {
   FakeGuest g = running_guest();
   program_transmit(g, 0x44, 1514);
-  expect_refused(g, kCr, kTransmit, Violation::transmit_outside_share, 0x4600);
+  const Decision d = g.write(kCr, kTransmit);
+  EXPECT_EQ(action_name(d.action), "transmit_copy");
+  const auto part = g.model.tx_area_part(0x4400, 1514);
+  EXPECT_EQ(part.offset, 0);
+  EXPECT_EQ(part.card.address, (g.model.layout().card_tx_page << 8) + 0x400);
+  EXPECT_EQ(part.card.bytes, 0x200) << "pages 0x44 and 0x45";
+}
+
+TEST(Ne2000ModelHostile, TransmitFromBelowTheCardsMemory) {
+  FakeGuest g = running_guest();
+  program_transmit(g, 0x3f, 60);
+  expect_refused(g, kCr, kTransmit, Violation::transmit_outside_share, 0x3f00);
 }
 
 TEST(Ne2000ModelHostile, TransmitOfZeroBytes) {
@@ -632,7 +653,8 @@ TEST(Ne2000Model, TheTransmitAreaEndsWhereTheRingStarts) {
   program_dma(g, 0x4000, 0x700);
   expect_refused(g, kCr, kStartWrite, Violation::remote_dma_outside_share, 0x4600);
   program_transmit(g, 0x46, 60);
-  expect_refused(g, kCr, kTransmit, Violation::transmit_outside_share, 0x4600);
+  EXPECT_EQ(action_name(g.write(kCr, kTransmit).action), "transmit_copy")
+      << "the ring's pages are the guest's own: a copy";
 }
 
 }  // namespace
