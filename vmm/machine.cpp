@@ -15,8 +15,10 @@
 #include <iostream>
 #include <mutex>
 #include <stdexcept>
+#include <ctime>
 #include <thread>
 
+#include "hw/mc146818.hpp"
 #include "vmm/kvm_stats.hpp"
 #include "vmm/linux_boot.hpp"
 #include "vmm/mptable.hpp"
@@ -135,6 +137,32 @@ class Machine::ExitPort final : public PortDevice {
   std::optional<std::uint32_t>& status_;
 };
 
+// The CMOS clock of a Linux guest, telling the host's time. Without it
+// Linux's rtc-cmos probe reads all ones (update in progress, for ever) and
+// spins in mc146818_avoid_UIP for seconds of exits.
+class Machine::CmosClock final : public PortDevice {
+ public:
+  CmosClock() : chip_([] { return std::time(nullptr); }) {}
+  std::uint32_t port_read(std::uint16_t offset, unsigned size) noexcept override {
+    std::uint32_t value = 0;
+    for (unsigned i = 0; i < size && i < 4; ++i) {
+      const auto at = static_cast<std::uint16_t>(offset + i);
+      const std::uint32_t byte = at < hw::Mc146818::kPorts ? chip_.read(at) : 0xffu;
+      value |= byte << (8 * i);
+    }
+    return value;
+  }
+  void port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override {
+    for (unsigned i = 0; i < size && i < 4; ++i) {
+      const auto at = static_cast<std::uint16_t>(offset + i);
+      if (at < hw::Mc146818::kPorts) chip_.write(at, static_cast<std::uint8_t>(value >> (8 * i)));
+    }
+  }
+
+ private:
+  hw::Mc146818 chip_;
+};
+
 Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
     : config_(std::move(config)),
       kvm_identity_(describe(kvm)),
@@ -200,6 +228,8 @@ void Machine::load_linux(const Kvm& kvm) {
   ports_.add(SerialConsole::kPort, hw::Uart16550::kWindowPorts, *serial_, "com1");
   ++interrupt_sources_;
   pci_ = std::make_unique<PciPorts>(ports_);
+  cmos_ = std::make_unique<CmosClock>();
+  ports_.add(hw::Mc146818::kIndexPort, hw::Mc146818::kPorts, *cmos_, "cmos");
 }
 
 unsigned Machine::add_pci_io_function(const hw::PciIdentity& identity, PortDevice& window,

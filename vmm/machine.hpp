@@ -152,6 +152,7 @@ class Machine final : public PostedWrites {
 
  private:
   class ExitPort;
+  class CmosClock;
   enum class Step { resume, finished };
 
   Step handle_exit(GuestOutcome& outcome);
@@ -188,6 +189,7 @@ class Machine final : public PostedWrites {
   std::unique_ptr<ExitPort> exit_port_;
   std::unique_ptr<SerialConsole> serial_;  // Linux guests
   std::unique_ptr<PciPorts> pci_;          // Linux guests
+  std::unique_ptr<CmosClock> cmos_;        // Linux guests
   ExitCounters counters_;
   std::unique_ptr<ExitProfile> profile_;
   std::unique_ptr<X86Disassembler> disassembler_;  // when profiling
