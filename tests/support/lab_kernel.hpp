@@ -16,6 +16,7 @@ namespace vpio::test {
 struct LabKernel {
   std::string path;        // .../boot/vmlinuz-VERSION, empty when none was found
   std::string why_absent;  // where it was looked for, when path is empty
+  std::string module_dir;  // its package's .../lib/modules/VERSION, empty if it has none
 };
 
 inline std::string vmlinuz_in(const std::filesystem::path& package_dir) {
@@ -26,13 +27,25 @@ inline std::string vmlinuz_in(const std::filesystem::path& package_dir) {
   return {};
 }
 
+// PKG/lib/modules/VERSION or PKG/usr/lib/modules/VERSION, the one with a
+// kernel/ tree (as lab/kvm-lab's kernel_module_dir); empty when none.
+inline std::string module_dir_in(const std::filesystem::path& package_dir) {
+  for (const char* modules : {"lib/modules", "usr/lib/modules"}) {
+    std::error_code error;
+    for (std::filesystem::directory_iterator it(package_dir / modules, error), end;
+         !error && it != end; it.increment(error))
+      if (std::filesystem::is_directory(it->path() / "kernel", error)) return it->path().string();
+  }
+  return {};
+}
+
 inline LabKernel find_lab_kernel() {
   namespace fs = std::filesystem;
   if (const char* modules = std::getenv("VPIO_LAB_MODULES"); modules != nullptr && *modules) {
     // PKG/lib/modules/VERSION (or PKG/usr/lib/modules/VERSION).
     for (fs::path dir = fs::path(modules).parent_path(); !dir.empty() && dir != dir.root_path();
          dir = dir.parent_path())
-      if (const std::string found = vmlinuz_in(dir); !found.empty()) return {found, {}};
+      if (const std::string found = vmlinuz_in(dir); !found.empty()) return {found, {}, modules};
   }
   fs::path cache;
   if (const char* env = std::getenv("VPIO_LAB_CACHE"); env != nullptr && *env)
@@ -51,10 +64,12 @@ inline LabKernel find_lab_kernel() {
     return fs::last_write_time(a / ".complete", e) > fs::last_write_time(b / ".complete", e);
   });
   for (const auto& dir : complete)
-    if (const std::string found = vmlinuz_in(dir); !found.empty()) return {found, {}};
+    if (const std::string found = vmlinuz_in(dir); !found.empty())
+      return {found, {}, module_dir_in(dir)};
   return {{},
           "no Debian kernel in the KVM lab's cache (" + (cache / "kernels").string() +
-              "/*/boot/vmlinuz-*; lab/kvm-lab fetches it on its first run)"};
+              "/*/boot/vmlinuz-*; lab/kvm-lab fetches it on its first run)",
+          {}};
 }
 
 }  // namespace vpio::test
