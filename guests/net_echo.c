@@ -1,7 +1,8 @@
 /* The echo end of the network test: announces itself by broadcast until DATA
    arrives, echoes every good DATA frame addressed to it, acknowledges DONE and
    checks the sender's count. Protocol and exit statuses: net_proto.h.
-   Polling by default; -DNET_USE_INTERRUPTS halts between frames instead.
+   Polling by default; -DNET_USE_INTERRUPTS halts between frames instead,
+   woken by the card or the timer, whose ticks bound every wait.
    -DNET_ANNOUNCE_TO_GUEST=k announces by unicast to guest k's default MAC
    (52:54:00:12:34:56 + k) instead, so that only that guest's sender answers
    when several share the wire. */
@@ -11,13 +12,7 @@
 
 #define NIC_IOBASE 0x300
 #define NIC_IRQ 9
-/* Polls (ISR reads, one exit each) between ANNOUNCEs until DATA arrives. */
-#define ANNOUNCE_INTERVAL_POLLS 2000
 #define MAX_ANNOUNCES 500
-/* Silence from the sender, once it has started, that ends the test. */
-#define IDLE_POLLS 1000000
-/* After DONE_ACK, how long to stay to answer a DONE sent again. */
-#define LINGER_POLLS 2000
 #define PROGRESS_EVERY 500
 #define MAX_REPORTED_BAD 5
 
@@ -48,6 +43,31 @@ struct echo_stats {
 
 static struct echo_stats stats;
 
+/* Timeouts: while polling, in ISR reads (one VM exit each); with
+   interrupts, in ticks of the timer. ANNOUNCE_INTERVAL: between ANNOUNCEs
+   until DATA arrives. IDLE: silence from the sender, once it has started,
+   that ends the test. LINGER: after DONE_ACK, how long to stay to answer
+   a DONE sent again. */
+#ifdef NET_USE_INTERRUPTS
+#define TIMER_HZ 50
+#define MS_PER_SECOND 1000
+#define TICKS(ms) ((uint64_t)(ms)*TIMER_HZ / MS_PER_SECOND)
+#define ANNOUNCE_INTERVAL TICKS(200)
+#define IDLE TICKS(60000)
+#define LINGER TICKS(500)
+static uint64_t clock_now(void) { return timer_ticks(); }
+static int receive_frame(uint64_t until) { return ne_receive_until(&card, rx, sizeof rx, until); }
+#else
+#define ANNOUNCE_INTERVAL 2000
+#define IDLE 1000000
+#define LINGER 2000
+static uint64_t clock_now(void) { return card.counters.polls; }
+static int receive_frame(uint64_t until) {
+  uint64_t now = card.counters.polls;
+  return now >= until ? 0 : ne_receive_wait(&card, rx, sizeof rx, (uint32_t)(until - now));
+}
+#endif
+
 static int send_control(const uint8_t* dst, uint8_t type, uint32_t sequence) {
   size_t len = net_build_frame(tx, dst, card.mac, type, sequence, 0);
   int status = ne_send(&card, tx, len);
@@ -57,9 +77,6 @@ static int send_control(const uint8_t* dst, uint8_t type, uint32_t sequence) {
 
 static void on_data(size_t len) {
   const struct net_header* h = (const struct net_header*)rx;
-#ifdef NET_USE_INTERRUPTS
-  if (!stats.seen_data) ne_enable_interrupts(&card, NIC_IRQ);
-#endif
   stats.seen_data = 1;
   int check = net_check_frame(rx, len);
   if (check != NET_OK) {
@@ -75,6 +92,8 @@ static void on_data(size_t len) {
     if (++stats.data_frames % PROGRESS_EVERY == 0)
       printf("echo: %u data frames\n", stats.data_frames);
   } else {
+    /* The sender sent it again: our echo, or its DATA, was lost or late.
+       Echo it again; the sender takes one echo and counts the other a stray. */
     ++stats.duplicates;
   }
   size_t echo_len = net_frame_bytes(h->length);
@@ -113,9 +132,13 @@ static int finish(void) {
       stats.data_frames, stats.bad, stats.echoes, stats.duplicates, stats.skipped,
       stats.send_errors, stats.done_count);
   ne_print_counters(&card, "echo");
+#ifdef NET_USE_INTERRUPTS
+  printf("echo: timer ticks %llu\n", (unsigned long long)timer_ticks());
+#endif
   if (stats.send_errors) return NET_ECHO_STATUS_SEND;
   if (stats.bad) return NET_ECHO_STATUS_BAD_FRAMES;
   if (stats.data_frames != stats.done_count || stats.skipped) return NET_ECHO_STATUS_COUNT;
+  if (card.counters.lost_interrupts != 0) return NET_ECHO_STATUS_LOST_INTERRUPT;
   return 0;
 }
 
@@ -126,18 +149,17 @@ int main(void) {
          card.mac[1], card.mac[2], card.mac[3], card.mac[4], card.mac[5]);
   if (ne_init(&card, NE_MODE_BROADCAST) < 0) return NET_ECHO_STATUS_INIT;
 #ifdef NET_USE_INTERRUPTS
-  /* Interrupts only from the first DATA on: the guest has no timer, so an
-     ANNOUNCE sent before the sender's card was receiving would never be
-     repeated by a guest waiting in hlt, and both would wait for ever. The
-     announce phase polls and re-announces; the data phase halts. */
-  print("echo: interrupt mode once DATA comes\n");
+  /* An ANNOUNCE sent before the sender's card was receiving is lost: the
+     timer's ticks end the wait and the echo announces again. */
+  timer_start(TIMER_HZ);
+  ne_enable_interrupts(&card, NIC_IRQ);
+  printf("echo: interrupt mode, timer at %u Hz\n", timer_hz());
 #endif
 
   uint32_t announces = 0;
   send_control(announce_mac, NET_MSG_ANNOUNCE, announces++);
   while (!stats.seen_done) {
-    int len = ne_receive_wait(&card, rx, sizeof rx,
-                              stats.seen_data ? IDLE_POLLS : ANNOUNCE_INTERVAL_POLLS);
+    int len = receive_frame(clock_now() + (stats.seen_data ? IDLE : ANNOUNCE_INTERVAL));
     if (len > 0) {
       on_frame(len);
     } else if (len == 0 && stats.seen_data) {
@@ -153,14 +175,11 @@ int main(void) {
       send_control(announce_mac, NET_MSG_ANNOUNCE, announces++);
     }
   }
-#ifndef NET_USE_INTERRUPTS
-  /* Answer a DONE the sender repeats; without a timer an interrupt-mode
-     guest could not stop waiting, so it leaves at once. */
+  /* Answer a DONE the sender repeats (our DONE_ACK was lost). */
   for (;;) {
-    int len = ne_receive_wait(&card, rx, sizeof rx, LINGER_POLLS);
+    int len = receive_frame(clock_now() + LINGER);
     if (len == 0) break;
     if (len > 0) on_frame(len);
   }
-#endif
   return finish();
 }

@@ -56,11 +56,12 @@ extern "C" {
    that `vpio run`'s first non-zero status names guest and cause. */
 #define NET_ECHO_STATUS_NO_CARD 0x11
 #define NET_ECHO_STATUS_INIT 0x12
-#define NET_ECHO_STATUS_NO_DATA 0x13    /* no DATA ever came */
-#define NET_ECHO_STATUS_BAD_FRAMES 0x14 /* a DATA frame failed its checks */
-#define NET_ECHO_STATUS_COUNT 0x15      /* DONE's count differs from frames seen */
-#define NET_ECHO_STATUS_NO_DONE 0x16    /* the sender went quiet before DONE */
-#define NET_ECHO_STATUS_SEND 0x17       /* the card failed to transmit */
+#define NET_ECHO_STATUS_NO_DATA 0x13        /* no DATA ever came */
+#define NET_ECHO_STATUS_BAD_FRAMES 0x14     /* a DATA frame failed its checks */
+#define NET_ECHO_STATUS_COUNT 0x15          /* DONE's count differs from frames seen */
+#define NET_ECHO_STATUS_NO_DONE 0x16        /* the sender went quiet before DONE */
+#define NET_ECHO_STATUS_SEND 0x17           /* the card failed to transmit */
+#define NET_ECHO_STATUS_LOST_INTERRUPT 0x18 /* as NET_SENDER_STATUS_LOST_INTERRUPT */
 #define NET_SENDER_STATUS_NO_CARD 0x21
 #define NET_SENDER_STATUS_INIT 0x22
 #define NET_SENDER_STATUS_NO_ANNOUNCE 0x23 /* never learned the echo's MAC */
@@ -69,6 +70,9 @@ extern "C" {
 #define NET_SENDER_STATUS_RETRANSMITS 0x26 /* all intact, but only after retransmits */
 #define NET_SENDER_STATUS_NO_DONE_ACK 0x27 /* the echo never acknowledged DONE */
 #define NET_SENDER_STATUS_GAVE_UP 0x28     /* too many frames lost in a row */
+/* The driver found an event whose interrupt never came (ne2000.h,
+   lost_interrupts): the exchange may have completed, by timeouts. */
+#define NET_SENDER_STATUS_LOST_INTERRUPT 0x29
 
 struct net_header {
   uint8_t dst[NET_MAC_BYTES];

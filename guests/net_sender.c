@@ -2,7 +2,9 @@
    ANNOUNCE, sends NET_FRAME_COUNT DATA frames stop-and-wait, checks every
    byte of each ECHO, then DONE / DONE_ACK. Protocol and exit statuses:
    net_proto.h. Variants by compile definitions: NET_FRAME_COUNT,
-   NET_FRAME_SIZE (0: mixed sizes 60..1514), NET_USE_INTERRUPTS. */
+   NET_FRAME_SIZE (0: mixed sizes 60..1514), NET_USE_INTERRUPTS (halts
+   between frames, woken by the card or the timer, whose ticks bound every
+   wait as a real driver's timeouts do). */
 #include "ne2000/ne2000.h"
 #include "net_proto.h"
 #include "runtime/guest.h"
@@ -16,8 +18,6 @@
 
 #define NIC_IOBASE 0x300
 #define NIC_IRQ 9
-#define ANNOUNCE_WAIT_POLLS 400000
-#define ECHO_TIMEOUT_POLLS 100000
 #define MAX_RETRANSMITS 3
 #define MAX_LOST_IN_A_ROW 5
 #define PROGRESS_EVERY 250
@@ -46,6 +46,26 @@ struct sender_stats {
 
 static struct sender_stats stats;
 
+/* Timeouts: while polling, in ISR reads (one VM exit each); with
+   interrupts, in ticks of the timer. */
+#ifdef NET_USE_INTERRUPTS
+#define TIMER_HZ 50
+#define MS_PER_SECOND 1000
+#define TICKS(ms) ((uint64_t)(ms)*TIMER_HZ / MS_PER_SECOND)
+#define ANNOUNCE_WAIT TICKS(60000)
+#define ECHO_TIMEOUT TICKS(2000)
+static uint64_t clock_now(void) { return timer_ticks(); }
+static int receive_frame(uint64_t until) { return ne_receive_until(&card, rx, sizeof rx, until); }
+#else
+#define ANNOUNCE_WAIT 400000
+#define ECHO_TIMEOUT 100000
+static uint64_t clock_now(void) { return card.counters.polls; }
+static int receive_frame(uint64_t until) {
+  uint64_t now = card.counters.polls;
+  return now >= until ? 0 : ne_receive_wait(&card, rx, sizeof rx, (uint32_t)(until - now));
+}
+#endif
+
 static size_t frame_size(uint32_t i) {
   if (NET_FRAME_SIZE != 0) return NET_FRAME_SIZE;
   switch (i % MIXED_PERIOD) {
@@ -56,14 +76,12 @@ static size_t frame_size(uint32_t i) {
   }
 }
 
-/* Waits up to max_polls for a frame of our protocol addressed to us; returns
-   its length, 0 on timeout. */
-static int receive_ours(uint32_t max_polls) {
-  uint64_t start = card.counters.polls;
+/* Waits until `until` (clock_now) for a frame of our protocol addressed to
+   us; returns its length, 0 on timeout. */
+static int receive_ours(uint64_t until) {
   for (;;) {
-    uint64_t used = card.counters.polls - start;
-    if (used >= max_polls) return 0;
-    int len = ne_receive_wait(&card, rx, sizeof rx, max_polls - (uint32_t)used);
+    if (clock_now() >= until) return 0;
+    int len = receive_frame(until);
     if (len == 0) return 0;
     if (len < 0) continue;
     const struct net_header* h = (const struct net_header*)rx;
@@ -90,10 +108,9 @@ static int echo_is_intact(const uint8_t* sent, size_t data_len, size_t len) {
 }
 
 static int learn_echo_mac(void) {
-  uint64_t start = card.counters.polls;
-  while (card.counters.polls - start < ANNOUNCE_WAIT_POLLS) {
-    uint32_t left = ANNOUNCE_WAIT_POLLS - (uint32_t)(card.counters.polls - start);
-    int len = receive_ours(left);
+  uint64_t until = clock_now() + ANNOUNCE_WAIT;
+  while (clock_now() < until) {
+    int len = receive_ours(until);
     if (len == 0) break;
     const struct net_header* h = (const struct net_header*)rx;
     if (h->type == NET_MSG_ANNOUNCE && net_check_frame(rx, (size_t)len) == NET_OK) {
@@ -110,7 +127,9 @@ static int learn_echo_mac(void) {
 #define EXCHANGE_LOST 2
 #define EXCHANGE_SEND_FAILED 3
 
-/* Sends DATA seq and waits for its echo, retransmitting on timeouts. */
+/* Sends DATA seq and waits for its echo, retransmitting on timeouts. The
+   echo of an earlier transmission of a frame (late, or answered twice) is
+   a stray: only the awaited sequence number ends the wait. */
 static int exchange(uint32_t seq) {
   size_t size = frame_size(seq);
   size_t data_len = size - NET_HEADER_BYTES;
@@ -127,9 +146,9 @@ static int exchange(uint32_t seq) {
       printf("sender: sending seq %u failed (%d)\n", seq, status);
       return EXCHANGE_SEND_FAILED;
     }
-    uint64_t start = card.counters.polls;
-    while (card.counters.polls - start < ECHO_TIMEOUT_POLLS) {
-      int got = receive_ours(ECHO_TIMEOUT_POLLS - (uint32_t)(card.counters.polls - start));
+    uint64_t until = clock_now() + ECHO_TIMEOUT;
+    while (clock_now() < until) {
+      int got = receive_ours(until);
       if (got == 0) break;
       const struct net_header* h = (const struct net_header*)rx;
       if (h->type != NET_MSG_ECHO || h->sequence != seq) {
@@ -150,9 +169,10 @@ static int say_done(void) {
   for (unsigned attempt = 0; attempt <= MAX_RETRANSMITS; ++attempt) {
     size_t len = net_build_frame(tx, echo_mac, card.mac, NET_MSG_DONE, stats.sent, 0);
     if (ne_send(&card, tx, len) < 0) return -1;
-    uint64_t start = card.counters.polls;
-    while (card.counters.polls - start < ECHO_TIMEOUT_POLLS) {
-      int got = receive_ours(ECHO_TIMEOUT_POLLS - (uint32_t)(card.counters.polls - start));
+    if (attempt > 0) print("sender: DONE not acknowledged, sending it again\n");
+    uint64_t until = clock_now() + ECHO_TIMEOUT;
+    while (clock_now() < until) {
+      int got = receive_ours(until);
       if (got == 0) break;
       const struct net_header* h = (const struct net_header*)rx;
       if (h->type == NET_MSG_DONE_ACK) {
@@ -173,8 +193,9 @@ int main(void) {
          NET_FRAME_COUNT, NET_FRAME_SIZE ? "one size" : "mixed sizes");
   if (ne_init(&card, NE_MODE_BROADCAST) < 0) return NET_SENDER_STATUS_INIT;
 #ifdef NET_USE_INTERRUPTS
+  timer_start(TIMER_HZ);
   ne_enable_interrupts(&card, NIC_IRQ);
-  print("sender: interrupt mode\n");
+  printf("sender: interrupt mode, timer at %u Hz\n", timer_hz());
 #endif
 
   if (learn_echo_mac() < 0) {
@@ -226,8 +247,12 @@ int main(void) {
       stats.sent, stats.intact, stats.bad, stats.retransmits, stats.lost, stats.strays,
       stats.min_size, stats.max_size);
   ne_print_counters(&card, "sender");
+#ifdef NET_USE_INTERRUPTS
+  printf("sender: timer ticks %llu\n", (unsigned long long)timer_ticks());
+#endif
   if (status != 0) return status;
   if (stats.intact != NET_FRAME_COUNT) return NET_SENDER_STATUS_NOT_INTACT;
+  if (card.counters.lost_interrupts != 0) return NET_SENDER_STATUS_LOST_INTERRUPT;
   if (stats.retransmits != 0) return NET_SENDER_STATUS_RETRANSMITS;
   return 0;
 }

@@ -181,6 +181,9 @@ Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
     vcpu_.set_cpuid(kvm.supported_cpuid());
     vcpu_.setup_machine_check(kvm.mce_capabilities(), kMachineCheckBanks);
     enter_long_mode(memory_, vcpu_, layout::kImageBase);
+    pit_ = std::make_unique<PitTimer>([this] { raise_irq(PitTimer::kIrq); },
+                                      [this] { add_interrupt_source(); });
+    ports_.add(PitTimer::kBasePort, hw::Pit8254::kWindowPorts, *pit_, "pit");
   }
   if (config_.coalesced_pio) {
     // KVM_CAP_COALESCED_MMIO reports the ring's page offset in the mapping.
@@ -367,6 +370,7 @@ GuestOutcome Machine::run() noexcept {
       }
     }
   }
+  if (pit_) pit_->stop();  // a guest that has ended takes no more ticks
   {
     std::lock_guard lock(events_mutex_);
     running_ = false;
@@ -812,10 +816,12 @@ void Machine::deliver_pending_events() noexcept {
   if (inject) {
     const auto irq = static_cast<unsigned>(__builtin_ctz(irqs));
     pending_irqs_.fetch_and(~(1u << irq), std::memory_order_acq_rel);
-    if (vcpu_.inject_interrupt(static_cast<std::uint8_t>(kIrqVectorBase + irq)) == 0)
+    if (vcpu_.inject_interrupt(static_cast<std::uint8_t>(kIrqVectorBase + irq)) == 0) {
       counters_.interrupts_injected.fetch_add(1, std::memory_order_relaxed);
-    else
+      counters_.interrupts_by_irq[irq].fetch_add(1, std::memory_order_relaxed);
+    } else {
       pending_irqs_.fetch_or(1u << irq, std::memory_order_acq_rel);  // try again next entry
+    }
   }
   state.request_interrupt_window = pending_irqs_.load(std::memory_order_acquire) != 0 ? 1 : 0;
 }
@@ -827,6 +833,7 @@ void Machine::raise_irq(unsigned irq) noexcept {
     vm_.set_irq_line(irq, true);
     vm_.set_irq_line(irq, false);
     counters_.interrupts_injected.fetch_add(1, std::memory_order_relaxed);
+    counters_.interrupts_by_irq[irq].fetch_add(1, std::memory_order_relaxed);
     return;
   }
   pending_irqs_.fetch_or(1u << irq, std::memory_order_acq_rel);

@@ -26,6 +26,7 @@
 #include "vmm/kvm.hpp"
 #include "vmm/kvm_identity.hpp"
 #include "vmm/pci_ports.hpp"
+#include "vmm/pit_timer.hpp"
 
 namespace vpio {
 
@@ -83,6 +84,7 @@ struct ExitCounters {
   std::atomic<std::uint64_t> ring_drains{0};         // exits that found posted writes waiting
   std::atomic<std::uint64_t> unclaimed_accesses{0};  // ports no device serves
   std::atomic<std::uint64_t> interrupts_injected{0};
+  std::array<std::atomic<std::uint64_t>, kIrqLines> interrupts_by_irq{};  // of which, per ISA line
   std::atomic<std::uint64_t> injections_held_in_shadow{0};  // KVM said ready inside an sti shadow
   std::atomic<std::uint64_t> machine_checks_delivered{0};
 };
@@ -221,6 +223,9 @@ class Machine final : public PostedWrites {
   bool halt_watch_done_ = false;  // under events_mutex_
   pthread_t thread_{};
   std::optional<std::uint32_t> exit_status_;
+  // Flat guests' 8254 (Linux guests have KVM's). Last: its thread, which
+  // raises IRQ 0 here, stops before anything it touches goes.
+  std::unique_ptr<PitTimer> pit_;
 };
 
 // "io", "hlt", "mmio", ... for KVM_EXIT_* values; "other" for the rest.

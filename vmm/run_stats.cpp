@@ -56,6 +56,10 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
       if (name == "other") name += "_" + std::to_string(reason);
       by_reason[name] = n;
     }
+    // Only the lines that had any: "0" the PIT's tick, "9" a card's, ...
+    nlohmann::json by_irq = nlohmann::json::object();
+    for (unsigned irq = 0; irq < kIrqLines; ++irq)
+      if (const auto n = c.interrupts_by_irq[irq].load(); n != 0) by_irq[std::to_string(irq)] = n;
     nlohmann::json nics = nlohmann::json::array();
     for (const EmulatedNic* nic : nics_of[i].emulated) {
       auto counts = const_cast<EmulatedNic*>(nic)->chip().counters();
@@ -122,6 +126,7 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                       {"coalesced_ring_drains", c.ring_drains.load()},
                       {"unclaimed_port_accesses", c.unclaimed_accesses.load()},
                       {"interrupts_injected", c.interrupts_injected.load()},
+                      {"interrupts_injected_by_irq", by_irq},
                       {"interrupts_held_in_shadow", c.injections_held_in_shadow.load()},
                       {"machine_checks_delivered", c.machine_checks_delivered.load()},
                       {"nics", nics}});

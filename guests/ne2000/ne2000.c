@@ -13,6 +13,14 @@
 #define NE_STOP_POLLS 2000
 #define NE_INTERRUPT_EVENTS (NE_ISR_PRX | NE_ISR_PTX | NE_ISR_RXE | NE_ISR_TXE | NE_ISR_OVW)
 #define NE_DCR_VALUE (NE_DCR_WTS | NE_DCR_LS | NE_DCR_FT1)
+/* lib8390's bound on the handler's loop over ISR ("too much work"). */
+#define NE_HANDLER_ROUNDS 10
+/* With the timer: how long a transmit may take before ne_send gives up. */
+#define NE_TX_TIMEOUT_MS 2000
+/* How long a timed-out wait gives an interrupt for an event it found in
+   ISR to arrive (one that is on its way takes microseconds). */
+#define NE_LATE_INTERRUPT_TICKS 2
+#define NE_MS_PER_SECOND 1000
 
 static struct ne_card* interrupt_card;
 
@@ -22,6 +30,11 @@ static void reg_write(const struct ne_card* card, uint16_t offset, uint8_t value
 
 static uint8_t reg_read(const struct ne_card* card, uint16_t offset) {
   return inb((uint16_t)(card->iobase + offset));
+}
+
+static void set_imr(struct ne_card* card, uint8_t imr) {
+  card->imr_now = imr;
+  reg_write(card, NE_P0_IMR, imr);
 }
 
 /* The run bits of every CR write: lib8390 sometimes writes neither, which a
@@ -144,7 +157,7 @@ int ne_probe(struct ne_card* card, uint16_t iobase) {
   reg_write(card, NE_P0_DCR, NE_DCR_VALUE);
   reg_write(card, NE_P0_RBCR0, 0);
   reg_write(card, NE_P0_RBCR1, 0);
-  reg_write(card, NE_P0_IMR, 0);
+  set_imr(card, 0);
   reg_write(card, NE_P0_ISR, NE_ISR_ALL);
   reg_write(card, NE_P0_RCR, NE_RCR_MON);
   reg_write(card, NE_P0_TCR, NE_TCR_LOOPBACK_INTERNAL);
@@ -200,7 +213,7 @@ int ne_init(struct ne_card* card, uint8_t mode) {
   reg_write(card, NE_P0_BNRY, ring_page_before(card->next_page));
   reg_write(card, NE_P0_PSTOP, NE_RX_STOP_PAGE);
   reg_write(card, NE_P0_ISR, NE_ISR_ALL);
-  reg_write(card, NE_P0_IMR, 0);
+  set_imr(card, 0);
 
   command(card, NE_CR_RD_ABORT | NE_CR_PAGE1);
   for (unsigned i = 0; i < NE_MAC_BYTES; ++i)
@@ -217,7 +230,7 @@ int ne_init(struct ne_card* card, uint8_t mode) {
 
   /* Start; the transmitter and receiver go on only after STA (3c503 manual). */
   reg_write(card, NE_P0_ISR, NE_ISR_ALL);
-  reg_write(card, NE_P0_IMR, card->imr);
+  set_imr(card, card->imr);
   card->running = 1;
   command(card, NE_CR_RD_ABORT | NE_CR_PAGE0);
   reg_write(card, NE_P0_TCR, NE_TCR_NORMAL);
@@ -231,32 +244,75 @@ int ne_init(struct ne_card* card, uint8_t mode) {
 
 /* ---- Waiting and interrupts ---- */
 
+/* With interrupts the handler alone reads ISR for events: a wait that read
+   it too would take events whose interrupt is still to come, and an edge
+   lost on the way would go unnoticed. */
 uint8_t ne_wait(struct ne_card* card, uint8_t events, uint32_t max_polls) {
   for (uint32_t poll = 0; poll < max_polls; ++poll) {
     uint8_t pending = card->irq_events & events;
     if (pending) return pending;
+    if (card->irq >= 0) {
+      /* Interrupts open only here, with the card on page 0 and no DMA. An
+         edge that came while they were closed is delivered at once. */
+      wait_for_interrupt();
+      continue;
+    }
     ++card->counters.polls;
     pending = reg_read(card, NE_P0_ISR) & events;
     if (pending) return pending;
-    /* Interrupts open only here, with the card on page 0 and no DMA. An
-       edge that came while they were closed is delivered at once. */
-    if (card->irq >= 0) wait_for_interrupt();
   }
   return 0;
 }
 
-/* Records and acknowledges what the card reports, so the (edge-triggered)
-   line drops and the next event raises it again. OVW is masked rather than
-   acknowledged: lib8390 acks it only once the ring is drained. */
+/* A timed-out wait with interrupts: an event pending in ISR is either one
+   whose interrupt is on its way, or one whose edge was lost. */
+static uint8_t check_lost_interrupt(struct ne_card* card, uint8_t events) {
+  uint8_t pending = reg_read(card, NE_P0_ISR) & events & card->imr_now;
+  if (pending == 0) return 0;
+  uint64_t until = timer_ticks() + NE_LATE_INTERRUPT_TICKS;
+  while ((card->irq_events & pending) == 0 && timer_ticks() < until) wait_for_interrupt();
+  if (card->irq_events & pending) return card->irq_events & events;
+  ++card->counters.lost_interrupts;
+  printf("ne2000: ISR 0x%x pending and unmasked, but no interrupt came: a lost edge\n", pending);
+  reg_write(card, NE_P0_ISR, (uint8_t)(pending & ~NE_ISR_OVW));
+  card->irq_events |= pending;
+  return pending;
+}
+
+uint8_t ne_wait_until(struct ne_card* card, uint8_t events, uint64_t until_tick) {
+  for (;;) {
+    uint8_t pending = card->irq_events & events;
+    if (pending) return pending;
+    if (timer_ticks() >= until_tick) return card->irq >= 0 ? check_lost_interrupt(card, events) : 0;
+    if (card->irq >= 0) {
+      wait_for_interrupt();
+      continue;
+    }
+    ++card->counters.polls;
+    pending = reg_read(card, NE_P0_ISR) & events;
+    if (pending) return pending;
+    __asm__ volatile("sti; nop; cli" ::: "memory"); /* let a tick in */
+  }
+}
+
+/* Records and acknowledges what the card reports until ISR reads clear of
+   unmasked events, as lib8390's handler loops: then the (edge-triggered)
+   line has dropped and the next event raises it again; an event that came
+   between a read and its ack would otherwise keep the line up, edgeless.
+   OVW is masked rather than acknowledged: lib8390 acks it only once the
+   ring is drained. */
 static void ne_interrupt(unsigned irq) {
   struct ne_card* card = interrupt_card;
   if (card == 0 || (int)irq != card->irq) return;
   ++card->counters.interrupts;
-  uint8_t isr = reg_read(card, NE_P0_ISR) & NE_INTERRUPT_EVENTS;
-  uint8_t ack = isr & (uint8_t)~NE_ISR_OVW;
-  if (ack) reg_write(card, NE_P0_ISR, ack);
-  if (isr & NE_ISR_OVW) reg_write(card, NE_P0_IMR, (uint8_t)(card->imr & ~NE_ISR_OVW));
-  card->irq_events |= isr;
+  for (unsigned round = 0; round < NE_HANDLER_ROUNDS; ++round) {
+    uint8_t isr = reg_read(card, NE_P0_ISR) & card->imr_now;
+    if (isr == 0) break;
+    uint8_t ack = isr & (uint8_t)~NE_ISR_OVW;
+    if (ack) reg_write(card, NE_P0_ISR, ack);
+    if (isr & NE_ISR_OVW) set_imr(card, (uint8_t)(card->imr_now & ~NE_ISR_OVW));
+    card->irq_events |= isr;
+  }
 }
 
 void ne_enable_interrupts(struct ne_card* card, unsigned irq) {
@@ -264,7 +320,7 @@ void ne_enable_interrupts(struct ne_card* card, unsigned irq) {
   card->irq = (int)irq;
   card->imr = NE_INTERRUPT_EVENTS;
   irq_set_handler(irq, ne_interrupt);
-  reg_write(card, NE_P0_IMR, card->imr);
+  set_imr(card, card->imr);
 }
 
 /* ---- Transmit ---- */
@@ -315,7 +371,13 @@ int ne_send(struct ne_card* card, const void* frame, size_t len) {
   reg_write(card, NE_P0_TPSR, NE_TX_START_PAGE);
   command(card, NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_TXP);
 
-  uint8_t done = ne_wait(card, NE_ISR_PTX | NE_ISR_TXE, NE_TX_POLLS);
+  uint8_t done;
+  if (card->irq >= 0 && timer_hz() != 0)
+    done = ne_wait_until(
+        card, NE_ISR_PTX | NE_ISR_TXE,
+        timer_ticks() + 1 + (uint64_t)NE_TX_TIMEOUT_MS * timer_hz() / NE_MS_PER_SECOND);
+  else
+    done = ne_wait(card, NE_ISR_PTX | NE_ISR_TXE, NE_TX_POLLS);
   card->irq_events &= (uint8_t) ~(NE_ISR_PTX | NE_ISR_TXE);
   if (done) reg_write(card, NE_P0_ISR, done);
   if (done == 0) {
@@ -358,7 +420,7 @@ static void finish_overrun(struct ne_card* card) {
   reg_write(card, NE_P0_ISR, NE_ISR_OVW);
   card->irq_events &= (uint8_t)~NE_ISR_OVW;
   reg_write(card, NE_P0_TCR, NE_TCR_NORMAL);
-  if (card->irq >= 0) reg_write(card, NE_P0_IMR, card->imr);
+  if (card->irq >= 0) set_imr(card, card->imr);
   if (card->resend_after_overrun) command(card, NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_TXP);
   card->resend_after_overrun = 0;
   card->in_overrun = 0;
@@ -455,13 +517,22 @@ int ne_receive_wait(struct ne_card* card, void* buf, size_t cap, uint32_t max_po
   }
 }
 
+int ne_receive_until(struct ne_card* card, void* buf, size_t cap, uint64_t until_tick) {
+  for (;;) {
+    int result = ne_receive(card, buf, cap);
+    if (result != 0) return result;
+    if (ne_wait_until(card, NE_ISR_PRX | NE_ISR_RXE | NE_ISR_OVW, until_tick) == 0) return 0;
+  }
+}
+
 void ne_print_counters(const struct ne_card* card, const char* who) {
   const struct ne_counters* c = &card->counters;
   printf(
       "%s: ne2000 sent %llu, received %llu, tx errors %llu, rx errors %llu, ring resets %llu, "
-      "overruns %llu, polls %llu, interrupts %llu\n",
+      "overruns %llu, lost interrupts %llu, polls %llu, interrupts %llu\n",
       who, (unsigned long long)c->frames_sent, (unsigned long long)c->frames_received,
       (unsigned long long)c->tx_errors, (unsigned long long)c->rx_errors,
       (unsigned long long)c->ring_resets, (unsigned long long)c->overruns,
-      (unsigned long long)c->polls, (unsigned long long)c->interrupts);
+      (unsigned long long)c->lost_interrupts, (unsigned long long)c->polls,
+      (unsigned long long)c->interrupts);
 }

@@ -136,6 +136,11 @@ struct ne_counters {
   uint64_t overruns;    /* OVW recoveries */
   uint64_t polls;       /* ISR reads while waiting */
   uint64_t interrupts;  /* handler runs */
+  /* With interrupts and the timer: events a wait found pending in ISR when
+     it timed out, for which no interrupt came even two ticks later. The
+     card raised its line and the edge never arrived: a bug below the
+     driver, which the wait then reports and survives. */
+  uint64_t lost_interrupts;
 };
 
 struct ne_card {
@@ -150,6 +155,7 @@ struct ne_card {
   int irq;                      /* -1: polling */
   volatile uint8_t irq_events;  /* ISR bits the handler saw and acknowledged */
   struct ne_counters counters;
+  uint8_t imr_now; /* IMR as last written (OVW masked during overrun recovery) */
 };
 
 /* Resets the card at iobase, checks it answers as a DP8390 and reads its
@@ -165,14 +171,25 @@ int ne_send(struct ne_card* card, const void* frame, size_t len);
 int ne_receive(struct ne_card* card, void* buf, size_t cap);
 /* Waits until one of the ISR bits in events is pending (left unacknowledged)
    or max_polls ISR reads have passed. Returns the pending bits, 0 on timeout.
-   With interrupts enabled it halts between checks; a halt is not bounded in
-   time (the guest has no timer), only in wake-ups. */
+   With interrupts enabled it reads no ISR: it halts until the interrupt
+   handler reports one of events, and max_polls bounds the wake-ups (a tick
+   of the timer wakes it too; without the timer a halt is unbounded). */
 uint8_t ne_wait(struct ne_card* card, uint8_t events, uint32_t max_polls);
 /* Waits up to max_polls for a frame and receives it: ne_receive's results,
    0 on timeout. */
 int ne_receive_wait(struct ne_card* card, void* buf, size_t cap, uint32_t max_polls);
+/* As ne_wait and ne_receive_wait, bounded by the timer instead: until
+   timer_ticks() reaches until_tick (timer_start must have been called).
+   Polling, they open a one-instruction interrupt window between ISR reads
+   so that ticks come in. With interrupts, a wait that times out looks at
+   ISR once: an event pending there that no interrupt reported within two
+   more ticks is counted in lost_interrupts, printed, and returned. */
+uint8_t ne_wait_until(struct ne_card* card, uint8_t events, uint64_t until_tick);
+int ne_receive_until(struct ne_card* card, void* buf, size_t cap, uint64_t until_tick);
 /* Unmasks PRX|PTX|RXE|TXE|OVW and routes ISA IRQ irq to the driver (the IDT
-   must be installed). One card per guest may use interrupts. */
+   must be installed). One card per guest may use interrupts. The handler
+   acknowledges what it finds until ISR reads clear of unmasked events, so
+   the (edge-triggered) line drops and the next event is an edge again. */
 void ne_enable_interrupts(struct ne_card* card, unsigned irq);
 void ne_print_counters(const struct ne_card* card, const char* who);
 

@@ -97,6 +97,25 @@ void irq_set_handler(unsigned irq, irq_handler_fn handler);
    the guest: the runtime then clears the bank and MCG_STATUS.MCIP. */
 void on_machine_check(const struct machine_check_info* info);
 
+/* The timer: channel 0 of the PIT (8254) at ports 0x40-0x43, whose ticks
+   arrive on ISA IRQ 0 (vector 0x20). timer_start programs it as an 8254 is
+   programmed (mode 2, divisor GUEST_PIT_HZ / hz; hz is kept within 19..1000)
+   and counts each tick it takes in timer_ticks(); the IDT must be installed.
+   Ticks are taken only while interrupts are enabled (in wait_for_interrupt,
+   say) and merge while they are not, so they count time in a coarse way:
+   good for timeouts, not for measuring. timer_stop reprograms the channel
+   to one-shot mode with no count: no more ticks. */
+#define GUEST_PIT_CHANNEL0_PORT 0x40
+#define GUEST_PIT_CONTROL_PORT 0x43
+#define GUEST_PIT_HZ 1193182u
+#define GUEST_TIMER_IRQ 0
+#define GUEST_TIMER_MIN_HZ 19u /* the divisor is 16 bits */
+#define GUEST_TIMER_MAX_HZ 1000u
+void timer_start(unsigned hz);
+void timer_stop(void);
+uint64_t timer_ticks(void);
+unsigned timer_hz(void); /* 0 when stopped */
+
 void* memcpy(void* dst, const void* src, size_t n);
 void* memset(void* dst, int c, size_t n);
 void* memmove(void* dst, const void* src, size_t n);

@@ -128,6 +128,40 @@ void irq_set_handler(unsigned irq, irq_handler_fn handler) {
   if (irq < GUEST_IRQ_LINES) irq_handlers[irq] = handler;
 }
 
+/* ---- The timer: PIT channel 0 ---- */
+
+/* Control word: channel 0, LSB then MSB, and the counting mode. */
+#define PIT_CHANNEL0_LSB_MSB 0x30
+#define PIT_MODE_ONE_SHOT 0x00
+#define PIT_MODE_RATE_GENERATOR 0x04
+
+static volatile uint64_t ticks;
+static unsigned ticking_hz;
+
+static void on_tick(unsigned irq) {
+  (void)irq;
+  ++ticks;
+}
+
+void timer_start(unsigned hz) {
+  if (hz < GUEST_TIMER_MIN_HZ) hz = GUEST_TIMER_MIN_HZ;
+  if (hz > GUEST_TIMER_MAX_HZ) hz = GUEST_TIMER_MAX_HZ;
+  unsigned divisor = GUEST_PIT_HZ / hz;
+  irq_set_handler(GUEST_TIMER_IRQ, on_tick);
+  ticking_hz = GUEST_PIT_HZ / divisor;
+  outb(GUEST_PIT_CONTROL_PORT, PIT_CHANNEL0_LSB_MSB | PIT_MODE_RATE_GENERATOR);
+  outb(GUEST_PIT_CHANNEL0_PORT, (uint8_t)divisor);
+  outb(GUEST_PIT_CHANNEL0_PORT, (uint8_t)(divisor >> 8));
+}
+
+void timer_stop(void) {
+  outb(GUEST_PIT_CONTROL_PORT, PIT_CHANNEL0_LSB_MSB | PIT_MODE_ONE_SHOT);
+  ticking_hz = 0;
+}
+
+uint64_t timer_ticks(void) { return ticks; }
+unsigned timer_hz(void) { return ticking_hz; }
+
 __attribute__((weak)) void on_machine_check(const struct machine_check_info* info) {
   (void)info;
   guest_exit(GUEST_STATUS_EXCEPTION + VECTOR_MACHINE_CHECK);
