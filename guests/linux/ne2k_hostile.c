@@ -20,9 +20,9 @@
 //   CASE         dma: a remote write from the start of the transmit area,
 //                      4 KiB long: it leaves the area (violation 1); then the
 //                      4 KiB are written to the data port anyway
-//                tx:   a transmit from the guest's page 0x4c (past lib8390's
-//                      two transmit buffers, where its receive ring starts):
-//                      not the guest's transmit area (violation 2)
+//                tx:   a transmit from page 0x3f, below the card's memory
+//                      (violation 2; the guest's own pages past its transmit
+//                      area are its own card's, sent as a copy)
 //                default: dma
 //
 // What Linux does with the machine check depends on the CPU vpio shows it.
@@ -88,7 +88,7 @@ enum {
 #define CR_TRANSMIT (NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_TXP | NE_CR_STA) /* 0x26 */
 
 #define DMA_CASE_BYTES 0x1000 /* from 0x4000: past any transmit area of 12 pages */
-#define TX_CASE_PAGE LIB8390_RX_START
+#define TX_CASE_PAGE 0x3f  // below the card's memory (0x40..0x7f)
 #define TX_CASE_BYTES 60
 #define DATA_WORD_BYTES 2
 // How long the kernel may take to log the machine check (irq_work, then a
@@ -156,8 +156,7 @@ static void dma_outside_area(void) {
   printf("vpio-ne2k-hostile: dma: wrote %u bytes to the data port after it\n", DMA_CASE_BYTES);
 }
 
-// A transmit of a frame from the guest's page 0x4c, which is not in its
-// transmit area.
+// A transmit of a frame from page 0x3f, below the card's memory.
 static void transmit_outside_area(void) {
   reg_write(NE_CR, CR_IDLE);
   reg_write(NE_P0_TPSR, TX_CASE_PAGE);
@@ -172,7 +171,8 @@ static void transmit_outside_area(void) {
 
 static const struct hostile_case cases[] = {
     {"dma", "remote DMA out of the transmit area", VIOLATION_DMA_OUTSIDE_SHARE, dma_outside_area},
-    {"tx", "transmit outside the transmit area", VIOLATION_TX_OUTSIDE_AREA, transmit_outside_area},
+    {"tx", "transmit from outside the card's memory", VIOLATION_TX_OUTSIDE_AREA,
+     transmit_outside_area},
 };
 
 // ---- Finding the card ----
