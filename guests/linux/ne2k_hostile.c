@@ -38,7 +38,6 @@
 // Exit status: 0 every case got the machine check it expected; 1 a case got a
 // different one; 2 a case got none; 3 no card found or no access to its ports.
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -52,6 +51,7 @@
 #include <unistd.h>
 
 #include "../ne2000/ne2000.h"
+#include "rtl8029_sysfs.h"
 
 enum {
   kStatusExpected = 0,
@@ -70,8 +70,6 @@ enum {
 #define VIOLATION_DMA_OUTSIDE_SHARE 1
 #define VIOLATION_TX_OUTSIDE_AREA 2
 
-#define RTL8029_VENDOR 0x10ec
-#define RTL8029_DEVICE 0x8029
 #define IORESOURCE_IO 0x100 /* the flag of an I/O BAR in sysfs's resource file */
 
 // lib8390's card layout (NS8390_init): two 6-page transmit buffers from
@@ -177,52 +175,23 @@ static const struct hostile_case cases[] = {
 
 // ---- Finding the card ----
 
-static unsigned read_hex_file(const char* dir, const char* name) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE* f = fopen(path, "r");
-  if (f == NULL) return 0;
-  unsigned value = 0;
-  if (fscanf(f, "%x", &value) != 1) value = 0;
-  fclose(f);
-  return value;
-}
-
 // The first I/O BAR of the first RTL8029 in sysfs; 0 when there is none.
 static uint16_t base_from_sysfs(void) {
-  const char* root = "/sys/bus/pci/devices";
-  DIR* dir = opendir(root);
-  if (dir == NULL) return 0;
+  char device[512], name[64];
+  if (!find_rtl8029(device, sizeof device, name, sizeof name)) return 0;
+  enable_pci_device(device);
+  char path[600];
+  snprintf(path, sizeof path, "%s/resource", device);
+  FILE* f = fopen(path, "r");
+  if (f == NULL) return 0;
   uint16_t found = 0;
-  for (struct dirent* e; found == 0 && (e = readdir(dir)) != NULL;) {
-    if (e->d_name[0] == '.') continue;
-    char device[512];
-    snprintf(device, sizeof device, "%s/%s", root, e->d_name);
-    if (read_hex_file(device, "vendor") != RTL8029_VENDOR ||
-        read_hex_file(device, "device") != RTL8029_DEVICE)
-      continue;
-    // Let the device decode its I/O BAR, as pci_enable_device() would for
-    // a driver; already so when ne2k-pci has it. Not fatal when refused.
-    char path[600];
-    snprintf(path, sizeof path, "%s/enable", device);
-    FILE* enable = fopen(path, "w");
-    if (enable != NULL) {
-      fputs("1", enable);
-      fclose(enable);
+  unsigned long long start, end, flags;
+  while (found == 0 && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3)
+    if ((flags & IORESOURCE_IO) != 0 && start != 0 && start <= 0xffff) {
+      found = (uint16_t)start;
+      printf("vpio-ne2k-hostile: RTL8029 at PCI %s, I/O BAR 0x%llx-0x%llx\n", name, start, end);
     }
-    snprintf(path, sizeof path, "%s/resource", device);
-    FILE* f = fopen(path, "r");
-    if (f == NULL) continue;
-    unsigned long long start, end, flags;
-    while (found == 0 && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3)
-      if ((flags & IORESOURCE_IO) != 0 && start != 0 && start <= 0xffff) {
-        found = (uint16_t)start;
-        printf("vpio-ne2k-hostile: RTL8029 at PCI %s, I/O BAR 0x%llx-0x%llx\n", e->d_name, start,
-               end);
-      }
-    fclose(f);
-  }
-  closedir(dir);
+  fclose(f);
   return found;
 }
 

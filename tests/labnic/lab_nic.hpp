@@ -61,11 +61,12 @@ inline std::uint16_t free_udp_port() {
 // it runs.
 class LabProcess {
  public:
+  // `timeout`: how long the lab may run before it is killed (its exit 124).
   LabProcess(const std::vector<std::string>& lab_options, const std::vector<std::string>& command,
-             std::filesystem::path log)
+             std::filesystem::path log, std::chrono::seconds timeout = std::chrono::seconds(900))
       : log_(std::move(log)) {
     std::vector<std::string> args = {std::string(VPIO_SOURCE_DIR) + "/lab/kvm-lab", "--timeout",
-                                     "900"};
+                                     std::to_string(timeout.count())};
     args.insert(args.end(), lab_options.begin(), lab_options.end());
     args.emplace_back("--");
     args.insert(args.end(), command.begin(), command.end());

@@ -5,6 +5,8 @@
 // and the TCP throughput the guest measured.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -108,6 +110,64 @@ inline void print_linux_net_figures(const std::vector<LinuxNetFigures>& all) {
         f.card_accesses_per_frame, static_cast<unsigned long long>(f.context_switches),
         static_cast<unsigned long long>(f.violations),
         static_cast<unsigned long long>(f.machine_checks), f.tcp_kib_per_second, f.tcp_seconds);
+}
+
+// ---------------------------------------------------------------------------
+// What guests/linux/init's scenarios print, checked. `context` is what a
+// failure shows (the run's output and consoles).
+
+inline constexpr const char* kLinuxPingSummary =
+    "100 packets transmitted, 100 packets received, 0% packet loss";
+
+// The first capture of `pattern` in `text`, "" when it does not match.
+inline std::string capture(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : std::string();
+}
+
+// Guest i's init passed `test`, and (with stats) the guest exited with 0.
+inline void expect_linux_guest_passed(const std::vector<std::string>& consoles,
+                                      const nlohmann::json& stats, std::size_t i,
+                                      const std::string& test, const std::string& context) {
+  SCOPED_TRACE("guest " + std::to_string(i));
+  ASSERT_LT(i, consoles.size());
+  EXPECT_NE(consoles[i].find("vpio-net: PASS guest " + std::to_string(i) + ": " + test),
+            std::string::npos)
+      << context;
+  if (stats.contains("guests") && i < stats.at("guests").size()) {
+    EXPECT_EQ(stats.at("guests")[i].value("outcome", ""), "exited");
+    EXPECT_EQ(stats.at("guests")[i].value("status", -1), 0);
+  }
+}
+
+// Guests a and b pinged each other 100 times with no loss.
+inline void expect_linux_pinged(const std::vector<std::string>& consoles, std::size_t a,
+                                std::size_t b, const std::string& context) {
+  for (std::size_t i : {a, b}) {
+    SCOPED_TRACE("guest " + std::to_string(i));
+    ASSERT_LT(i, consoles.size());
+    EXPECT_NE(consoles[i].find("vpio-net: PASS ping "), std::string::npos) << context;
+    EXPECT_NE(consoles[i].find(kLinuxPingSummary), std::string::npos) << context;
+  }
+}
+
+// Guests a and b each sent the other `bytes` over TCP, and each received
+// exactly what the other sent (sha256 on both ends).
+inline void expect_linux_exchanged(const std::vector<std::string>& consoles, std::size_t a,
+                                   std::size_t b, const std::string& bytes,
+                                   const std::string& context) {
+  const std::string sha = "([0-9a-f]{64})";
+  for (auto [from, to] : {std::pair{a, b}, std::pair{b, a}}) {
+    SCOPED_TRACE("from guest " + std::to_string(from) + " to guest " + std::to_string(to));
+    ASSERT_LT(std::max(from, to), consoles.size());
+    const std::string sent = capture(
+        consoles[from], "vpio-net: tcp sent " + bytes + " bytes to \\S+ in .*, sha256 " + sha);
+    const std::string received = capture(
+        consoles[to], "vpio-net: tcp received " + bytes + " bytes from \\S+, sha256 " + sha);
+    EXPECT_FALSE(sent.empty()) << context;
+    EXPECT_EQ(received, sent) << context;
+    EXPECT_NE(consoles[from].find("vpio-net: PASS tcp: "), std::string::npos) << context;
+  }
 }
 
 }  // namespace vpio::test
