@@ -1,13 +1,21 @@
-// Stock Linux guests on a card vpio did not write (issue 15): two Linux
-// guests, each with Linux's own ne2k-pci bound to vpio's RTL8029 function,
-// share QEMU's ISA NE2000 in vpio mode (hw=port:0x300). They ping each other
-// and move 4 MiB each way over TCP, and QEMU's pcap of the card's wire shows
-// each guest's frames under its own MAC only.
+// Stock Linux guests on a card vpio did not write (issue 15), each with
+// Linux's own ne2k-pci bound to vpio's RTL8029 function in front of QEMU's
+// ISA NE2000 (hw=port:0x300):
+// - two share it in vpio mode: they ping each other and move 4 MiB each way
+//   over TCP, and QEMU's pcap of the card's wire shows each guest's frames
+//   under its own MAC only;
+// - one has it whole in passthrough and pings a station on the card's wire
+//   outside the lab (this test, answering ARP and ping).
 #include <algorithm>
+#include <array>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "../kvm/wire_checks.hpp"
 #include "hw/net/pcap_recorder.hpp"
@@ -90,48 +98,84 @@ std::vector<SenderTally> tally_by_sender(const std::vector<Frame>& wire,
   return tally;
 }
 
-TEST(RealCard, TwoLinuxGuestsShareQemusNe2000InVpioMode) {
-  const LabKernel kernel = find_lab_kernel();
-  if (kernel.path.empty()) GTEST_SKIP() << kernel.why_absent;
-  ASSERT_FALSE(kernel.module_dir.empty()) << kernel.path << "'s package has no module tree";
-  const fs::path dir = test_dir();
-  // The kernel and the initramfs with ne2k-pci, in the build tree (the lab's share).
-  fs::copy_file(kernel.path, dir / "vmlinuz");
-  const fs::path initramfs = dir / "initramfs-net.cpio.gz";
-  const std::string make = std::string(VPIO_SOURCE_DIR) + "/guests/linux/make-net-initramfs " +
-                           initramfs.string() + " " +
-                           build_path("guests/linux/initramfs.cpio.gz") + " " + kernel.module_dir;
-  ASSERT_EQ(std::system(make.c_str()), 0) << make;
+// QEMU's card as the lab gets it: at 0x300, IRQ 9, its own PROM, its wire
+// recorded to DIR/wire.pcap and joined to `wire`.
+constexpr const char* kCardMac = "52:54:00:ab:cd:ef";
+std::string card_option(const fs::path& dir, const OutsideWire& wire) {
+  return std::string("ne2k-isa,iobase=0x300,irq=9,mac=") + kCardMac +
+         ",pcap=" + (dir / "wire.pcap").string() + "," + wire.nic_keys();
+}
 
-  OutsideWire wire;  // nobody outside: the guests talk to each other
-  const std::string card = "ne2k-isa,iobase=0x300,irq=9,mac=52:54:00:ab:cd:ef,pcap=" +
-                           (dir / "wire.pcap").string() + "," + wire.nic_keys();
-  const auto rel = [](const fs::path& p) { return fs::relative(p, VPIO_BUILD_DIR).string(); };
-  const std::string kernel_in_lab = rel(dir / "vmlinuz");
-  LabProcess lab({"--nic", card},
-                 {build_path("vpio"), "run", "--ram", "256", "--timeout", "2400", "--initrd",
-                  rel(initramfs), "--append",
-                  "console=ttyS0 quiet panic=-1 reboot=t vpio_net=1 vpio_test=ping+tcp", "--nic",
-                  "vpio,hw=port:0x300", "--stats", rel(dir / "stats.json"), "--console-dir",
-                  rel(dir / "consoles"), kernel_in_lab, kernel_in_lab},
-                 dir / "lab.log", std::chrono::seconds(2700));
-  const int status = lab.wait();
-  const std::string log = lab.output();
-  ASSERT_TRUE(fs::exists(dir / "stats.json")) << log;
-  const auto stats = nlohmann::json::parse(read_text(dir / "stats.json"));
+std::string in_build(const fs::path& p) { return fs::relative(p, VPIO_BUILD_DIR).string(); }
+
+// What a run of Linux guests in the lab left: its status and output, its
+// stats, each guest's console and figures.
+struct LinuxLabRun {
+  int status = -1;
+  std::string log;
+  nlohmann::json stats;
   std::vector<std::string> consoles;
-  for (const auto& guest : stats.at("guests"))
-    consoles.push_back(read_text(dir / "consoles" / (guest.value("name", "?") + ".log")));
-  ASSERT_EQ(consoles.size(), 2u) << log;
-  std::string context = log;
-  for (std::size_t i = 0; i < consoles.size(); ++i)
-    context += "\n---- guest " + std::to_string(i) + "'s console ----\n" + consoles[i];
-  const auto figures = linux_net_figures(stats, consoles);
-  print_linux_net_figures(figures);
-  nlohmann::json summary = nlohmann::json::array();
-  for (const auto& f : figures) summary.push_back(to_json(f));
-  std::ofstream(dir / "figures.json") << summary.dump(2) << "\n";
+  std::vector<LinuxNetFigures> figures;
+  std::string context;  // everything, for failure messages
+};
 
+class LinuxOnQemusCard : public testing::Test {
+ protected:
+  void SetUp() override {
+    kernel_ = find_lab_kernel();
+    if (kernel_.path.empty()) GTEST_SKIP() << kernel_.why_absent;
+    ASSERT_FALSE(kernel_.module_dir.empty()) << kernel_.path << "'s package has no module tree";
+    dir_ = test_dir();
+    // The kernel and the initramfs with ne2k-pci, in the build tree (the lab's share).
+    fs::copy_file(kernel_.path, dir_ / "vmlinuz");
+    const std::string make = std::string(VPIO_SOURCE_DIR) + "/guests/linux/make-net-initramfs " +
+                             (dir_ / "initramfs-net.cpio.gz").string() + " " +
+                             build_path("guests/linux/initramfs.cpio.gz") + " " +
+                             kernel_.module_dir;
+    ASSERT_EQ(std::system(make.c_str()), 0) << make;
+  }
+
+  // Boots the lab with QEMU's card on `wire` and runs `guests` Linux guests
+  // in it with `nics` and `append` (after console=ttyS0 and friends).
+  LinuxLabRun run(const OutsideWire& wire, const std::vector<std::string>& nics,
+                  const std::string& append, std::size_t guests) {
+    std::vector<std::string> command = {
+        build_path("vpio"), "run", "--ram", "256", "--timeout", "2400", "--initrd",
+        in_build(dir_ / "initramfs-net.cpio.gz"), "--append",
+        "console=ttyS0 quiet panic=-1 reboot=t " + append, "--stats",
+        in_build(dir_ / "stats.json"), "--console-dir", in_build(dir_ / "consoles")};
+    command.insert(command.end(), nics.begin(), nics.end());
+    for (std::size_t i = 0; i < guests; ++i) command.push_back(in_build(dir_ / "vmlinuz"));
+    LabProcess lab({"--nic", card_option(dir_, wire)}, command, dir_ / "lab.log",
+                   std::chrono::seconds(2700));
+    LinuxLabRun r;
+    r.status = lab.wait();
+    r.log = lab.output();
+    r.context = r.log;
+    if (!fs::exists(dir_ / "stats.json")) return r;
+    r.stats = nlohmann::json::parse(read_text(dir_ / "stats.json"));
+    for (const auto& guest : r.stats.at("guests"))
+      r.consoles.push_back(read_text(dir_ / "consoles" / (guest.value("name", "?") + ".log")));
+    for (std::size_t i = 0; i < r.consoles.size(); ++i)
+      r.context += "\n---- guest " + std::to_string(i) + "'s console ----\n" + r.consoles[i];
+    r.figures = linux_net_figures(r.stats, r.consoles);
+    print_linux_net_figures(r.figures);
+    nlohmann::json summary = nlohmann::json::array();
+    for (const auto& f : r.figures) summary.push_back(to_json(f));
+    std::ofstream(dir_ / "figures.json") << summary.dump(2) << "\n";
+    return r;
+  }
+
+  LabKernel kernel_;
+  fs::path dir_;
+};
+
+TEST_F(LinuxOnQemusCard, TwoLinuxGuestsShareItInVpioMode) {
+  OutsideWire wire;  // nobody outside: the guests talk to each other
+  const LinuxLabRun r =
+      run(wire, {"--nic", "vpio,hw=port:0x300"}, "vpio_net=1 vpio_test=ping+tcp", 2);
+  ASSERT_EQ(r.consoles.size(), 2u) << r.context;
+  const auto& [status, log, stats, consoles, figures, context] = r;
   EXPECT_EQ(status, 0) << context;
   for (std::size_t i = 0; i < 2; ++i) expect_linux_guest_passed(consoles, stats, i, "ping+tcp", context);
   expect_linux_pinged(consoles, 0, 1, context);
@@ -149,7 +193,7 @@ TEST(RealCard, TwoLinuxGuestsShareQemusNe2000InVpioMode) {
 
   // QEMU's record of the card's wire: each guest's frames under its own MAC
   // only, and each one's 4 MiB crossed it.
-  const auto wire_frames = hw::read_pcap_frames(dir / "wire.pcap");
+  const auto wire_frames = hw::read_pcap_frames(dir_ / "wire.pcap");
   const std::vector<hw::MacAddress> macs = {default_mac(0), default_mac(1)};
   const auto tally = tally_by_sender(wire_frames, macs);
   for (std::size_t i = 0; i < tally.size(); ++i) {
@@ -158,6 +202,145 @@ TEST(RealCard, TwoLinuxGuestsShareQemusNe2000InVpioMode) {
                 static_cast<unsigned long long>(tally[i].tcp_payload));
     EXPECT_GE(tally[i].tcp_payload, std::stoull(kTcpBytes)) << "guest " << i;
   }
+}
+
+// A station on the card's wire that answers ARP requests for its IPv4
+// address and ICMP echo requests to it, and nothing else; it counts the
+// echo requests it answered. Replies go out from its own thread: a receiver
+// on the hub must not send back into it from its delivery.
+class PingResponder final : public hw::FrameSink {
+ public:
+  PingResponder(hw::Hub& hub, hw::MacAddress mac, std::array<std::uint8_t, 4> ip)
+      : hub_(hub), mac_(mac), ip_(ip) {
+    port_ = &hub_.attach(*this, "ping-responder");
+    thread_ = std::thread([this] { serve(); });
+  }
+  PingResponder(const PingResponder&) = delete;
+  PingResponder& operator=(const PingResponder&) = delete;
+  ~PingResponder() override { stop(); }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (port_ != nullptr) hub_.detach(*port_);
+    port_ = nullptr;
+  }
+
+  void deliver(std::span<const std::uint8_t> frame) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (inbox_.size() >= 1024) return;  // a flood: the sender retries
+      inbox_.emplace_back(frame.begin(), frame.end());
+    }
+    wake_.notify_all();
+  }
+
+  std::uint64_t echoes_answered() const {
+    std::lock_guard lock(mutex_);
+    return echoes_;
+  }
+
+ private:
+  void serve() {
+    for (;;) {
+      Frame frame;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !inbox_.empty(); });
+        if (stopping_) return;
+        frame = std::move(inbox_.front());
+        inbox_.pop_front();
+      }
+      if (Frame reply = answer(frame); !reply.empty()) port_->deliver(reply);
+    }
+  }
+
+  bool is_mine(const Frame& f, std::size_t at) const {
+    return std::equal(ip_.begin(), ip_.end(), f.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+
+  // The reply to `f`, empty when there is none to give.
+  Frame answer(const Frame& f) {
+    if (f.size() < 42) return {};
+    const hw::MacAddress from = mac_at(f, 6);
+    if (be16(f, 12) == 0x0806 && be16(f, 20) == 1 && is_mine(f, 38)) {  // ARP who-has
+      Frame r(60, 0);
+      std::copy_n(f.begin() + 6, 6, r.begin());      // to the asker
+      std::copy_n(mac_.bytes.begin(), 6, r.begin() + 6);
+      std::copy_n(f.begin() + 12, 8, r.begin() + 12);  // ARP, Ethernet/IPv4, 6, 4
+      r[21] = 2;                                        // is-at
+      std::copy_n(mac_.bytes.begin(), 6, r.begin() + 22);
+      std::copy_n(ip_.begin(), 4, r.begin() + 28);
+      std::copy_n(f.begin() + 22, 10, r.begin() + 32);  // the asker's MAC and IPv4
+      return r;
+    }
+    if (be16(f, 12) != 0x0800 || f[23] != 1 || !is_mine(f, 30)) return {};
+    const std::size_t ihl = (f[14] & 0x0f) * 4u, icmp = 14 + ihl;
+    const std::size_t end = 14 + static_cast<std::size_t>(be16(f, 16));
+    if (end > f.size() || icmp + 8 > end || f[icmp] != 8) return {};  // not an echo request
+    Frame r(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(end));
+    std::copy_n(from.bytes.begin(), 6, r.begin());
+    std::copy_n(mac_.bytes.begin(), 6, r.begin() + 6);
+    std::swap_ranges(r.begin() + 26, r.begin() + 30, r.begin() + 30);  // the header sum holds
+    r[icmp] = 0;                                                      // echo reply
+    r[icmp + 2] = r[icmp + 3] = 0;
+    std::uint32_t sum = 0;
+    for (std::size_t i = icmp; i < end; i += 2)
+      sum += static_cast<std::uint32_t>(r[i] << 8 | (i + 1 < end ? r[i + 1] : 0));
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    r[icmp + 2] = static_cast<std::uint8_t>(~sum >> 8);
+    r[icmp + 3] = static_cast<std::uint8_t>(~sum);
+    if (r.size() < 60) r.resize(60, 0);
+    std::lock_guard lock(mutex_);
+    ++echoes_;
+    return r;
+  }
+
+  hw::Hub& hub_;
+  hw::MacAddress mac_;
+  std::array<std::uint8_t, 4> ip_;
+  hw::HubPort* port_ = nullptr;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Frame> inbox_;
+  bool stopping_ = false;
+  std::uint64_t echoes_ = 0;
+};
+
+// One Linux guest has QEMU's card whole in passthrough: ne2k-pci binds
+// vpio's RTL8029 function in front of it, reads the card's own PROM, and the
+// guest pings a station outside the lab 100 times, none lost.
+TEST_F(LinuxOnQemusCard, ALinuxGuestHasItInPassthrough) {
+  OutsideWire wire;
+  const hw::MacAddress station{{0x02, 0x00, 0x00, 0x00, 0x00, 0xee}};
+  PingResponder responder(wire.hub(), station, {10, 0, 15, 2});  // guest 0's peer's address
+  const LinuxLabRun r =
+      run(wire, {"--nic", "passthrough,hw=port:0x300"}, "vpio_net=endpoint vpio_test=ping", 1);
+  responder.stop();
+  ASSERT_EQ(r.consoles.size(), 1u) << r.context;
+  EXPECT_EQ(r.status, 0) << r.context;
+  expect_linux_guest_passed(r.consoles, r.stats, 0, "ping", r.context);
+  EXPECT_NE(r.consoles[0].find(std::string("vpio-net: eth0 up: ") + kCardMac), std::string::npos)
+      << r.context;
+  EXPECT_NE(r.consoles[0].find(kLinuxPingSummary), std::string::npos) << r.context;
+  EXPECT_GE(responder.echoes_answered(), 100u);
+  ASSERT_EQ(r.figures.size(), 1u);
+  EXPECT_EQ(r.figures[0].mode, "passthrough");
+  EXPECT_EQ(r.figures[0].hooked, 0u);
+  // Everything on the wire is the guest's (under the card's MAC) or the station's.
+  const auto wire_frames = hw::read_pcap_frames(dir_ / "wire.pcap");
+  std::size_t from_guest = 0;
+  for (const Frame& f : wire_frames) {
+    const std::string src = mac_at(f, 6).to_string();
+    EXPECT_TRUE(src == kCardMac || mac_at(f, 6) == station) << src;
+    from_guest += src == kCardMac;
+  }
+  EXPECT_GE(from_guest, 101u);  // an ARP request or more, and the echo requests
 }
 
 }  // namespace
