@@ -30,28 +30,19 @@ constexpr std::uint8_t kReceiveEvents = reg::kIsrPrx | reg::kIsrRxe | reg::kIsrO
 // Polls of ISR for a remote DMA or transmit of the monitor's own to end.
 // The chip and QEMU finish at once; real cards within microseconds.
 constexpr unsigned kCardPolls = 100000;
-constexpr std::uint64_t kStatusBits = (1ULL << 63) | (1ULL << 61) | (1ULL << 60) | (1ULL << 59) |
-                                      (1ULL << 58);  // VAL UC EN MISCV ADDRV
-constexpr std::uint64_t kMcaIoWriteError = 0x082b;
 
 std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
 std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
 
 }  // namespace
 
-std::uint64_t machine_check_status(Violation v) noexcept {
-  return kStatusBits | (std::uint64_t{static_cast<std::uint8_t>(v)} << 16) | kMcaIoWriteError;
-}
-
 // ---- Guests ----
 
 Ne2000Monitor::Guest::Guest(Ne2000Monitor& monitor, std::string name, hw::MacAddress mac,
-                            std::uint16_t io_base, devmodels::GuestLayout layout,
-                            GuestCallbacks callbacks)
+                            devmodels::GuestLayout layout, GuestCallbacks callbacks)
     : monitor_(monitor),
       name_(std::move(name)),
       mac_(mac),
-      io_base_(io_base),
       callbacks_(std::move(callbacks)),
       model_(layout),
       shadow_(mac),
@@ -201,7 +192,7 @@ void Ne2000Monitor::stop() {
 }
 
 Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress mac,
-                                               std::uint16_t io_base, GuestCallbacks callbacks) {
+                                               GuestCallbacks callbacks) {
   Lock lock(mutex_);
   if (guests_.size() >= config_.max_guests)
     throw std::invalid_argument("NE2000 monitor: no room for guest '" + name + "': the card " +
@@ -216,7 +207,7 @@ Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress 
   layout.card_tx_page =
       static_cast<std::uint8_t>(reg::kFirstMemoryPage + guests_.size() * config_.tx_pages);
   guests_.push_back(std::unique_ptr<Guest>(
-      new Guest(*this, std::move(name), mac, io_base, layout, std::move(callbacks))));
+      new Guest(*this, std::move(name), mac, layout, std::move(callbacks))));
   return *guests_.back();
 }
 
@@ -281,12 +272,9 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
 
 void Ne2000Monitor::violation_locked(Guest& g, devmodels::Verdict verdict, std::uint16_t offset) {
   ++g.stats_.violations;
-  MachineCheckRequest request;
-  request.bank = kMachineCheckBank;
-  request.status = machine_check_status(verdict.violation);
-  request.addr = verdict.card_address;
-  request.misc = std::uint64_t{g.io_base_} + offset;
-  if (g.callbacks_.machine_check) g.callbacks_.machine_check(request);
+  if (g.callbacks_.violation)
+    g.callbacks_.violation({static_cast<std::uint16_t>(verdict.violation), verdict.card_address,
+                            offset});
 }
 
 // ---- The card between guests ----

@@ -8,8 +8,8 @@
 //    transmit area (translated by the model) and transmits, one guest at a
 //    time, switching the card's guest context (devmodels::CardContext) only
 //    when the model says the card is reusable;
-//  - refuses what the model finds illegitimate, and asks for a machine check
-//    in that guest only;
+//  - refuses what the model finds illegitimate, and reports it for that
+//    guest only (the VMM makes it a machine check);
 //  - owns the card's receive ring (promiscuous), drains it, and hands each
 //    frame to the guests it is addressed to (broadcast and multicast to all)
 //    through bounded per-guest queues into their shadows' rings; frames one
@@ -34,6 +34,7 @@
 #include "hooks/hooked_ports.hpp"
 #include "hw/ne2000.hpp"
 #include "hw/physical_device.hpp"
+#include "dmm/violation.hpp"
 
 namespace vpio::dmm {
 
@@ -69,21 +70,10 @@ struct MonitorConfig {
   bool run_receive_thread = true;
 };
 
-// What the monitor asks the VMM to inject (an IA32_MCi bank's contents).
-struct MachineCheckRequest {
-  std::uint8_t bank = 1;
-  std::uint64_t status = 0;
-  std::uint64_t addr = 0;
-  std::uint64_t misc = 0;
-};
-// IA32_MCi_STATUS of a violation: VAL|UC|EN|MISCV|ADDRV, the violation code
-// as model-specific error code, MCA code 0x082b (I/O bus error on a write).
-std::uint64_t machine_check_status(devmodels::Violation v) noexcept;
-inline constexpr std::uint8_t kMachineCheckBank = 1;
-
 struct GuestCallbacks {
   std::function<void()> raise_irq;  // the guest card's IRQ line rose
-  std::function<void(const MachineCheckRequest&)> machine_check;
+  // The model refused the guest's access: the VMM gives it a machine check.
+  std::function<void(const ViolationReport&)> violation;
 };
 
 struct GuestStats {
@@ -121,11 +111,9 @@ class Ne2000Monitor {
   Ne2000Monitor& operator=(const Ne2000Monitor&) = delete;
   ~Ne2000Monitor();
 
-  // A new guest with a card of this MAC at this I/O base (for machine-check
-  // reports). Throws std::invalid_argument when the card has no room for
-  // another transmit area or the MAC is taken.
-  Guest& add_guest(std::string name, hw::MacAddress mac, std::uint16_t io_base,
-                   GuestCallbacks callbacks);
+  // A new guest with a card of this MAC. Throws std::invalid_argument when
+  // the card has no room for another transmit area or the MAC is taken.
+  Guest& add_guest(std::string name, hw::MacAddress mac, GuestCallbacks callbacks);
   std::string describe_card() const;
   const MonitorConfig& config() const noexcept { return config_; }
   // Stops the receive thread and every callback into guests. Idempotent.
@@ -156,13 +144,12 @@ class Ne2000Monitor {
 
    private:
     friend class Ne2000Monitor;
-    Guest(Ne2000Monitor& monitor, std::string name, hw::MacAddress mac, std::uint16_t io_base,
+    Guest(Ne2000Monitor& monitor, std::string name, hw::MacAddress mac,
           devmodels::GuestLayout layout, GuestCallbacks callbacks);
 
     Ne2000Monitor& monitor_;
     std::string name_;
     hw::MacAddress mac_;
-    std::uint16_t io_base_;
     GuestCallbacks callbacks_;
     devmodels::Ne2000Model model_;
     hw::Ne2000 shadow_;

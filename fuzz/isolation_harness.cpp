@@ -19,7 +19,6 @@ namespace {
 constexpr std::uint16_t kDataPort = hw::Ne2000::kDataPort;
 constexpr std::uint16_t kResetPort = hw::Ne2000::kResetPort;
 constexpr std::uint16_t kDataPortSpan = devmodels::Ne2000Model::kDataPortSpan;
-constexpr std::uint16_t kIoHostile = 0x300, kIoHonest = 0x320;
 
 // The stock driver's settings (guests/ne2000/ne2000.h).
 constexpr std::uint8_t kStoppedPage0 = reg::kCrNoDma | reg::kCrStop;
@@ -376,20 +375,20 @@ IsolationHarness::IsolationHarness(CardLayout layout)
     config.wait_check_interval = std::chrono::microseconds(0);
   }
   monitor_ = std::make_unique<dmm::Ne2000Monitor>(card_, config);
-  const auto add = [&](const char* name, const hw::MacAddress& mac, std::uint16_t io,
+  const auto add = [&](const char* name, const hw::MacAddress& mac,
                        std::vector<std::uint64_t>* checks) {
     dmm::GuestCallbacks callbacks;
-    callbacks.machine_check = [checks](const dmm::MachineCheckRequest& r) {
-      checks->push_back(r.status);
+    callbacks.violation = [checks](const dmm::ViolationReport& r) {
+      checks->push_back(r.code);
     };
-    return &monitor_->add_guest(name, mac, io, std::move(callbacks));
+    return &monitor_->add_guest(name, mac, std::move(callbacks));
   };
   if (layout.hostile_first) {
-    hostile_ = add("hostile", kHostileMac, kIoHostile, &hostile_checks_);
-    honest_ = add("honest", kHonestMac, kIoHonest, &honest_checks_);
+    hostile_ = add("hostile", kHostileMac, &hostile_checks_);
+    honest_ = add("honest", kHonestMac, &honest_checks_);
   } else {
-    honest_ = add("honest", kHonestMac, kIoHonest, &honest_checks_);
-    hostile_ = add("hostile", kHostileMac, kIoHostile, &hostile_checks_);
+    honest_ = add("honest", kHonestMac, &honest_checks_);
+    hostile_ = add("hostile", kHostileMac, &hostile_checks_);
   }
   polled_ = layout.polled_card;
   ring_start_ = static_cast<std::uint8_t>(reg::kFirstMemoryPage +
@@ -1013,9 +1012,9 @@ void IsolationHarness::check_honest() {
   if (!honest_checks_.empty())
     breach(kHonestIntact,
            "the honest guest got a machine check, code " +
-               std::to_string((honest_checks_.front() >> 16) & 0xffff) + " (" +
+               std::to_string(honest_checks_.front()) + " (" +
                std::string(devmodels::violation_name(
-                   static_cast<devmodels::Violation>((honest_checks_.front() >> 16) & 0xff))) +
+                   static_cast<devmodels::Violation>(honest_checks_.front()))) +
                ")");
   if (!honest_failure_.empty()) breach(kHonestIntact, honest_failure_);
 }
@@ -1044,7 +1043,7 @@ std::string IsolationHarness::state() {
       << " on the wire, " << honest_checks_.size() << " machine checks\n";
   out << "  hostile guest: machine checks";
   if (hostile_checks_.empty()) out << " none";
-  for (const std::uint64_t status : hostile_checks_) out << " " << ((status >> 16) & 0xff);
+  for (const std::uint64_t code : hostile_checks_) out << " " << code;
   out << "; wire frames " << wire_.sent().size() << "\n";
   return out.str();
 }

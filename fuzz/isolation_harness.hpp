@@ -219,7 +219,7 @@ class IsolationHarness {
   std::unique_ptr<dmm::Ne2000Monitor> monitor_;
   dmm::Ne2000Monitor::Guest* hostile_ = nullptr;
   dmm::Ne2000Monitor::Guest* honest_ = nullptr;
-  std::vector<std::uint64_t> hostile_checks_;  // MCi_STATUS of its machine checks
+  std::vector<std::uint64_t> hostile_checks_;  // the violation codes the monitor reported
   std::vector<std::uint64_t> honest_checks_;
   HonestDriver driver_;  // after the members its construction needs
 

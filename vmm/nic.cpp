@@ -2,12 +2,14 @@
 #include "vmm/nic.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <stdexcept>
 #include <system_error>
 
 #include "hw/pci.hpp"
+#include "vmm/dmm_machine_check.hpp"
 
 namespace vpio {
 namespace {
@@ -361,18 +363,21 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
       throw;
     }
   }
+  // Where the guest has the card's window now (a Linux guest may move its
+  // BAR): the machine check names the port the guest used.
+  auto base = std::make_shared<std::atomic<std::uint32_t>>(spec.port);
   dmm::GuestCallbacks callbacks;
   callbacks.raise_irq = [&machine, irq = spec.irq] { machine.raise_irq(irq); };
-  callbacks.machine_check = [&machine](const dmm::MachineCheckRequest& r) {
-    MachineCheck event;
-    event.bank = r.bank;
-    event.status = r.status;
-    event.addr = r.addr;
-    event.misc = r.misc;
-    machine.inject_machine_check(event);
+  callbacks.violation = [&machine, base](const dmm::ViolationReport& r) {
+    machine.inject_machine_check(dmm_machine_check(r, base->load()));
   };
-  auto& share = monitor->add_guest(machine.name(), mac, spec.port, std::move(callbacks));
-  place_card(machine, spec, share.window(), "ne2000 vpio", move_posted(share.window()));
+  auto& share = monitor->add_guest(machine.name(), mac, std::move(callbacks));
+  place_card(machine, spec, share.window(), "ne2000 vpio",
+             [base, posted = move_posted(share.window())](std::optional<std::uint16_t> before,
+                                                          std::optional<std::uint16_t> after) {
+               if (after) base->store(*after);
+               posted(before, after);
+             });
   // Posted while the model leaves the data port direct (a checked DMA).
   share.window().post_direct_writes(machine, spec.port, hw::Ne2000::kDataPort,
                                     kPostedDataPortBytes);

@@ -28,8 +28,7 @@
 namespace vpio::testing_support {
 
 using dmm::GuestCallbacks;
-using dmm::machine_check_status;
-using dmm::MachineCheckRequest;
+using dmm::ViolationReport;
 using dmm::MonitorConfig;
 using dmm::Ne2000Monitor;
 using namespace hw::ne2000;
@@ -42,7 +41,6 @@ inline const hw::MacAddress kMacB{{0x52, 0x54, 0x00, 0x00, 0x00, 0x0b}};
 inline const hw::MacAddress kMacC{{0x52, 0x54, 0x00, 0x00, 0x00, 0x0c}};
 inline const hw::MacAddress kStationMac{{0x52, 0x54, 0x00, 0x00, 0x00, 0x5e}};
 inline const hw::MacAddress kBroadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-inline constexpr std::uint16_t kIoA = 0x300, kIoB = 0x320, kIoC = 0x340;
 
 // The stock driver's constants (guests/ne2000/ne2000.h).
 inline constexpr std::uint8_t kStoppedPage0 = kCrNoDma | kCrStop;
@@ -119,18 +117,18 @@ class Station final : public hw::FrameSink {
 // aborts a stalled DMA).
 class MachineChecks {
  public:
-  void record(const MachineCheckRequest& r) {
+  void record(const ViolationReport& r) {
     std::lock_guard lock(mutex_);
     requests_.push_back(r);
   }
-  std::vector<MachineCheckRequest> all() const {
+  std::vector<ViolationReport> all() const {
     std::lock_guard lock(mutex_);
     return requests_;
   }
 
  private:
   mutable std::mutex mutex_;
-  std::vector<MachineCheckRequest> requests_;
+  std::vector<ViolationReport> requests_;
 };
 
 // A stock NE2000 driver (guests/ne2000/ne2000.c) driving a guest's window:
@@ -342,11 +340,10 @@ struct FakeGuest {
   Ne2000Monitor::Guest* guest = nullptr;
   std::unique_ptr<MachineChecks> checks = std::make_unique<MachineChecks>();
   std::unique_ptr<FakeDriver> driver;
-  std::uint16_t io_base = 0;
 
   FakeDriver* operator->() { return driver.get(); }
   PassthroughWindow& window() { return guest->window(); }
-  std::vector<MachineCheckRequest> machine_checks() const { return checks->all(); }
+  std::vector<ViolationReport> machine_checks() const { return checks->all(); }
 };
 
 // The card is vpio's chip on a hub, with a test station beside it.
@@ -362,17 +359,16 @@ class DmmTest : public ::testing::Test {
     monitor_ = std::make_unique<Ne2000Monitor>(
         lax_ ? static_cast<hw::PhysicalDevice&>(lax_card_) : card_, config);
   }
-  FakeGuest add(const std::string& name, const hw::MacAddress& mac, std::uint16_t io_base,
+  FakeGuest add(const std::string& name, const hw::MacAddress& mac,
                 std::function<void()> raise_irq = {}) {
     if (!monitor_) start();
     FakeGuest g;
-    g.io_base = io_base;
     GuestCallbacks callbacks;
     callbacks.raise_irq = std::move(raise_irq);
-    callbacks.machine_check = [checks = g.checks.get()](const MachineCheckRequest& r) {
+    callbacks.violation = [checks = g.checks.get()](const ViolationReport& r) {
       checks->record(r);
     };
-    g.guest = &monitor_->add_guest(name, mac, io_base, std::move(callbacks));
+    g.guest = &monitor_->add_guest(name, mac, std::move(callbacks));
     g.driver = std::make_unique<FakeDriver>(g.guest->window());
     return g;
   }
@@ -395,12 +391,10 @@ inline void expect_machine_check(const FakeGuest& g, Violation v, std::uint64_t 
                                  std::uint16_t offset) {
   const auto checks = g.machine_checks();
   ASSERT_EQ(checks.size(), 1u) << "machine checks for " << g.guest->name();
-  EXPECT_EQ(checks[0].bank, 1);
-  EXPECT_EQ(checks[0].status, machine_check_status(v))
-      << std::hex << "status 0x" << checks[0].status << ", wanted " << devmodels::violation_name(v);
-  EXPECT_EQ(checks[0].addr, addr) << std::hex << "addr 0x" << checks[0].addr;
-  EXPECT_EQ(checks[0].misc, std::uint64_t{g.io_base} + offset)
-      << std::hex << "misc 0x" << checks[0].misc;
+  EXPECT_EQ(checks[0].code, static_cast<std::uint16_t>(v))
+      << "violation " << checks[0].code << ", wanted " << devmodels::violation_name(v);
+  EXPECT_EQ(checks[0].address, addr) << std::hex << "address 0x" << checks[0].address;
+  EXPECT_EQ(checks[0].window_offset, offset) << std::hex << "offset 0x" << checks[0].window_offset;
 }
 
 }  // namespace vpio::testing_support

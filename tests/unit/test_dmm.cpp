@@ -29,7 +29,7 @@ using devmodels::Violation;
 using DmmTransmit = DmmTest;
 
 TEST_F(DmmTransmit, EachGuestReadsItsOwnMacFromThePromDoubled) {
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB);
   const auto prom_a = a->probe();
   const auto prom_b = b->probe();
   for (unsigned i = 0; i < 6; ++i) {
@@ -43,14 +43,14 @@ TEST_F(DmmTransmit, EachGuestReadsItsOwnMacFromThePromDoubled) {
 }
 
 TEST_F(DmmTransmit, InitReadsBackCurr) {
-  FakeGuest a = add("a", kMacA, kIoA);
+  FakeGuest a = add("a", kMacA);
   a->bring_up();
   EXPECT_EQ(a->curr_after_init(), kRxStart + 1);
   EXPECT_TRUE(a.machine_checks().empty());
 }
 
 TEST_F(DmmTransmit, FramesOfEverySizeFromTwoGuestsReachTheHubIntact) {
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB);
   a->bring_up();
   b->bring_up();
   std::vector<Bytes> sent;
@@ -79,7 +79,7 @@ TEST_F(DmmTransmit, FramesOfEverySizeFromTwoGuestsReachTheHubIntact) {
 using DmmCounters = DmmTest;
 
 TEST_F(DmmCounters, TransmitDataGoesDirectAndRegistersAreHooked) {
-  FakeGuest a = add("a", kMacA, kIoA);
+  FakeGuest a = add("a", kMacA);
   a->bring_up();
   const PortCounters& c = a.window().counters();
   const std::uint64_t hooked_before = c.total(IoPath::hooked);
@@ -101,7 +101,7 @@ TEST_F(DmmCounters, TransmitDataGoesDirectAndRegistersAreHooked) {
 // DMA end as a byte read of ISR does: the monitor looks at the card for
 // every read that covers ISR, whatever its width.
 TEST_F(DmmTransmit, AWideReadThatCoversIsrSeesTheRemoteDmaEnd) {
-  FakeGuest a = add("a", kMacA, kIoA);
+  FakeGuest a = add("a", kMacA);
   a->bring_up();
   const Bytes image = FakeDriver::dma_image(make_frame(kStationMac, kMacA, 200, 3));
   a->start_frame_dma(image);
@@ -117,7 +117,7 @@ TEST_F(DmmTransmit, AWideReadThatCoversIsrSeesTheRemoteDmaEnd) {
 }
 
 TEST_F(DmmCounters, ContextSwitchesAreCountedWhenGuestsAlternate) {
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB);
   a->bring_up();
   b->bring_up();
   for (FakeGuest* g : {&a, &b, &a, &b})
@@ -128,7 +128,7 @@ TEST_F(DmmCounters, ContextSwitchesAreCountedWhenGuestsAlternate) {
 }
 
 TEST_F(DmmCounters, OneGuestSendingAgainIsNoContextSwitch) {
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB);
   a->bring_up();
   b->bring_up();
   for (FakeGuest* g : {&a, &a, &a, &b, &b})
@@ -143,7 +143,7 @@ TEST_F(DmmCounters, OneGuestSendingAgainIsNoContextSwitch) {
 using DmmReceive = DmmTest;
 
 TEST_F(DmmReceive, AFrameForOneGuestReachesOnlyThatGuest) {
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB);
   a->bring_up();
   b->bring_up();
   const Bytes frame = make_frame(kMacA, kStationMac, 100, 9);
@@ -156,7 +156,7 @@ TEST_F(DmmReceive, AFrameForOneGuestReachesOnlyThatGuest) {
 }
 
 TEST_F(DmmReceive, FramesOfEverySizeArriveIntact) {
-  FakeGuest a = add("a", kMacA, kIoA);
+  FakeGuest a = add("a", kMacA);
   a->bring_up();
   std::uint8_t seed = 20;
   for (const std::size_t size :
@@ -168,7 +168,7 @@ TEST_F(DmmReceive, FramesOfEverySizeArriveIntact) {
 }
 
 TEST_F(DmmReceive, ABroadcastReachesEveryGuest) {
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB);
   a->bring_up();
   b->bring_up();
   const Bytes frame = make_frame(kBroadcast, kStationMac, 80, 4);
@@ -178,7 +178,7 @@ TEST_F(DmmReceive, ABroadcastReachesEveryGuest) {
 }
 
 TEST_F(DmmReceive, AFrameForNoGuestIsUnclaimed) {
-  FakeGuest a = add("a", kMacA, kIoA);
+  FakeGuest a = add("a", kMacA);
   a->bring_up();
   station_send(make_frame(kMacC, kStationMac, 80, 4));
   EXPECT_EQ(a->receive(), std::nullopt);
@@ -186,7 +186,7 @@ TEST_F(DmmReceive, AFrameForNoGuestIsUnclaimed) {
 }
 
 TEST_F(DmmReceive, AFrameBetweenGuestsIsLoopedBackAndPutOnTheHub) {
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB);
   a->bring_up();
   b->bring_up();
   const Bytes frame = make_frame(kMacB, kMacA, 200, 5);
@@ -200,7 +200,7 @@ TEST_F(DmmReceive, AFrameBetweenGuestsIsLoopedBackAndPutOnTheHub) {
 }
 
 TEST_F(DmmReceive, ABroadcastFromAGuestReachesTheOthersNotItself) {
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB), c = add("c", kMacC, kIoC);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB), c = add("c", kMacC);
   a->bring_up();
   b->bring_up();
   c->bring_up();
@@ -223,7 +223,7 @@ TEST_F(DmmQueue, AGuestWhoseCardIsStoppedMissesFramesAndTheOtherGetsItsOwn) {
   MonitorConfig config;
   config.queue_frames = 4;
   start(config);
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB);
   b->bring_up();
   std::vector<Bytes> for_b;
   for (std::uint8_t i = 0; i < 10; ++i) {
@@ -248,7 +248,7 @@ TEST_F(DmmQueue, AGuestGetsOnlyTheFramesThatCameAfterItStartedItsCard) {
   MonitorConfig config;
   config.queue_frames = 4;
   start(config);
-  FakeGuest a = add("a", kMacA, kIoA);
+  FakeGuest a = add("a", kMacA);
   for (std::uint8_t i = 0; i < 10; ++i) station_send(make_frame(kMacA, kStationMac, 100, i));
   a->bring_up();
   std::vector<Bytes> after;
@@ -268,7 +268,7 @@ TEST_F(DmmQueue, AGuestThatDoesNotReadFillsItsRingThenItsQueue) {
   MonitorConfig config;
   config.queue_frames = 4;
   start(config);
-  FakeGuest a = add("a", kMacA, kIoA), b = add("b", kMacB, kIoB);
+  FakeGuest a = add("a", kMacA), b = add("b", kMacB);
   a->bring_up();
   b->bring_up();
   std::vector<Bytes> sent, for_b;
@@ -302,8 +302,8 @@ class DmmHostile : public DmmTest {
     MonitorConfig config;
     config.dma_stall_limit = std::chrono::seconds(60);  // no abort mid-test
     start(config);
-    hostile_ = add("hostile", kMacA, kIoA);
-    good_ = add("good", kMacB, kIoB);
+    hostile_ = add("hostile", kMacA);
+    good_ = add("good", kMacB);
     good_->bring_up();
     frame_ = make_frame(kStationMac, kMacB, 1200, 0x21);
     image_ = FakeDriver::dma_image(frame_);
@@ -324,7 +324,7 @@ class DmmHostile : public DmmTest {
   // The good guest's frame went out intact, and nothing of the hostile one.
   void expect_only_the_good_frame_on_the_hub() {
     for (const auto& mc : good_.machine_checks())
-      ADD_FAILURE() << "the good guest got a machine check, status 0x" << std::hex << mc.status;
+      ADD_FAILURE() << "the good guest got a machine check, violation " << mc.code;
     const auto heard = station_.frames();
     ASSERT_EQ(heard.size(), 1u);
     EXPECT_EQ(first_difference(heard[0], frame_), std::nullopt) << "the good frame was corrupted";
@@ -387,7 +387,7 @@ TEST_P(DmmEscape, AnUnfinishedDmaAndATransmitKeepTheDataPortToTheValidatedRange)
   hostile_->write_words(Bytes(16 * 1024, 0xee));
   good_guest_transmits();
   for (const auto& mc : good_.machine_checks())
-    ADD_FAILURE() << "the good guest got a machine check, status 0x" << std::hex << mc.status;
+    ADD_FAILURE() << "the good guest got a machine check, violation " << mc.code;
   std::size_t good_frames = 0;
   for (const Bytes& heard : station_.frames()) {
     if (!from(heard, kMacB)) continue;
@@ -590,7 +590,7 @@ TEST_F(DmmHostile, TransmitFromPagesPastItsAreaSendsItsOwnBytesNotTheNeighbours)
   EXPECT_TRUE(hostile_.machine_checks().empty());
   good_guest_transmits();
   for (const auto& mc : good_.machine_checks())
-    ADD_FAILURE() << "the good guest got a machine check, status 0x" << std::hex << mc.status;
+    ADD_FAILURE() << "the good guest got a machine check, violation " << mc.code;
   const auto heard = station_.frames();
   ASSERT_EQ(heard.size(), 2u);
   EXPECT_EQ(first_difference(heard[0], own), std::nullopt) << "the copied frame";
@@ -762,7 +762,7 @@ TEST_F(DmmHostile, CardDmaWrappingAtAPstopInsideItsTransmitArea) {
   const auto checks = hostile_.machine_checks();
   EXPECT_EQ(checks.size(), 1u) << "the hostile DMA was not refused";
   if (!checks.empty()) {
-    EXPECT_EQ(checks[0].status, machine_check_status(Violation::remote_dma_outside_share));
+    EXPECT_EQ(checks[0].code, static_cast<std::uint16_t>(Violation::remote_dma_outside_share));
   }
   good_guest_transmits();
   expect_only_the_good_frame_on_the_hub();
@@ -780,7 +780,7 @@ TEST_F(DmmHostile, WordModeDmaWhoseLastWordCrossesIntoTheNextArea) {
   const auto checks = hostile_.machine_checks();
   EXPECT_EQ(checks.size(), 1u) << "the hostile DMA was not refused";
   if (!checks.empty()) {
-    EXPECT_EQ(checks[0].status, machine_check_status(Violation::remote_dma_outside_share));
+    EXPECT_EQ(checks[0].code, static_cast<std::uint16_t>(Violation::remote_dma_outside_share));
   }
   good_guest_transmits();
   expect_only_the_good_frame_on_the_hub();
@@ -798,10 +798,10 @@ TEST_F(DmmTest, TheTransmitAreasLeaveTheRingItsPages) {
   EXPECT_THROW(start(config), std::invalid_argument) << "60 pages leave a ring of 4";
   config.max_guests = 4;
   start(config);
-  FakeGuest a = add("a", kMacA, kIoA);
+  FakeGuest a = add("a", kMacA);
   EXPECT_EQ(a.guest->layout().tx_pages, 12);
   EXPECT_EQ(a.guest->layout().card_tx_page, 0x40);
-  EXPECT_EQ(add("b", kMacB, kIoB).guest->layout().card_tx_page, 0x4c);
+  EXPECT_EQ(add("b", kMacB).guest->layout().card_tx_page, 0x4c);
   EXPECT_EQ(card_.chip().save().page_start, 0x70) << "the monitor's ring after four areas";
 }
 
@@ -813,8 +813,8 @@ class DmmStall : public DmmTest {
     MonitorConfig config;
     config.dma_stall_limit = std::chrono::milliseconds(50);
     start(config);
-    staller_ = add("staller", kMacA, kIoA);
-    good_ = add("good", kMacB, kIoB);
+    staller_ = add("staller", kMacA);
+    good_ = add("good", kMacB);
     staller_->bring_up();
     good_->bring_up();
     // Starts a remote write of a frame into its transmit area, writes ten

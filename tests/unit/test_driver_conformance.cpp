@@ -66,8 +66,8 @@ class DriverConformance : public DmmTest {
     config.max_guests = sharers_;
     config.tx_pages = static_cast<std::uint8_t>(default_tx_pages(config.max_guests));
     start(config);
-    stock_ = add("stock", kMacA, kIoA, [this] { irq_raised_.store(true); });
-    other_ = add("other", kMacB, kIoB);
+    stock_ = add("stock", kMacA, [this] { irq_raised_.store(true); });
+    other_ = add("other", kMacB);
     other_->bring_up();
   }
   // The monitor stops calling into the guests (the stock guest's line is
@@ -150,8 +150,9 @@ class DriverConformance : public DmmTest {
       for (const auto& mc : g->machine_checks())
         ADD_FAILURE() << g->guest->name() << " got a machine check: "
                       << devmodels::violation_name(
-                             static_cast<devmodels::Violation>((mc.status >> 16) & 0xff))
-                      << std::hex << " at 0x" << mc.addr << ", port 0x" << mc.misc;
+                             static_cast<devmodels::Violation>(mc.code))
+                      << std::hex << " at 0x" << mc.address << ", window offset 0x"
+                      << mc.window_offset;
     EXPECT_EQ(driver.complaints(), complaints);
     EXPECT_EQ(other_failures_.load(), 0u) << "the other guest's sends failed";
     std::vector<Bytes> stock_heard, other_heard;

@@ -124,14 +124,14 @@ class IsolationFindings : public ::testing::Test {
   void start(MonitorConfig config = {}) {
     monitor_ = std::make_unique<Ne2000Monitor>(card_, config);
     GuestCallbacks a, b;
-    a.machine_check = [this](const MachineCheckRequest& r) { record(checks_a_, r); };
-    b.machine_check = [this](const MachineCheckRequest& r) { record(checks_b_, r); };
-    a_ = std::make_unique<Driver>(monitor_->add_guest("a", kMacA, 0x300, std::move(a)));
-    b_ = std::make_unique<Driver>(monitor_->add_guest("b", kMacB, 0x320, std::move(b)));
+    a.violation = [this](const ViolationReport& r) { record(checks_a_, r); };
+    b.violation = [this](const ViolationReport& r) { record(checks_b_, r); };
+    a_ = std::make_unique<Driver>(monitor_->add_guest("a", kMacA, std::move(a)));
+    b_ = std::make_unique<Driver>(monitor_->add_guest("b", kMacB, std::move(b)));
   }
-  void record(std::vector<std::uint64_t>& checks, const MachineCheckRequest& r) {
+  void record(std::vector<std::uint64_t>& checks, const ViolationReport& r) {
     std::lock_guard lock(checks_mutex_);
-    checks.push_back(r.status);
+    checks.push_back(r.code);
   }
   std::vector<std::uint64_t> checks(const std::vector<std::uint64_t>& c) {
     std::lock_guard lock(checks_mutex_);
