@@ -712,6 +712,7 @@ void add_run_options(CLI::App* run, RunOptions& options) {
                  "direct\n"
                  "  vpio          the host's card shared by up to 8 guests through the monitor\n"
                  "What the guest sees (its card):\n"
+                 "  model=NAME    the device: ne2000 (the default, and today the only one)\n"
                  "  port=BASE     I/O base of its 0x20 ports, a multiple of 0x20 (default "
                  "0x300)\n"
                  "  irq=N         ISA IRQ 0-15, at vector 0x20+N (default 9)\n"

@@ -60,6 +60,25 @@ std::string parse_hw(std::string_view value) {
 
 }  // namespace
 
+namespace {
+
+constexpr DeviceKind kDeviceKinds[] = {
+    {"ne2000",
+     "NE2000 (DP8390, 0x20 ports; an RTL8029 PCI function to a Linux guest): emulate, "
+     "passthrough, vpio"},
+};
+
+std::string device_kind_names() {
+  std::string names;
+  for (const DeviceKind& kind : kDeviceKinds)
+    names += std::string(names.empty() ? "" : ", ") + kind.name;
+  return names;
+}
+
+}  // namespace
+
+std::span<const DeviceKind> device_kinds() noexcept { return kDeviceKinds; }
+
 std::optional<std::uint16_t> host_card_base(const NicSpec& spec) {
   if (!spec.hw.starts_with("port:")) return std::nullopt;
   return static_cast<std::uint16_t>(std::stoul(spec.hw.substr(5), nullptr, 16));
@@ -110,7 +129,14 @@ NicSpec parse_nic_spec(std::string_view text) {
     if (eq == std::string_view::npos)
       throw std::invalid_argument("--nic: '" + std::string(item) + "' is not KEY=VALUE");
     std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
-    if (key == "port") {
+    if (key == "model") {
+      const auto* kind = std::find_if(std::begin(kDeviceKinds), std::end(kDeviceKinds),
+                                      [&](const DeviceKind& k) { return value == k.name; });
+      if (kind == std::end(kDeviceKinds))
+        throw std::invalid_argument("--nic: unknown model '" + std::string(value) + "' (" +
+                                    device_kind_names() + ")");
+      spec.model = kind->name;
+    } else if (key == "port") {
       unsigned port = parse_number(key, value, 0xffff - hw::Ne2000::kWindowPorts + 1);
       // The card decodes its 0x20 ports from an aligned base, as every
       // NE2000 jumper setting (0x200-0x3e0) and QEMU's iobase are; an

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -36,8 +37,17 @@ enum class NicMode { emulate, passthrough, vpio };
 // guest's receive queue in the monitor; tx-pages sets each vpio guest's
 // transmit area on the card (default: 12, two buffers, for up to 4 guests,
 // else 6). The first spec that shares a card sets both.
+// The devices vpio can give guests, by name (--nic ...,model=NAME): one
+// explicit table (nic.cpp), the first entry the default.
+struct DeviceKind {
+  const char* name;
+  const char* what;
+};
+std::span<const DeviceKind> device_kinds() noexcept;
+
 struct NicSpec {
   NicMode mode = NicMode::emulate;
+  std::string model = "ne2000";  // a device_kinds() name
   std::uint16_t port = 0x300;
   unsigned irq = 9;
   std::string wire = "hub";

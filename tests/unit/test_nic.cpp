@@ -37,6 +37,10 @@ TEST(NicSpec, DefaultsAndEveryKey) {
   EXPECT_EQ(card.hw, "port:0x300");
   EXPECT_EQ(host_card_base(card), 0x300);
   EXPECT_EQ(parse_nic_spec("vpio,hw=port:0X3E0").hw, "port:0x3e0");
+  EXPECT_EQ(d.model, "ne2000");
+  EXPECT_EQ(parse_nic_spec("vpio,model=ne2000").model, "ne2000");
+  ASSERT_FALSE(device_kinds().empty());
+  EXPECT_STREQ(device_kinds()[0].name, "ne2000");  // the default is the table's first
   EXPECT_FALSE(parse_nic_spec("vpio").tx_pages);
   EXPECT_EQ(parse_nic_spec("vpio,tx-pages=12").tx_pages, 12u);
 }
@@ -81,6 +85,8 @@ TEST(NicSpec, BadItemsAreNamed) {
   expect_error("emulate,wire=tap:", "wire 'tap:'");
   expect_error("emulate,wire=tap:averyveryverylongname", "wire 'tap:");
   expect_error("emulate,speed=10", "unknown key 'speed'");
+  expect_error("vpio,model=ne2k", "--nic: unknown model 'ne2k' (ne2000)");
+  expect_error("vpio,model=", "unknown model ''");
   expect_error("emulate,irq", "'irq' is not KEY=VALUE");
   expect_error("emulate,,irq=3", "'' is not KEY=VALUE");
   expect_error("vpio,hw=port:0x310", "bad hw 'port:0x310'");   // not 32-byte aligned
