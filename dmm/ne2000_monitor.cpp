@@ -61,8 +61,20 @@ std::optional<devmodels::CardRange> Ne2000Monitor::Guest::card_dma_range() const
 GuestStats Ne2000Monitor::Guest::stats() const {
   std::lock_guard lock(monitor_.mutex_);
   GuestStats s = stats_;
-  s.frames_queued = queue_.size();
+  const nic::ReceiverCounts c = monitor_.demux_.counts(demux_index_);
+  s.frames_received = c.frames_received;
+  s.frames_filtered = c.frames_filtered;
+  s.frames_missed = c.frames_missed;
+  s.queue_drops = c.queue_drops;
+  s.frames_queued = c.frames_queued;
   return s;
+}
+
+// Called under the monitor's lock (by its demultiplexer).
+bool Ne2000Monitor::Guest::store(std::span<const std::uint8_t> frame) {
+  const std::uint64_t before = shadow_.counters().frames_received;
+  shadow_.deliver(frame);
+  return shadow_.counters().frames_received > before;
 }
 
 std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned size) noexcept {
@@ -81,7 +93,7 @@ std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned s
     if (page0 && offset <= reg::kIsr && reg::kIsr < offset + size) {
       if (m.dma_owner_ == this) m.poll_card_dma_locked();
       if (!m.config_.card_interrupts) m.check_card_on_wait_locked();
-      m.flush_locked(*this);
+      m.demux_.flush(demux_index_);
     }
     return shadow_.read(offset, size);
   } catch (...) {
@@ -116,7 +128,7 @@ void Ne2000Monitor::Guest::hooked_write(std::uint16_t offset, unsigned size,
       if (!m.write_byte_locked(lock, *this, port, static_cast<std::uint8_t>(value >> (8 * i))))
         break;
     }
-    if (!queue_.empty()) m.flush_locked(*this);
+    if (m.demux_.has_queued(demux_index_)) m.demux_.flush(demux_index_);
   } catch (...) {
   }
 }
@@ -153,7 +165,7 @@ unsigned default_tx_pages(unsigned guests) noexcept {
 }
 
 Ne2000Monitor::Ne2000Monitor(hw::PhysicalDevice& card, MonitorConfig config)
-    : card_(card), config_(config) {
+    : card_(card), config_(config), demux_(config.queue_frames) {
   static_assert(kCardMemoryPages == reg::kEndMemoryPage - reg::kFirstMemoryPage);
   if (config_.tx_pages < kMinTxPages)
     throw std::invalid_argument(
@@ -208,6 +220,7 @@ Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress 
       static_cast<std::uint8_t>(reg::kFirstMemoryPage + guests_.size() * config_.tx_pages);
   guests_.push_back(std::unique_ptr<Guest>(
       new Guest(*this, std::move(name), mac, layout, std::move(callbacks))));
+  guests_.back()->demux_index_ = demux_.add(*guests_.back());
   return *guests_.back();
 }
 
@@ -433,12 +446,7 @@ bool Ne2000Monitor::transmit_locked(Guest& g, const Decision& d) {
   if ((isr & reg::kIsrPtx) != 0) ++g.stats_.frames_sent;
 
   // The card does not hear itself: frames for other guests on it go round.
-  const bool group = (addresses[0] & 1) != 0;
-  const bool local = group || std::any_of(guests_.begin(), guests_.end(), [&](const auto& o) {
-                       return o.get() != &g && std::equal(o->mac_.bytes.begin(),
-                                                          o->mac_.bytes.end(), addresses.begin());
-                     });
-  if (local) {
+  if (demux_.addressed_to_others(addresses, &g)) {
     std::vector<std::uint8_t> frame(d.card.bytes);
     card_read_memory(d.card.address, frame);
     ++stats_.frames_looped;
@@ -594,7 +602,7 @@ void Ne2000Monitor::drain_locked() {
     const unsigned boundary = next_page_ == ring_start_ ? stop - 1 : next_page_ - 1u;
     card_write(reg::kBnry, static_cast<std::uint8_t>(boundary));
   }
-  for (const auto& g : guests_) flush_locked(*g);
+  demux_.flush_all();
 }
 
 // A guest polls its ISR: with no interrupt from the card, that is the moment
@@ -611,40 +619,7 @@ void Ne2000Monitor::check_card_on_wait_locked() {
 
 // By destination: a guest's own MAC, or a group address for every guest.
 void Ne2000Monitor::demux_locked(std::span<const std::uint8_t> frame, const Guest* from) {
-  bool claimed = false;
-  if (frame.size() >= reg::kRingHeaderBytes + 10) {
-    const auto dst = frame.first(6);
-    const bool group = (dst[0] & 1) != 0;
-    for (const auto& g : guests_) {
-      if (g.get() == from) continue;
-      if (!group && !std::equal(dst.begin(), dst.end(), g->mac_.bytes.begin())) continue;
-      claimed = true;
-      if (!g->shadow_.receiving()) {
-        ++g->stats_.frames_missed;
-        continue;
-      }
-      if (g->queue_.size() >= config_.queue_frames) {
-        ++g->stats_.queue_drops;
-        continue;
-      }
-      g->queue_.emplace_back(frame.begin(), frame.end());
-      flush_locked(*g);
-    }
-  }
-  if (!claimed && from == nullptr) ++stats_.frames_unclaimed;
-}
-
-// Moves queued frames into the guest's ring while it has room for them.
-void Ne2000Monitor::flush_locked(Guest& g) {
-  while (!g.queue_.empty() && g.shadow_.can_store(g.queue_.front().size())) {
-    const std::uint64_t before = g.shadow_.counters().frames_received;
-    g.shadow_.deliver(g.queue_.front());
-    g.queue_.pop_front();
-    if (g.shadow_.counters().frames_received > before)
-      ++g.stats_.frames_received;
-    else
-      ++g.stats_.frames_filtered;
-  }
+  if (!demux_.deliver(frame, from) && from == nullptr) ++stats_.frames_unclaimed;
 }
 
 void Ne2000Monitor::receive_thread() {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "devmodels/ne2000_model.hpp"
+#include "dmm/nic/frame_demux.hpp"
 #include "hooks/hooked_ports.hpp"
 #include "hw/ne2000.hpp"
 #include "hw/physical_device.hpp"
@@ -124,11 +125,11 @@ class Ne2000Monitor {
   // Drains the card's ring now (tests; the thread does it otherwise).
   void drain_now();
 
-  class Guest final : public HookedIoHandler {
+  class Guest final : public HookedIoHandler, public nic::FrameReceiver {
    public:
     PassthroughWindow& window() noexcept { return window_; }
     const std::string& name() const noexcept { return name_; }
-    const hw::MacAddress& mac() const noexcept { return mac_; }
+    const hw::MacAddress& mac() const noexcept override { return mac_; }
     GuestStats stats() const;
     devmodels::GuestLayout layout() const noexcept { return model_.layout(); }
     // The card range the model validated for the guest's remote write that
@@ -142,6 +143,13 @@ class Ne2000Monitor {
     void hooked_write_string(std::uint16_t offset, unsigned size,
                              std::span<const std::uint8_t> data) noexcept override;
 
+    // Its own card (the shadow) receiving what the monitor hands it.
+    bool receiving() const override { return shadow_.receiving(); }
+    bool can_store(std::size_t frame_bytes) const override {
+      return shadow_.can_store(frame_bytes);
+    }
+    bool store(std::span<const std::uint8_t> frame) override;
+
    private:
     friend class Ne2000Monitor;
     Guest(Ne2000Monitor& monitor, std::string name, hw::MacAddress mac,
@@ -154,7 +162,7 @@ class Ne2000Monitor {
     devmodels::Ne2000Model model_;
     hw::Ne2000 shadow_;
     PassthroughWindow window_;
-    std::deque<std::vector<std::uint8_t>> queue_;
+    std::size_t demux_index_ = 0;
     GuestStats stats_;
     devmodels::CardContext loaded_context_;          // as last written to the card
     std::optional<devmodels::CardRange> dma_range_;  // while it owns the card's DMA
@@ -191,11 +199,11 @@ class Ne2000Monitor {
   void drain_locked();
   void check_card_on_wait_locked();
   void demux_locked(std::span<const std::uint8_t> frame, const Guest* from);
-  void flush_locked(Guest& g);
   void receive_thread();
 
   hw::PhysicalDevice& card_;
   MonitorConfig config_;
+  nic::FrameDemux demux_;  // per-guest receive queues, loopback between guests
   mutable std::mutex mutex_;  // also the windows' gate for direct accesses
   std::condition_variable card_free_;
   std::condition_variable rx_wakeup_;

@@ -84,12 +84,6 @@ std::optional<unsigned> free_ring_pages(const Ne2000State& s) {
   return free_pages == 0 ? ring_pages : free_pages;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // The DP8390 hashes a multicast destination on the top six bits of the
 // Ethernet CRC taken MSB-first. A reflected CRC register holds those same
@@ -111,28 +105,6 @@ unsigned multicast_hash_index(std::span<const std::uint8_t> destination) {
 }
 
 }  // namespace
-
-std::optional<MacAddress> MacAddress::parse(std::string_view text) {
-  constexpr std::size_t kTextBytes = 3 * kMacBytes - 1;
-  if (text.size() != kTextBytes) return std::nullopt;
-  MacAddress mac;
-  for (std::size_t i = 0; i < kMacBytes; ++i) {
-    const std::size_t at = 3 * i;
-    if (i > 0 && text[at - 1] != ':') return std::nullopt;
-    const int high = hex_digit(text[at]);
-    const int low = hex_digit(text[at + 1]);
-    if (high < 0 || low < 0) return std::nullopt;
-    mac.bytes[i] = static_cast<std::uint8_t>(high * 16 + low);
-  }
-  return mac;
-}
-
-std::string MacAddress::to_string() const {
-  char text[3 * kMacBytes];
-  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", bytes[0], bytes[1], bytes[2],
-                bytes[3], bytes[4], bytes[5]);
-  return text;
-}
 
 // A transmitted frame waits here while the chip lock is released; the frame
 // is copied out because the guest may rewrite the buffer the moment it can.

@@ -16,17 +16,9 @@
 #include <string_view>
 
 #include "hw/net/frame_sink.hpp"
+#include "hw/net/mac_address.hpp"
 
 namespace vpio::hw {
-
-struct MacAddress {
-  std::array<std::uint8_t, 6> bytes{};
-
-  // Accepts exactly "xx:xx:xx:xx:xx:xx" in hex, either case.
-  static std::optional<MacAddress> parse(std::string_view text);
-  std::string to_string() const;  // lower-case, colon-separated
-  bool operator==(const MacAddress&) const = default;
-};
 
 // Register offsets, bits and memory layout of the NE2000, shared with the
 // models and tests that program it.
