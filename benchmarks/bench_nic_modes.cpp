@@ -220,7 +220,7 @@ struct Measurement {
   std::uint64_t exits = 0;          // KVM exits to userspace
   std::uint64_t hooked = 0;
   std::uint64_t coalesced = 0;  // port accesses posted without an exit
-  std::optional<dmm::MonitorStats> monitor;
+  std::optional<devices::MonitorStats> monitor;
   double seconds = 0;
 };
 
@@ -269,7 +269,7 @@ std::optional<Measurement> measure(const Kvm& kvm, const Row& row, RowProgress& 
   std::vector<std::unique_ptr<Machine>> machines;
   std::vector<hw::MacAddress> macs;
   std::vector<const PortCounters*> windows;  // passthrough and vpio
-  dmm::Ne2000Monitor* monitor = nullptr;
+  devices::Ne2000Monitor* monitor = nullptr;
   for (unsigned i = 0; i < w.guests; ++i) {
     MachineConfig config;
     const char* image = i == 1 && w.partner != nullptr ? w.partner : w.image;

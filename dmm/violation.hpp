@@ -3,7 +3,7 @@
 // CPU: the VMM turns the report into a machine check in that guest
 // (vmm/dmm_machine_check.hpp). Device-generic: the code is the model's, the
 // address is whatever the access aimed at in the model's terms (card memory
-// for the NE2000, guest-physical for a bus master).
+// for a card that works in its own buffer, guest-physical for a bus master).
 #pragma once
 
 #include <cstdint>

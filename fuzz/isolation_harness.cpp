@@ -12,7 +12,7 @@
 namespace vpio::fuzz {
 namespace reg = hw::ne2000;
 using devmodels::CardRange;
-using Guest = dmm::Ne2000Monitor::Guest;
+using Guest = devices::Ne2000Monitor::Guest;
 
 namespace {
 
@@ -357,7 +357,7 @@ IsolationHarness::IsolationHarness(CardLayout layout)
     std::abort();
   };
   chip_.chip().set_transmit_sink(wire_);
-  dmm::MonitorConfig config;
+  devices::MonitorConfig config;
   config.max_guests = layout.reserved_areas;
   config.queue_frames = 8;
   // A guest whose remote DMA holds the card when another needs it loses it
@@ -374,10 +374,10 @@ IsolationHarness::IsolationHarness(CardLayout layout)
     config.card_interrupts = false;
     config.wait_check_interval = std::chrono::microseconds(0);
   }
-  monitor_ = std::make_unique<dmm::Ne2000Monitor>(card_, config);
+  monitor_ = std::make_unique<devices::Ne2000Monitor>(card_, config);
   const auto add = [&](const char* name, const hw::MacAddress& mac,
                        std::vector<std::uint64_t>* checks) {
-    dmm::GuestCallbacks callbacks;
+    devices::GuestCallbacks callbacks;
     callbacks.violation = [checks](const dmm::ViolationReport& r) {
       checks->push_back(r.code);
     };

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "devmodels/ne2000_model.hpp"
-#include "dmm/ne2000_monitor.hpp"
+#include "devices/ne2000/ne2000_monitor.hpp"
 #include "fuzz/access_stream.hpp"
 #include "hw/chip_device.hpp"
 #include "hw/ne2000.hpp"
@@ -210,15 +210,15 @@ class IsolationHarness {
 
   Bytes fill(const Fill& f, std::uint32_t bytes) const;
   const hw::MacAddress& mac_of(Station s) const noexcept;
-  std::uint32_t area_start(const dmm::Ne2000Monitor::Guest& g) const noexcept;
-  std::uint32_t area_end(const dmm::Ne2000Monitor::Guest& g) const noexcept;
+  std::uint32_t area_start(const devices::Ne2000Monitor::Guest& g) const noexcept;
+  std::uint32_t area_end(const devices::Ne2000Monitor::Guest& g) const noexcept;
 
   hw::ChipDevice chip_;
   RecordingCard card_;
   WireRecorder wire_;
-  std::unique_ptr<dmm::Ne2000Monitor> monitor_;
-  dmm::Ne2000Monitor::Guest* hostile_ = nullptr;
-  dmm::Ne2000Monitor::Guest* honest_ = nullptr;
+  std::unique_ptr<devices::Ne2000Monitor> monitor_;
+  devices::Ne2000Monitor::Guest* hostile_ = nullptr;
+  devices::Ne2000Monitor::Guest* honest_ = nullptr;
   std::vector<std::uint64_t> hostile_checks_;  // the violation codes the monitor reported
   std::vector<std::uint64_t> honest_checks_;
   HonestDriver driver_;  // after the members its construction needs

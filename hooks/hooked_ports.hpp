@@ -90,6 +90,7 @@ class PassthroughWindow final : public PortDevice {
     return reads_hooked(offset) && writes_hooked(offset);
   }
   const PortCounters& counters() const noexcept { return counters_; }
+  std::uint16_t ports() const noexcept { return ports_; }
 
   std::uint32_t port_read(std::uint16_t offset, unsigned size) noexcept override;
   void port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override;

@@ -161,10 +161,10 @@ NicSpec parse_nic_spec(std::string_view text) {
       spec.queue = parse_number(key, value, 65536);
       if (spec.queue == 0) throw std::invalid_argument("--nic: queue must be at least 1");
     } else if (key == "tx-pages") {
-      spec.tx_pages = parse_number(key, value, dmm::kCardMemoryPages - dmm::kMinRingPages);
-      if (*spec.tx_pages < dmm::kMinTxPages)
+      spec.tx_pages = parse_number(key, value, devices::kCardMemoryPages - devices::kMinRingPages);
+      if (*spec.tx_pages < devices::kMinTxPages)
         throw std::invalid_argument("--nic: tx-pages must be at least " +
-                                    std::to_string(dmm::kMinTxPages) + " (one maximal frame)");
+                                    std::to_string(devices::kMinTxPages) + " (one maximal frame)");
     } else if (key == "wire") {
       bool ok = value == "hub" || value == "none" ||
                 (value.starts_with("hub:") && value.size() > 4) ||
@@ -374,16 +374,16 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
                                 "' is given whole to a guest by passthrough; vpio cannot share it");
   auto& monitor = monitors_[spec.hw];
   if (!monitor) {
-    dmm::MonitorConfig config;
+    devices::MonitorConfig config;
     config.queue_frames = spec.queue;
     config.max_guests = std::max(sharers, 1u);
     config.tx_pages =
-        static_cast<std::uint8_t>(spec.tx_pages.value_or(dmm::default_tx_pages(config.max_guests)));
+        static_cast<std::uint8_t>(spec.tx_pages.value_or(devices::default_tx_pages(config.max_guests)));
     // A host card's interrupt is polled: look at the card also when a guest
     // waits on its own card, not only on the monitor's timer.
     config.card_interrupts = !host_card_base(spec).has_value();
     try {
-      monitor = std::make_unique<dmm::Ne2000Monitor>(physical_card(spec, mac), config);
+      monitor = std::make_unique<devices::Ne2000Monitor>(physical_card(spec, mac), config);
     } catch (...) {
       monitors_.erase(spec.hw);
       throw;
@@ -392,7 +392,7 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
   // Where the guest has the card's window now (a Linux guest may move its
   // BAR): the machine check names the port the guest used.
   auto base = std::make_shared<std::atomic<std::uint32_t>>(spec.port);
-  dmm::GuestCallbacks callbacks;
+  devices::GuestCallbacks callbacks;
   callbacks.raise_irq = [&machine, irq = spec.irq] { machine.raise_irq(irq); };
   callbacks.violation = [&machine, base](const dmm::ViolationReport& r) {
     machine.inject_machine_check(dmm_machine_check(r, base->load()));

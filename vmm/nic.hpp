@@ -14,7 +14,7 @@
 #include <system_error>
 #include <vector>
 
-#include "dmm/ne2000_monitor.hpp"
+#include "devices/ne2000/ne2000_monitor.hpp"
 #include "hooks/hooked_ports.hpp"
 #include "hooks/port_bus.hpp"
 #include "hw/chip_device.hpp"
@@ -56,7 +56,7 @@ struct NicSpec {
   std::optional<unsigned> guest;  // 0-based; unset: every guest gets a card
   std::string hw = "chip";
   std::size_t queue = 64;
-  std::optional<unsigned> tx_pages;  // unset: dmm::default_tx_pages of the card's guests
+  std::optional<unsigned> tx_pages;  // unset: devices::default_tx_pages of the card's guests
 };
 
 // The largest number of guests one card can be shared by in vpio mode.
@@ -129,8 +129,8 @@ class PassthroughNic {
 // A guest's card in vpio mode: its part of the monitor of a shared card.
 struct VpioNic {
   std::string guest;
-  dmm::Ne2000Monitor* monitor;
-  dmm::Ne2000Monitor::Guest* share;
+  devices::Ne2000Monitor* monitor;
+  devices::Ne2000Monitor::Guest* share;
 };
 
 // The cards of one guest, by mode.
@@ -183,7 +183,7 @@ class Network {
   std::unique_ptr<hw::SystemPorts> host_ports_;
   std::map<std::string, std::unique_ptr<hw::PhysicalDevice>> physical_cards_;
   std::vector<std::unique_ptr<PassthroughNic>> passthrough_;
-  std::map<std::string, std::unique_ptr<dmm::Ne2000Monitor>> monitors_;
+  std::map<std::string, std::unique_ptr<devices::Ne2000Monitor>> monitors_;
   std::vector<std::unique_ptr<VpioNic>> vpio_;
 
   hw::PhysicalDevice& physical_card(const NicSpec& spec, hw::MacAddress mac);

@@ -31,7 +31,7 @@ NicTotals nic_totals(const GuestNics& nics) {
     }
   }
   for (VpioNic* nic : nics.vpio) {
-    const dmm::GuestStats g = nic->share->stats();
+    const devices::GuestStats g = nic->share->stats();
     t.frames_sent += g.frames_sent;
     t.frames_received += g.frames_received;
     t.direct += nic->share->window().counters().total(IoPath::direct);
@@ -87,8 +87,8 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
     }
     for (VpioNic* nic : nics_of[i].vpio) {
       const PortCounters& ports = nic->share->window().counters();
-      const dmm::GuestStats g = nic->share->stats();
-      const dmm::MonitorStats m = nic->monitor->stats();
+      const devices::GuestStats g = nic->share->stats();
+      const devices::MonitorStats m = nic->monitor->stats();
       nics.push_back({{"mode", "vpio"},
                       {"device", nic->monitor->describe_card()},
                       {"mac", nic->share->mac().to_string()},

@@ -28,7 +28,7 @@ struct Guest {
   VpioNic* nic = nullptr;
   hw::MacAddress mac;
   GuestOutcome outcome;
-  dmm::GuestStats stats;
+  devices::GuestStats stats;
   std::uint64_t direct = 0, hooked = 0;
 };
 
@@ -116,7 +116,7 @@ class VpioTest : public KvmTest {
   PassthroughNic* passthrough_ = nullptr;
   std::unique_ptr<NetEchoEndpoint> endpoint_;
   EndpointCounters endpoint_counters_;
-  dmm::MonitorStats card_;
+  devices::MonitorStats card_;
   std::vector<Frame> frames_;
 };
 

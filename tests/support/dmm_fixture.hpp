@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "dmm/ne2000_monitor.hpp"
+#include "devices/ne2000/ne2000_monitor.hpp"
 #include "hw/chip_device.hpp"
 #include "hw/ne2000.hpp"
 #include "hw/net/hub.hpp"
@@ -27,10 +27,10 @@
 
 namespace vpio::testing_support {
 
-using dmm::GuestCallbacks;
+using devices::GuestCallbacks;
 using dmm::ViolationReport;
-using dmm::MonitorConfig;
-using dmm::Ne2000Monitor;
+using devices::MonitorConfig;
+using devices::Ne2000Monitor;
 using namespace hw::ne2000;
 using devmodels::Violation;
 using Bytes = std::vector<std::uint8_t>;

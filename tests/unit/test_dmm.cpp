@@ -17,7 +17,7 @@
 
 #include "tests/support/dmm_fixture.hpp"
 
-namespace vpio::dmm {
+namespace vpio::devices {
 namespace {
 
 using namespace hw::ne2000;
@@ -845,4 +845,4 @@ TEST_F(DmmStall, TheStallerGetsAMachineCheckAndLosesTheCard) {
 }
 
 }  // namespace
-}  // namespace vpio::dmm
+}  // namespace vpio::devices

@@ -41,7 +41,7 @@
 #include "tests/support/stock_drivers/ipxe_ns8390.hpp"
 #include "tests/support/stock_drivers/linux_8390.hpp"
 
-namespace vpio::dmm {
+namespace vpio::devices {
 namespace {
 
 using namespace hw::ne2000;
@@ -545,4 +545,4 @@ TEST_F(IpxeNs8390Conformance, ProbesTransmitsPollsAndRecovers) {
 }
 
 }  // namespace
-}  // namespace vpio::dmm
+}  // namespace vpio::devices

@@ -21,11 +21,11 @@
 #include <thread>
 #include <vector>
 
-#include "dmm/ne2000_monitor.hpp"
+#include "devices/ne2000/ne2000_monitor.hpp"
 #include "hw/chip_device.hpp"
 #include "hw/ne2000.hpp"
 
-namespace vpio::dmm {
+namespace vpio::devices {
 namespace {
 
 using namespace hw::ne2000;
@@ -124,12 +124,12 @@ class IsolationFindings : public ::testing::Test {
   void start(MonitorConfig config = {}) {
     monitor_ = std::make_unique<Ne2000Monitor>(card_, config);
     GuestCallbacks a, b;
-    a.violation = [this](const ViolationReport& r) { record(checks_a_, r); };
-    b.violation = [this](const ViolationReport& r) { record(checks_b_, r); };
+    a.violation = [this](const dmm::ViolationReport& r) { record(checks_a_, r); };
+    b.violation = [this](const dmm::ViolationReport& r) { record(checks_b_, r); };
     a_ = std::make_unique<Driver>(monitor_->add_guest("a", kMacA, std::move(a)));
     b_ = std::make_unique<Driver>(monitor_->add_guest("b", kMacB, std::move(b)));
   }
-  void record(std::vector<std::uint64_t>& checks, const ViolationReport& r) {
+  void record(std::vector<std::uint64_t>& checks, const dmm::ViolationReport& r) {
     std::lock_guard lock(checks_mutex_);
     checks.push_back(r.code);
   }
@@ -199,4 +199,4 @@ TEST_F(IsolationFindings, AByteModeReadOfTheLastByteOfItsAreaShowsNothingOfTheNe
 }
 
 }  // namespace
-}  // namespace vpio::dmm
+}  // namespace vpio::devices

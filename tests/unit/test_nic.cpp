@@ -48,9 +48,9 @@ TEST(NicSpec, DefaultsAndEveryKey) {
 // Two buffers each while the card keeps a ring of 12 pages, else one.
 TEST(NicSpec, TheDefaultTransmitAreaSplitsTheCardsMemory) {
   for (unsigned guests = 1; guests <= kMaxVpioGuests; ++guests) {
-    const unsigned pages = dmm::default_tx_pages(guests);
+    const unsigned pages = devices::default_tx_pages(guests);
     EXPECT_EQ(pages, guests <= 4 ? 12u : 6u) << guests << " guests";
-    EXPECT_GE(dmm::kCardMemoryPages - guests * pages, dmm::kMinRingPages) << guests << " guests";
+    EXPECT_GE(devices::kCardMemoryPages - guests * pages, devices::kMinRingPages) << guests << " guests";
   }
 }
 

@@ -1,11 +1,11 @@
-// The Device Modeling Monitor for a shared NE2000.
-#include "dmm/ne2000_monitor.hpp"
+// The NE2000's side of the Device Modeling Monitor.
+#include "devices/ne2000/ne2000_monitor.hpp"
 
 #include <algorithm>
 #include <array>
 #include <stdexcept>
 
-namespace vpio::dmm {
+namespace vpio::devices {
 namespace reg = hw::ne2000;
 using devmodels::Action;
 using devmodels::Decision;
@@ -34,34 +34,45 @@ constexpr unsigned kCardPolls = 100000;
 std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
 std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
 
+dmm::SharingConfig sharing(const MonitorConfig& c) {
+  dmm::SharingConfig s;
+  s.operation_stall_limit = c.dma_stall_limit;
+  s.poll_interval = c.poll_interval;
+  s.device_interrupts = c.card_interrupts;
+  s.wait_check_interval = c.wait_check_interval;
+  s.run_service_thread = c.run_receive_thread;
+  return s;
+}
+
 }  // namespace
 
 // ---- Guests ----
 
 Ne2000Monitor::Guest::Guest(Ne2000Monitor& monitor, std::string name, hw::MacAddress mac,
                             devmodels::GuestLayout layout, GuestCallbacks callbacks)
-    : monitor_(monitor),
-      name_(std::move(name)),
+    : dmm::SharedGuest(monitor.core_, std::move(name), std::move(callbacks), kWindowPorts),
+      monitor_(monitor),
       mac_(mac),
-      callbacks_(std::move(callbacks)),
       model_(layout),
-      shadow_(mac),
-      window_(kWindowPorts, monitor.card_, *this, &monitor.mutex_) {
-  window_.hook_all();
-  shadow_.set_irq_line([raise = callbacks_.raise_irq](bool asserted) {
+      shadow_(mac) {
+  shadow_.set_irq_line([raise = this->callbacks().raise_irq](bool asserted) {
     if (asserted && raise) raise();
   });
 }
 
 std::optional<devmodels::CardRange> Ne2000Monitor::Guest::card_dma_range() const {
-  std::lock_guard lock(monitor_.mutex_);
+  std::lock_guard lock(monitor_.core_.gate());
   return dma_range_;
 }
 
 GuestStats Ne2000Monitor::Guest::stats() const {
-  std::lock_guard lock(monitor_.mutex_);
-  GuestStats s = stats_;
-  const nic::ReceiverCounts c = monitor_.demux_.counts(demux_index_);
+  std::lock_guard lock(monitor_.core_.gate());
+  GuestStats s;
+  const dmm::SharedGuestCounts shared = monitor_.core_.counts_locked(*this);
+  s.context_switches = shared.context_switches;
+  s.violations = shared.violations;
+  s.frames_sent = frames_sent_;
+  const dmm::nic::ReceiverCounts c = monitor_.demux_.counts(demux_index_);
   s.frames_received = c.frames_received;
   s.frames_filtered = c.frames_filtered;
   s.frames_missed = c.frames_missed;
@@ -79,8 +90,8 @@ bool Ne2000Monitor::Guest::store(std::span<const std::uint8_t> frame) {
 
 std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned size) noexcept {
   Ne2000Monitor& m = monitor_;
-  Lock lock(m.mutex_);
-  if (m.stopping_) return ~0u;
+  Lock lock(m.core_.gate());
+  if (m.core_.stopping_locked()) return ~0u;
   try {
     if (covers_reset(offset, size)) {
       // Reading the reset port resets the card as writing it does.
@@ -91,8 +102,8 @@ std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned s
     // Any read that covers ISR (a byte at +0x07, a word at +0x06, ...) is
     // a poll of the card's events.
     if (page0 && offset <= reg::kIsr && reg::kIsr < offset + size) {
-      if (m.dma_owner_ == this) m.poll_card_dma_locked();
-      if (!m.config_.card_interrupts) m.check_card_on_wait_locked();
+      if (m.dma_owner() == this) m.core_.poll_operation_locked();
+      m.core_.check_on_wait_locked();
       m.demux_.flush(demux_index_);
     }
     return shadow_.read(offset, size);
@@ -104,10 +115,10 @@ std::uint32_t Ne2000Monitor::Guest::hooked_read(std::uint16_t offset, unsigned s
 void Ne2000Monitor::Guest::hooked_write(std::uint16_t offset, unsigned size,
                                         std::uint32_t value) noexcept {
   Ne2000Monitor& m = monitor_;
-  Lock lock(m.mutex_);
-  if (m.stopping_) return;
+  Lock lock(m.core_.gate());
+  if (m.core_.stopping_locked()) return;
   try {
-    if (offset == kDataPort && m.dma_owner_ == this) {
+    if (offset == kDataPort && m.dma_owner() == this) {
       std::array<std::uint8_t, 4> bytes{};
       for (unsigned i = 0; i < bytes.size(); ++i)
         bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
@@ -136,9 +147,9 @@ void Ne2000Monitor::Guest::hooked_write(std::uint16_t offset, unsigned size,
 void Ne2000Monitor::Guest::hooked_read_string(std::uint16_t offset, unsigned size,
                                               std::span<std::uint8_t> data) noexcept {
   if (offset != kDataPort) return HookedIoHandler::hooked_read_string(offset, size, data);
-  Lock lock(monitor_.mutex_);
+  Lock lock(monitor_.core_.gate());
   try {
-    if (!monitor_.stopping_) shadow_.read_string(offset, size, data);
+    if (!monitor_.core_.stopping_locked()) shadow_.read_string(offset, size, data);
   } catch (...) {
   }
 }
@@ -146,10 +157,10 @@ void Ne2000Monitor::Guest::hooked_read_string(std::uint16_t offset, unsigned siz
 void Ne2000Monitor::Guest::hooked_write_string(std::uint16_t offset, unsigned size,
                                                std::span<const std::uint8_t> data) noexcept {
   if (offset != kDataPort) return HookedIoHandler::hooked_write_string(offset, size, data);
-  Lock lock(monitor_.mutex_);
+  Lock lock(monitor_.core_.gate());
   try {
-    if (monitor_.stopping_) return;
-    if (monitor_.dma_owner_ == this)
+    if (monitor_.core_.stopping_locked()) return;
+    if (monitor_.dma_owner() == this)
       monitor_.card_dma_write_locked(*this, data);
     else
       shadow_.write_string(offset, size, data);
@@ -165,7 +176,7 @@ unsigned default_tx_pages(unsigned guests) noexcept {
 }
 
 Ne2000Monitor::Ne2000Monitor(hw::PhysicalDevice& card, MonitorConfig config)
-    : card_(card), config_(config), demux_(config.queue_frames) {
+    : card_(card), config_(config), core_(card, sharing(config)), demux_(config.queue_frames) {
   static_assert(kCardMemoryPages == reg::kEndMemoryPage - reg::kFirstMemoryPage);
   if (config_.tx_pages < kMinTxPages)
     throw std::invalid_argument(
@@ -180,32 +191,19 @@ Ne2000Monitor::Ne2000Monitor(hw::PhysicalDevice& card, MonitorConfig config)
   ring_start_ =
       static_cast<std::uint8_t>(reg::kFirstMemoryPage + config_.max_guests * config_.tx_pages);
   {
-    Lock lock(mutex_);
+    Lock lock(core_.gate());
     program_card_locked();
   }
-  card_.set_interrupt_handler([this] {
-    rx_pending_.store(true);
-    rx_wakeup_.notify_one();
-  });
-  if (config_.run_receive_thread) thread_ = std::thread([this] { receive_thread(); });
+  core_.start(*this);
 }
 
 Ne2000Monitor::~Ne2000Monitor() { stop(); }
 
-void Ne2000Monitor::stop() {
-  {
-    Lock lock(mutex_);
-    stopping_ = true;
-  }
-  rx_wakeup_.notify_all();
-  card_free_.notify_all();
-  if (thread_.joinable()) thread_.join();
-  card_.set_interrupt_handler({});
-}
+void Ne2000Monitor::stop() { core_.stop(); }
 
 Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress mac,
                                                GuestCallbacks callbacks) {
-  Lock lock(mutex_);
+  Lock lock(core_.gate());
   if (guests_.size() >= config_.max_guests)
     throw std::invalid_argument("NE2000 monitor: no room for guest '" + name + "': the card " +
                                 describe_card() + " is set up for " +
@@ -213,7 +211,7 @@ Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress 
   for (const auto& g : guests_)
     if (g->mac_ == mac)
       throw std::invalid_argument("NE2000 monitor: guest '" + name + "' wants MAC " +
-                                  mac.to_string() + ", which guest '" + g->name_ + "' has");
+                                  mac.to_string() + ", which guest '" + g->name() + "' has");
   devmodels::GuestLayout layout;
   layout.tx_pages = config_.tx_pages;
   layout.card_tx_page =
@@ -227,15 +225,17 @@ Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress 
 std::string Ne2000Monitor::describe_card() const { return card_.describe(); }
 
 MonitorStats Ne2000Monitor::stats() const {
-  std::lock_guard lock(mutex_);
-  return stats_;
+  std::lock_guard lock(core_.gate());
+  MonitorStats s = stats_;
+  const dmm::SharingStats shared = core_.stats_locked();
+  s.context_switches = shared.context_switches;
+  s.switch_nanoseconds = shared.switch_nanoseconds;
+  s.drains = shared.services;
+  s.wait_checks = shared.wait_checks;
+  return s;
 }
 
-void Ne2000Monitor::drain_now() {
-  Lock lock(mutex_);
-  if (!wait_card_free_locked(lock)) return;
-  drain_locked();
-}
+void Ne2000Monitor::drain_now() { core_.service_now(); }
 
 // ---- Guest writes ----
 
@@ -244,7 +244,7 @@ void Ne2000Monitor::drain_now() {
 // wrote stay in its transmit area, as on a card of its own). Another guest's
 // DMA or transmit is never touched, so a reset is always allowed (issue 15).
 void Ne2000Monitor::reset_locked(Guest& g) {
-  if (dma_owner_ == &g) abort_card_dma_locked(g);
+  if (dma_owner() == &g) abort_card_dma_locked(g);
   g.model_.on_write(kResetPort, 0);
   sync_hooks_locked(g);
 }
@@ -258,19 +258,20 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
   }
   // A finished DMA is no longer the guest's to keep: see whether the card
   // ended it before the model judges a write to the DMA registers.
-  if (dma_owner_ == &g && offset >= reg::kRsar0 && offset <= reg::kRbcr1) poll_card_dma_locked();
+  if (dma_owner() == &g && offset >= reg::kRsar0 && offset <= reg::kRbcr1)
+    core_.poll_operation_locked();
   const Decision d = g.model_.on_write(offset, value);
   if (d.action == Action::refuse) {
-    if (d.ends_card_dma && dma_owner_ == &g) abort_card_dma_locked(g);
+    if (d.ends_card_dma && dma_owner() == &g) abort_card_dma_locked(g);
     violation_locked(g, d.verdict, offset);
     return false;
   }
-  if (d.ends_card_dma && dma_owner_ == &g) abort_card_dma_locked(g);
+  if (d.ends_card_dma && dma_owner() == &g) abort_card_dma_locked(g);
   if (d.action == Action::start_card_dma) {
     if (!acquire_card_locked(lock, g)) return false;
     start_card_dma_locked(g, d);
   } else if (d.action == Action::copy_from_card) {
-    if (!wait_card_free_locked(lock, &g)) return false;
+    if (!core_.wait_free_locked(lock, &g)) return false;
     copy_from_card_locked(g, d);
   } else if (d.action == Action::transmit) {
     if (!acquire_card_locked(lock, g)) return false;
@@ -284,34 +285,24 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
 }
 
 void Ne2000Monitor::violation_locked(Guest& g, devmodels::Verdict verdict, std::uint16_t offset) {
-  ++g.stats_.violations;
-  if (g.callbacks_.violation)
-    g.callbacks_.violation({static_cast<std::uint16_t>(verdict.violation), verdict.card_address,
-                            offset});
+  core_.violation_locked(
+      g, {static_cast<std::uint16_t>(verdict.violation), verdict.card_address, offset});
 }
 
 // ---- The card between guests ----
 
-bool Ne2000Monitor::wait_card_free_locked(Lock& lock, const Guest* for_guest) {
-  while (dma_owner_ != nullptr && dma_owner_ != for_guest) {
-    poll_card_dma_locked();
-    if (dma_owner_ == nullptr || dma_owner_ == for_guest) break;
-    if (stopping_) return false;
-    if (Clock::now() - dma_started_ > config_.dma_stall_limit) {
-      Guest& owner = *dma_owner_;
-      owner.model_.card_dma_done();
-      abort_card_dma_locked(owner);
-      violation_locked(owner, {Violation::remote_dma_stalled, owner.model_.registers().rsar},
-                       reg::kCr);
-      break;
-    }
-    card_free_.wait_for(lock, std::chrono::microseconds(200));
-  }
-  return !stopping_;
+// A guest's remote DMA held the card past the stall limit: the card's DMA
+// is stopped, and the guest told (violation 8, at its RSAR).
+dmm::ViolationReport Ne2000Monitor::stop_stalled_operation(dmm::SharedGuest& owner) {
+  Guest& g = static_cast<Guest&>(owner);
+  g.model_.card_dma_done();
+  abort_card_dma_locked(g);
+  return {static_cast<std::uint16_t>(Violation::remote_dma_stalled), g.model_.registers().rsar,
+          reg::kCr};
 }
 
 bool Ne2000Monitor::acquire_card_locked(Lock& lock, Guest& g) {
-  if (!wait_card_free_locked(lock, &g)) return false;
+  if (!core_.wait_free_locked(lock, &g)) return false;
   load_context_locked(g);
   return true;
 }
@@ -323,13 +314,12 @@ void Ne2000Monitor::load_context_locked(Guest& g) {
   devmodels::CardContext wanted = g.model_.card_context();
   // While g's validated DMA runs, the card's RSAR/RBCR are its remainder:
   // left alone. Otherwise they are 0, so no direct access reaches memory.
-  const bool dma_running = dma_owner_ == &g;
+  const bool dma_running = dma_owner() == &g;
   if (dma_running) {
     wanted.rsar = g.loaded_context_.rsar;
     wanted.rbcr = g.loaded_context_.rbcr;
   }
   if (loaded_ == &g && g.loaded_context_ == wanted) return;
-  const bool handoff = last_guest_ != &g;
   const auto start = Clock::now();
   for (const auto& w : devmodels::card_context_writes(wanted)) {
     const bool dma_register = w.offset == reg::kRsar0 || w.offset == reg::kRsar1 ||
@@ -339,13 +329,7 @@ void Ne2000Monitor::load_context_locked(Guest& g) {
   }
   g.loaded_context_ = wanted;
   loaded_ = &g;
-  last_guest_ = &g;
-  if (handoff) {
-    ++stats_.context_switches;
-    ++g.stats_.context_switches;
-    stats_.switch_nanoseconds += static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
-  }
+  core_.context_loaded_locked(g, start);
 }
 
 void Ne2000Monitor::start_card_dma_locked(Guest& g, const Decision& d) {
@@ -353,8 +337,7 @@ void Ne2000Monitor::start_card_dma_locked(Guest& g, const Decision& d) {
   g.loaded_context_.rsar = d.card.address;
   g.loaded_context_.rbcr = d.card.bytes;
   g.dma_range_ = d.card;
-  dma_owner_ = &g;
-  dma_started_ = Clock::now();
+  core_.begin_operation_locked(g);
   sync_hooks_locked(g);
 }
 
@@ -384,15 +367,18 @@ void Ne2000Monitor::card_dma_write_locked(Guest& g, std::span<const std::uint8_t
 // The window's hooked-I/O list is the model's (question 3).
 void Ne2000Monitor::sync_hooks_locked(Guest& g) {
   const auto hooked = g.model_.hooked_ports();
-  for (std::uint16_t port = 0; port < kWindowPorts; ++port)
-    g.window_.set_hooked(port, hooked.reads.test(port), hooked.writes.test(port));
+  dmm::PortSet reads, writes;
+  for (std::uint16_t port = 0; port < kWindowPorts; ++port) {
+    reads[port] = hooked.reads.test(port);
+    writes[port] = hooked.writes.test(port);
+  }
+  g.set_hooked(reads, writes);
 }
 
 // The card reports the end of the owner's remote DMA by ISR.RDC.
-void Ne2000Monitor::poll_card_dma_locked() {
-  if (dma_owner_ == nullptr) return;
-  if ((card_read(reg::kIsr) & reg::kIsrRdc) == 0) return;
-  Guest& g = *dma_owner_;
+bool Ne2000Monitor::operation_ended(dmm::SharedGuest& owner) {
+  if ((card_read(reg::kIsr) & reg::kIsrRdc) == 0) return false;
+  Guest& g = static_cast<Guest&>(owner);
   g.model_.card_dma_done();
   release_card_dma_locked();
   sync_hooks_locked(g);
@@ -402,6 +388,7 @@ void Ne2000Monitor::poll_card_dma_locked() {
   const unsigned width = (r.dcr & reg::kDcrWordTransfer) != 0 ? 2 : 1;
   std::vector<std::uint8_t> filler((r.rbcr + width - 1) / width * width);
   g.shadow_.write_string(kDataPort, width, filler);
+  return true;
 }
 
 // The model has already ended (or replaced) the guest's DMA.
@@ -417,13 +404,12 @@ void Ne2000Monitor::release_card_dma_locked() {
   // leaves its remainder on the card).
   card_write(reg::kRbcr0, 0);
   card_write(reg::kRbcr1, 0);
-  if (dma_owner_ != nullptr) {
-    dma_owner_->loaded_context_.rsar = 0;
-    dma_owner_->loaded_context_.rbcr = 0;
-    dma_owner_->dma_range_.reset();
+  if (Guest* owner = dma_owner(); owner != nullptr) {
+    owner->loaded_context_.rsar = 0;
+    owner->loaded_context_.rbcr = 0;
+    owner->dma_range_.reset();
   }
-  dma_owner_ = nullptr;
-  card_free_.notify_all();
+  core_.end_operation_locked();
 }
 
 bool Ne2000Monitor::transmit_locked(Guest& g, const Decision& d) {
@@ -443,7 +429,7 @@ bool Ne2000Monitor::transmit_locked(Guest& g, const Decision& d) {
   card_write(reg::kCr, kRun | reg::kCrTransmit);
   const std::uint8_t isr = wait_card_isr(reg::kIsrPtx | reg::kIsrTxe);
   if (isr != 0) card_write(reg::kIsr, isr);
-  if ((isr & reg::kIsrPtx) != 0) ++g.stats_.frames_sent;
+  if ((isr & reg::kIsrPtx) != 0) ++g.frames_sent_;
 
   // The card does not hear itself: frames for other guests on it go round.
   if (demux_.addressed_to_others(addresses, &g)) {
@@ -569,8 +555,11 @@ void Ne2000Monitor::program_card_locked() {
 }
 
 // Reads every frame the card has stored and hands it on.
+void Ne2000Monitor::service() { drain_locked(); }
+
+bool Ne2000Monitor::has_events() { return (card_read(reg::kIsr) & kReceiveEvents) != 0; }
+
 void Ne2000Monitor::drain_locked() {
-  ++stats_.drains;
   const std::uint8_t isr = card_read(reg::kIsr) & kReceiveEvents;
   if (isr != 0) card_write(reg::kIsr, isr);  // before CURR: a later frame raises PRX again
   card_write(reg::kCr, kRun | reg::kCrPage1);
@@ -605,33 +594,9 @@ void Ne2000Monitor::drain_locked() {
   demux_.flush_all();
 }
 
-// A guest polls its ISR: with no interrupt from the card, that is the moment
-// to see whether the card has received something (when no guest's DMA holds
-// it), rather than leaving the frame to the next timer tick.
-void Ne2000Monitor::check_card_on_wait_locked() {
-  if (dma_owner_ != nullptr) return;
-  const auto now = Clock::now();
-  if (now - last_wait_check_ < config_.wait_check_interval) return;
-  last_wait_check_ = now;
-  ++stats_.wait_checks;
-  if ((card_read(reg::kIsr) & kReceiveEvents) != 0) drain_locked();
-}
-
 // By destination: a guest's own MAC, or a group address for every guest.
 void Ne2000Monitor::demux_locked(std::span<const std::uint8_t> frame, const Guest* from) {
   if (!demux_.deliver(frame, from) && from == nullptr) ++stats_.frames_unclaimed;
 }
 
-void Ne2000Monitor::receive_thread() {
-  Lock lock(mutex_);
-  while (!stopping_) {
-    rx_wakeup_.wait_for(lock, config_.poll_interval,
-                        [&] { return stopping_ || rx_pending_.load(); });
-    if (stopping_) break;
-    rx_pending_.store(false);
-    if (!wait_card_free_locked(lock)) break;
-    drain_locked();
-  }
-}
-
-}  // namespace vpio::dmm
+}  // namespace vpio::devices

@@ -1,7 +1,11 @@
-// The Device Modeling Monitor for one physical NE2000 shared by several
-// guests (docs/vpio.md). Each guest sees a whole card through a
-// PassthroughWindow; its accesses are hooked except writes to the data port
-// while its own remote write runs on the card. The monitor:
+// The NE2000's side of the Device Modeling Monitor (docs/vpio.md): one
+// physical NE2000 shared by several guests, on the device-generic core
+// (dmm/shared_device.hpp: the gate, the guests' windows, ownership of the
+// card for a checked DMA, context-switch counting, violations, the service
+// thread) and the shared NIC machinery (dmm/nic/: queues, demultiplexing,
+// loopback). Each guest sees a whole card through a PassthroughWindow; its
+// accesses are hooked except writes to the data port while its own remote
+// write runs on the card. This part:
 //  - keeps each guest's card in a shadow (a hw::Ne2000 of its own: registers,
 //    PROM with the guest's MAC, virtual receive ring, ISR/IMR and IRQ line);
 //  - runs what must touch the card on the card: remote DMA in the guest's
@@ -11,33 +15,25 @@
 //  - refuses what the model finds illegitimate, and reports it for that
 //    guest only (the VMM makes it a machine check);
 //  - owns the card's receive ring (promiscuous), drains it, and hands each
-//    frame to the guests it is addressed to (broadcast and multicast to all)
-//    through bounded per-guest queues into their shadows' rings; frames one
-//    guest sends to another on the same card are looped back the same way.
+//    frame to the demultiplexer; the shadows' rings are its receivers.
 // Knows nothing of KVM: guests are reached through the callbacks they give.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "devmodels/ne2000_model.hpp"
 #include "dmm/nic/frame_demux.hpp"
-#include "hooks/hooked_ports.hpp"
+#include "dmm/shared_device.hpp"
 #include "hw/ne2000.hpp"
 #include "hw/physical_device.hpp"
-#include "dmm/violation.hpp"
 
-namespace vpio::dmm {
+namespace vpio::devices {
 
 // The card's 64 pages of memory: each guest's transmit area, then the
 // monitor's receive ring of at least kMinRingPages.
@@ -71,11 +67,7 @@ struct MonitorConfig {
   bool run_receive_thread = true;
 };
 
-struct GuestCallbacks {
-  std::function<void()> raise_irq;  // the guest card's IRQ line rose
-  // The model refused the guest's access: the VMM gives it a machine check.
-  std::function<void(const ViolationReport&)> violation;
-};
+using dmm::GuestCallbacks;
 
 struct GuestStats {
   std::uint64_t context_switches = 0;  // the card's context switched to this guest
@@ -101,7 +93,7 @@ struct MonitorStats {
   std::uint64_t wait_checks = 0;  // looks at the card when a guest waited (polled cards)
 };
 
-class Ne2000Monitor {
+class Ne2000Monitor final : private dmm::DeviceDriver {
  public:
   class Guest;
 
@@ -110,7 +102,7 @@ class Ne2000Monitor {
   Ne2000Monitor(hw::PhysicalDevice& card, MonitorConfig config = {});
   Ne2000Monitor(const Ne2000Monitor&) = delete;
   Ne2000Monitor& operator=(const Ne2000Monitor&) = delete;
-  ~Ne2000Monitor();
+  ~Ne2000Monitor() override;
 
   // A new guest with a card of this MAC. Throws std::invalid_argument when
   // the card has no room for another transmit area or the MAC is taken.
@@ -125,10 +117,8 @@ class Ne2000Monitor {
   // Drains the card's ring now (tests; the thread does it otherwise).
   void drain_now();
 
-  class Guest final : public HookedIoHandler, public nic::FrameReceiver {
+  class Guest final : public dmm::SharedGuest, public dmm::nic::FrameReceiver {
    public:
-    PassthroughWindow& window() noexcept { return window_; }
-    const std::string& name() const noexcept { return name_; }
     const hw::MacAddress& mac() const noexcept override { return mac_; }
     GuestStats stats() const;
     devmodels::GuestLayout layout() const noexcept { return model_.layout(); }
@@ -156,33 +146,35 @@ class Ne2000Monitor {
           devmodels::GuestLayout layout, GuestCallbacks callbacks);
 
     Ne2000Monitor& monitor_;
-    std::string name_;
     hw::MacAddress mac_;
-    GuestCallbacks callbacks_;
     devmodels::Ne2000Model model_;
     hw::Ne2000 shadow_;
-    PassthroughWindow window_;
     std::size_t demux_index_ = 0;
-    GuestStats stats_;
+    std::uint64_t frames_sent_ = 0;
     devmodels::CardContext loaded_context_;          // as last written to the card
     std::optional<devmodels::CardRange> dma_range_;  // while it owns the card's DMA
   };
 
  private:
-  using Lock = std::unique_lock<std::mutex>;
+  using Lock = dmm::SharedDevice::Lock;
+  using Clock = dmm::SharedDevice::Clock;
+
+  // The core's questions (dmm::DeviceDriver).
+  bool operation_ended(dmm::SharedGuest& owner) override;
+  dmm::ViolationReport stop_stalled_operation(dmm::SharedGuest& owner) override;
+  void service() override;
+  bool has_events() override;
+
+  Guest* dma_owner() const noexcept { return static_cast<Guest*>(core_.operation_owner()); }
 
   bool write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset, std::uint8_t value);
   void reset_locked(Guest& g);
   void copy_from_card_locked(Guest& g, const devmodels::Decision& d);
   void card_dma_write_locked(Guest& g, std::span<const std::uint8_t> bytes);
   void violation_locked(Guest& g, devmodels::Verdict verdict, std::uint16_t offset);
-  // Waits until no other guest's remote DMA runs on the card (aborting one
-  // that stalls). False when the monitor stops.
-  bool wait_card_free_locked(Lock& lock, const Guest* for_guest = nullptr);
   bool acquire_card_locked(Lock& lock, Guest& g);
   void load_context_locked(Guest& g);
   void start_card_dma_locked(Guest& g, const devmodels::Decision& d);
-  void poll_card_dma_locked();
   void abort_card_dma_locked(Guest& g);
   void release_card_dma_locked();
   void sync_hooks_locked(Guest& g);
@@ -197,29 +189,17 @@ class Ne2000Monitor {
   std::uint8_t wait_card_isr(std::uint8_t bits);
   void program_card_locked();
   void drain_locked();
-  void check_card_on_wait_locked();
   void demux_locked(std::span<const std::uint8_t> frame, const Guest* from);
-  void receive_thread();
 
   hw::PhysicalDevice& card_;
   MonitorConfig config_;
-  nic::FrameDemux demux_;  // per-guest receive queues, loopback between guests
-  mutable std::mutex mutex_;  // also the windows' gate for direct accesses
-  std::condition_variable card_free_;
-  std::condition_variable rx_wakeup_;
-  std::atomic<bool> rx_pending_{false};
-  bool stopping_ = false;
+  dmm::SharedDevice core_;        // the gate, ownership of the card, the service thread
+  dmm::nic::FrameDemux demux_;    // per-guest receive queues, loopback between guests
   std::vector<std::unique_ptr<Guest>> guests_;
-  Guest* loaded_ = nullptr;      // whose context the card holds (nullptr: the monitor's)
-  Guest* last_guest_ = nullptr;  // the guest that last had the card
-  Guest* dma_owner_ = nullptr;   // whose remote DMA runs on the card
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point dma_started_;
+  Guest* loaded_ = nullptr;  // whose context the card holds (nullptr: the monitor's)
   std::uint8_t ring_start_ = 0;
   std::uint8_t next_page_ = 0;  // the next frame to read from the card's ring
-  Clock::time_point last_wait_check_{};
-  MonitorStats stats_;
-  std::thread thread_;
+  MonitorStats stats_;          // the card's own counts; the core keeps the rest
 };
 
-}  // namespace vpio::dmm
+}  // namespace vpio::devices

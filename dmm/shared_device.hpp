@@ -1,0 +1,197 @@
+// The device-generic core of a Device Modeling Monitor (docs/vpio.md): one
+// physical device shared by several guests. It keeps what every shared
+// device needs, whatever its registers:
+//  - the gate: one lock for the monitor's state, which each guest's window
+//    also holds for its direct accesses (hooks/hooked_ports.hpp);
+//  - the guests' shares: each a window onto the device, hooked per port as
+//    the device's model says (question 3), and their counts;
+//  - ownership of the device for a checked operation (a DMA the model
+//    validated, say): one guest at a time; another guest that needs the
+//    device waits, and an owner that holds it past the stall limit has its
+//    operation stopped and gets a violation;
+//  - context switches between guests, counted and timed;
+//  - violations, reported to the guest's VMM (which makes them machine
+//    checks: vmm/dmm_machine_check.hpp);
+//  - the service thread: when the device interrupts (or every poll
+//    interval), and the device is free, the device's side reads what it
+//    received and hands it on.
+// What is particular to a device (its registers, how to program it, its
+// model) is its driver's (DeviceDriver), outside dmm/: devices/<name>/.
+// Knows nothing of KVM, and no register of any device.
+#pragma once
+
+#include <atomic>
+#include <bitset>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "dmm/violation.hpp"
+#include "hooks/hooked_ports.hpp"
+#include "hw/physical_device.hpp"
+
+namespace vpio::dmm {
+
+// What a guest's VMM gives the monitor to reach the guest.
+struct GuestCallbacks {
+  std::function<void()> raise_irq;  // the guest device's interrupt line rose
+  // The model refused the guest's access: the VMM gives it a machine check.
+  std::function<void(const ViolationReport&)> violation;
+};
+
+struct SharingConfig {
+  // A guest's checked operation that keeps the device from others longer
+  // than this is stopped and the guest gets a violation.
+  std::chrono::milliseconds operation_stall_limit{3000};
+  // How often the device is serviced without an interrupt.
+  std::chrono::microseconds poll_interval{2000};
+  // False for a device whose interrupt does not reach userspace (a real ISA
+  // card: polled). Then a guest waiting on its own device also makes the
+  // monitor look at the device, at most once per wait_check_interval.
+  bool device_interrupts = true;
+  std::chrono::microseconds wait_check_interval{100};
+  // False: no service thread; the device is serviced only by service_now()
+  // (a harness that must run the same way every time: fuzz/).
+  bool run_service_thread = true;
+};
+
+struct SharingStats {
+  std::uint64_t context_switches = 0;     // the device changed hands between guests
+  std::uint64_t switch_nanoseconds = 0;   // spent loading guests' contexts at those changes
+  std::uint64_t services = 0;             // times the device's side serviced the device
+  std::uint64_t wait_checks = 0;          // looks at a polled device when a guest waited
+};
+
+struct SharedGuestCounts {
+  std::uint64_t context_switches = 0;  // the device changed hands to this guest
+  std::uint64_t violations = 0;
+};
+
+inline constexpr std::size_t kMaxWindowPorts = PassthroughWindow::kMaxPorts;
+using PortSet = std::bitset<kMaxWindowPorts>;
+
+class SharedDevice;
+
+// One guest's share of the device. A device's monitor derives its guest
+// from it, adding the guest's model and its own device's state, and serves
+// the guest's hooked accesses (HookedIoHandler) under the gate.
+class SharedGuest : public HookedIoHandler {
+ public:
+  SharedGuest(const SharedGuest&) = delete;
+  SharedGuest& operator=(const SharedGuest&) = delete;
+
+  PassthroughWindow& window() noexcept { return window_; }
+  const std::string& name() const noexcept { return name_; }
+
+ protected:
+  // The window covers `window_ports` ports of the device, all hooked.
+  SharedGuest(SharedDevice& device, std::string name, GuestCallbacks callbacks,
+              std::uint16_t window_ports);
+  ~SharedGuest() override = default;
+
+  const GuestCallbacks& callbacks() const noexcept { return callbacks_; }
+  // The hooked-I/O list, per direction, as the model gives it now.
+  void set_hooked(const PortSet& reads, const PortSet& writes) noexcept;
+
+ private:
+  friend class SharedDevice;
+  std::string name_;
+  GuestCallbacks callbacks_;
+  PassthroughWindow window_;
+  SharedGuestCounts counts_;  // under the gate
+};
+
+// What the core needs from the device's own side (its card driver). Every
+// call is made under the gate.
+class DeviceDriver {
+ public:
+  virtual ~DeviceDriver() = default;
+  // Whether the device has ended `owner`'s checked operation. When it has,
+  // the driver has wound it up on its side; the core then frees the device.
+  virtual bool operation_ended(SharedGuest& owner) = 0;
+  // `owner` held the device past the stall limit: the driver stops the
+  // operation on the device and says what to report to the guest.
+  virtual ViolationReport stop_stalled_operation(SharedGuest& owner) = 0;
+  // Reads what the device received and hands it on; the device is free.
+  virtual void service() = 0;
+  // Whether the device has something for service() (asked for a device
+  // whose interrupt is polled, when a guest waits).
+  virtual bool has_events() = 0;
+};
+
+class SharedDevice {
+ public:
+  using Lock = std::unique_lock<std::mutex>;
+  using Clock = std::chrono::steady_clock;
+
+  SharedDevice(hw::PhysicalDevice& device, SharingConfig config);
+  SharedDevice(const SharedDevice&) = delete;
+  SharedDevice& operator=(const SharedDevice&) = delete;
+  ~SharedDevice();
+
+  // Starts serving the device with `driver`, which has taken the device
+  // over: its interrupt, and the service thread.
+  void start(DeviceDriver& driver);
+  // Stops the service thread and every wait. Idempotent.
+  void stop();
+
+  hw::PhysicalDevice& device() noexcept { return device_; }
+  const SharingConfig& config() const noexcept { return config_; }
+  std::mutex& gate() const noexcept { return mutex_; }
+  bool stopping_locked() const noexcept { return stopping_; }
+
+  // ---- Ownership of the device for a checked operation ----
+  // Waits until no other guest's operation holds the device (stopping one
+  // that stalls). False when the monitor stops.
+  bool wait_free_locked(Lock& lock, const SharedGuest* for_guest = nullptr);
+  void begin_operation_locked(SharedGuest& owner);
+  // The device is free again; whoever waits for it goes on.
+  void end_operation_locked() noexcept;
+  SharedGuest* operation_owner() const noexcept { return owner_; }
+  // Asks the driver whether the owner's operation has ended.
+  void poll_operation_locked();
+
+  // ---- Context switches ----
+  // The driver has loaded g's context on the device, starting at `started`:
+  // counted and timed as a switch when the device last served another guest.
+  void context_loaded_locked(SharedGuest& g, Clock::time_point started) noexcept;
+
+  // ---- Violations and counts ----
+  void violation_locked(SharedGuest& g, const ViolationReport& report);
+  SharedGuestCounts counts_locked(const SharedGuest& g) const noexcept { return g.counts_; }
+  SharingStats stats_locked() const noexcept { return stats_; }
+
+  // ---- Servicing the device ----
+  // A guest waits on its own device: a device whose interrupt is polled is
+  // looked at now (at most once per wait_check_interval) and serviced if it
+  // has events.
+  void check_on_wait_locked();
+  void service_locked();
+  // Services the device now, once it is free (tests; the thread does it
+  // otherwise).
+  void service_now();
+
+ private:
+  void service_thread();
+
+  hw::PhysicalDevice& device_;
+  SharingConfig config_;
+  DeviceDriver* driver_ = nullptr;
+  mutable std::mutex mutex_;
+  std::condition_variable device_free_;
+  std::condition_variable wakeup_;
+  std::atomic<bool> interrupted_{false};
+  bool stopping_ = false;
+  SharedGuest* owner_ = nullptr;       // whose checked operation holds the device
+  Clock::time_point owner_since_{};
+  SharedGuest* last_guest_ = nullptr;  // the guest that last had the device
+  Clock::time_point last_wait_check_{};
+  SharingStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace vpio::dmm
