@@ -124,8 +124,7 @@ void SharedDevice::service_now() {
 void SharedDevice::service_thread() {
   Lock lock(mutex_);
   while (!stopping_) {
-    wakeup_.wait_for(lock, config_.poll_interval,
-                     [&] { return stopping_ || interrupted_.load(); });
+    wakeup_.wait_for(lock, config_.poll_interval, [&] { return stopping_ || interrupted_.load(); });
     if (stopping_) break;
     interrupted_.store(false);
     if (!wait_free_locked(lock)) break;

@@ -60,10 +60,10 @@ struct SharingConfig {
 };
 
 struct SharingStats {
-  std::uint64_t context_switches = 0;     // the device changed hands between guests
-  std::uint64_t switch_nanoseconds = 0;   // spent loading guests' contexts at those changes
-  std::uint64_t services = 0;             // times the device's side serviced the device
-  std::uint64_t wait_checks = 0;          // looks at a polled device when a guest waited
+  std::uint64_t context_switches = 0;    // the device changed hands between guests
+  std::uint64_t switch_nanoseconds = 0;  // spent loading guests' contexts at those changes
+  std::uint64_t services = 0;            // times the device's side serviced the device
+  std::uint64_t wait_checks = 0;         // looks at a polled device when a guest waited
 };
 
 struct SharedGuestCounts {
@@ -186,7 +186,7 @@ class SharedDevice {
   std::condition_variable wakeup_;
   std::atomic<bool> interrupted_{false};
   bool stopping_ = false;
-  SharedGuest* owner_ = nullptr;       // whose checked operation holds the device
+  SharedGuest* owner_ = nullptr;  // whose checked operation holds the device
   Clock::time_point owner_since_{};
   SharedGuest* last_guest_ = nullptr;  // the guest that last had the device
   Clock::time_point last_wait_check_{};

@@ -216,8 +216,8 @@ Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress 
   layout.tx_pages = config_.tx_pages;
   layout.card_tx_page =
       static_cast<std::uint8_t>(reg::kFirstMemoryPage + guests_.size() * config_.tx_pages);
-  guests_.push_back(std::unique_ptr<Guest>(
-      new Guest(*this, std::move(name), mac, layout, std::move(callbacks))));
+  guests_.push_back(
+      std::unique_ptr<Guest>(new Guest(*this, std::move(name), mac, layout, std::move(callbacks))));
   guests_.back()->demux_index_ = demux_.add(*guests_.back());
   return *guests_.back();
 }
@@ -454,8 +454,7 @@ bool Ne2000Monitor::transmit_copy_locked(Guest& g, const Decision& d) {
   std::copy_n(shadow.memory.begin() + static_cast<std::ptrdiff_t>(at), frame.size(), frame.begin());
   const auto part = g.model_.tx_area_part(d.view_address, d.card.bytes);
   if (part.card.bytes != 0)
-    card_read_memory(part.card.address,
-                     std::span(frame).subspan(part.offset, part.card.bytes));
+    card_read_memory(part.card.address, std::span(frame).subspan(part.offset, part.card.bytes));
   // Whole words: the monitor's transfers are word-wide.
   std::vector<std::uint8_t> saved((frame.size() + 1) & ~std::size_t{1});
   card_read_memory(d.card.address, saved);

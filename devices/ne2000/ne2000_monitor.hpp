@@ -193,8 +193,8 @@ class Ne2000Monitor final : private dmm::DeviceDriver {
 
   hw::PhysicalDevice& card_;
   MonitorConfig config_;
-  dmm::SharedDevice core_;        // the gate, ownership of the card, the service thread
-  dmm::nic::FrameDemux demux_;    // per-guest receive queues, loopback between guests
+  dmm::SharedDevice core_;      // the gate, ownership of the card, the service thread
+  dmm::nic::FrameDemux demux_;  // per-guest receive queues, loopback between guests
   std::vector<std::unique_ptr<Guest>> guests_;
   Guest* loaded_ = nullptr;  // whose context the card holds (nullptr: the monitor's)
   std::uint8_t ring_start_ = 0;

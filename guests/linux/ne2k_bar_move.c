@@ -49,7 +49,9 @@ static int write_bar0(uint32_t value) {
 // The card's station address from its PROM at `base`, read as ne2k-pci's
 // probe reads it (32 byte reads of a word-wide remote DMA from 0).
 static void read_prom_mac(uint16_t base, uint8_t mac[MAC_BYTES]) {
-  static const struct { uint8_t value, offset; } program[] = {
+  static const struct {
+    uint8_t value, offset;
+  } program[] = {
       {NE_CR_RD_ABORT | NE_CR_PAGE0 | NE_CR_STP, NE_CR},
       {PROBE_DCR, NE_P0_DCR},
       {0, NE_P0_RBCR0},

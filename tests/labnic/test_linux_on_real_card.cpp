@@ -90,9 +90,8 @@ std::vector<SenderTally> tally_by_sender(const std::vector<Frame>& wire,
             << "an ARP under guest " << guest << "'s MAC for another address";
         break;
       case 0x86dd:  // IPv6 (init does not turn it off): its link-local source
-        break;       // address is the guest's own MAC, checked above
-      default:
-        ADD_FAILURE() << "ethertype " << std::hex << be16(f, 12) << " from guest " << guest;
+        break;      // address is the guest's own MAC, checked above
+      default: ADD_FAILURE() << "ethertype " << std::hex << be16(f, 12) << " from guest " << guest;
     }
   }
   return tally;
@@ -139,11 +138,20 @@ class LinuxOnQemusCard : public testing::Test {
   // in it with `nics` and `append` (after console=ttyS0 and friends).
   LinuxLabRun run(const OutsideWire& wire, const std::vector<std::string>& nics,
                   const std::string& append, std::size_t guests) {
-    std::vector<std::string> command = {
-        build_path("vpio"), "run", "--ram", "256", "--timeout", "2400", "--initrd",
-        in_build(dir_ / "initramfs-net.cpio.gz"), "--append",
-        "console=ttyS0 quiet panic=-1 reboot=t " + append, "--stats",
-        in_build(dir_ / "stats.json"), "--console-dir", in_build(dir_ / "consoles")};
+    std::vector<std::string> command = {build_path("vpio"),
+                                        "run",
+                                        "--ram",
+                                        "256",
+                                        "--timeout",
+                                        "2400",
+                                        "--initrd",
+                                        in_build(dir_ / "initramfs-net.cpio.gz"),
+                                        "--append",
+                                        "console=ttyS0 quiet panic=-1 reboot=t " + append,
+                                        "--stats",
+                                        in_build(dir_ / "stats.json"),
+                                        "--console-dir",
+                                        in_build(dir_ / "consoles")};
     command.insert(command.end(), nics.begin(), nics.end());
     for (std::size_t i = 0; i < guests; ++i) command.push_back(in_build(dir_ / "vmlinuz"));
     LabProcess lab({"--nic", card_option(dir_, wire)}, command, dir_ / "lab.log",
@@ -177,7 +185,8 @@ TEST_F(LinuxOnQemusCard, TwoLinuxGuestsShareItInVpioMode) {
   ASSERT_EQ(r.consoles.size(), 2u) << r.context;
   const auto& [status, log, stats, consoles, figures, context] = r;
   EXPECT_EQ(status, 0) << context;
-  for (std::size_t i = 0; i < 2; ++i) expect_linux_guest_passed(consoles, stats, i, "ping+tcp", context);
+  for (std::size_t i = 0; i < 2; ++i)
+    expect_linux_guest_passed(consoles, stats, i, "ping+tcp", context);
   expect_linux_pinged(consoles, 0, 1, context);
   expect_linux_exchanged(consoles, 0, 1, kTcpBytes, context);
   for (std::size_t i = 0; i < 2; ++i) {
@@ -269,10 +278,10 @@ class PingResponder final : public hw::FrameSink {
     const hw::MacAddress from = mac_at(f, 6);
     if (be16(f, 12) == 0x0806 && be16(f, 20) == 1 && is_mine(f, 38)) {  // ARP who-has
       Frame r(60, 0);
-      std::copy_n(f.begin() + 6, 6, r.begin());      // to the asker
+      std::copy_n(f.begin() + 6, 6, r.begin());  // to the asker
       std::copy_n(mac_.bytes.begin(), 6, r.begin() + 6);
       std::copy_n(f.begin() + 12, 8, r.begin() + 12);  // ARP, Ethernet/IPv4, 6, 4
-      r[21] = 2;                                        // is-at
+      r[21] = 2;                                       // is-at
       std::copy_n(mac_.bytes.begin(), 6, r.begin() + 22);
       std::copy_n(ip_.begin(), 4, r.begin() + 28);
       std::copy_n(f.begin() + 22, 10, r.begin() + 32);  // the asker's MAC and IPv4
@@ -286,7 +295,7 @@ class PingResponder final : public hw::FrameSink {
     std::copy_n(from.bytes.begin(), 6, r.begin());
     std::copy_n(mac_.bytes.begin(), 6, r.begin() + 6);
     std::swap_ranges(r.begin() + 26, r.begin() + 30, r.begin() + 30);  // the header sum holds
-    r[icmp] = 0;                                                      // echo reply
+    r[icmp] = 0;                                                       // echo reply
     r[icmp + 2] = r[icmp + 3] = 0;
     std::uint32_t sum = 0;
     for (std::size_t i = icmp; i < end; i += 2)
