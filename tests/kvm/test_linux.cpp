@@ -199,10 +199,7 @@ class LinuxNetTest : public LinuxGuestTest {
             read_text(run.dir + "/consoles/" + guest.value("name", "?") + ".log"));
     run.consoles.resize(images.size());
     run.figures = linux_net_figures(run.stats, run.consoles);
-    print_linux_net_figures(run.figures);
-    nlohmann::json summary = nlohmann::json::array();
-    for (const auto& f : run.figures) summary.push_back(to_json(f));
-    std::ofstream(run.dir + "/figures.json") << summary.dump(2) << "\n";
+    record_linux_net_figures(run.figures, run.dir);
     return run;
   }
 

@@ -167,10 +167,7 @@ class LinuxOnQemusCard : public testing::Test {
     for (std::size_t i = 0; i < r.consoles.size(); ++i)
       r.context += "\n---- guest " + std::to_string(i) + "'s console ----\n" + r.consoles[i];
     r.figures = linux_net_figures(r.stats, r.consoles);
-    print_linux_net_figures(r.figures);
-    nlohmann::json summary = nlohmann::json::array();
-    for (const auto& f : r.figures) summary.push_back(to_json(f));
-    std::ofstream(dir_ / "figures.json") << summary.dump(2) << "\n";
+    record_linux_net_figures(r.figures, dir_);
     return r;
   }
 

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -110,6 +112,15 @@ inline void print_linux_net_figures(const std::vector<LinuxNetFigures>& all) {
         f.card_accesses_per_frame, static_cast<unsigned long long>(f.context_switches),
         static_cast<unsigned long long>(f.violations),
         static_cast<unsigned long long>(f.machine_checks), f.tcp_kib_per_second, f.tcp_seconds);
+}
+
+// Prints a run's figures for the test log and keeps them in DIR/figures.json.
+inline void record_linux_net_figures(const std::vector<LinuxNetFigures>& all,
+                                     const std::filesystem::path& dir) {
+  print_linux_net_figures(all);
+  nlohmann::json summary = nlohmann::json::array();
+  for (const auto& f : all) summary.push_back(to_json(f));
+  std::ofstream(dir / "figures.json") << summary.dump(2) << "\n";
 }
 
 // ---------------------------------------------------------------------------
