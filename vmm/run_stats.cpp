@@ -83,6 +83,12 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
         entry["frames_sent"] = chip->chip().counters().frames_sent;
         entry["frames_received"] = chip->chip().counters().frames_received;
       }
+      // A host card's interrupt is polled: how often, and how many edges.
+      if (auto* host = dynamic_cast<hw::PortIoCard*>(&nic->device())) {
+        const hw::PortIoCardCounters polled = host->counters();
+        entry["interrupt_polls"] = polled.polls;
+        entry["interrupt_edges"] = polled.edges;
+      }
       nics.push_back(entry);
     }
     for (VpioNic* nic : nics_of[i].vpio) {

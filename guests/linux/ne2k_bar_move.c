@@ -6,7 +6,7 @@
 //
 //   vpio-ne2k-bar-move NEW_BASE
 //
-// Run with the card's driver closed (`ip link set eth0 down`): it reads the
+// Run with the card's driver closed (eth0 not yet up, or down): it reads the
 // card's address PROM by remote DMA, as ne2k-pci's probe does, at each base.
 // Linux's own idea of the BAR (its resource) is left alone: the program
 // moves the BAR back before the driver is used again.
