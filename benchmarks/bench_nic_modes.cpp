@@ -429,7 +429,7 @@ void check_real_card(const std::string& hw_name, std::uint16_t base) {
                                 ": this process cannot reach the host's ports: " + *error + hint);
   try {
     hw::SystemPorts ports;
-    hw::PortIoCard card(ports, base);  // probes it: answers, resets, has an NE2000 PROM
+    devices::PortIoCard card(ports, base);  // probes it: answers, resets, has an NE2000 PROM
   } catch (const std::exception& e) {
     throw std::invalid_argument("--real-card " + hw_name + ": " + e.what() + hint);
   }

@@ -10,15 +10,15 @@
 #include <sstream>
 
 namespace vpio::fuzz {
-namespace reg = hw::ne2000;
-using devmodels::CardRange;
+namespace reg = devices::ne2000;
+using devices::CardRange;
 using Guest = devices::Ne2000Monitor::Guest;
 
 namespace {
 
-constexpr std::uint16_t kDataPort = hw::Ne2000::kDataPort;
-constexpr std::uint16_t kResetPort = hw::Ne2000::kResetPort;
-constexpr std::uint16_t kDataPortSpan = devmodels::Ne2000Model::kDataPortSpan;
+constexpr std::uint16_t kDataPort = devices::Ne2000::kDataPort;
+constexpr std::uint16_t kResetPort = devices::Ne2000::kResetPort;
+constexpr std::uint16_t kDataPortSpan = devices::Ne2000Model::kDataPortSpan;
 
 // The stock driver's settings (guests/ne2000/ne2000.h).
 constexpr std::uint8_t kStoppedPage0 = reg::kCrNoDma | reg::kCrStop;
@@ -41,7 +41,7 @@ constexpr unsigned kHostilePolls = 3;
 constexpr unsigned kMaxHonestRun = 128;  // steps of one run to a phase
 // A card may move a whole 32-bit access past the count it was given
 // (QEMU's NE2000 does); the model keeps this slack inside the area.
-constexpr std::uint32_t kCardOverreach = devmodels::Ne2000Model::kCardOverreach;
+constexpr std::uint32_t kCardOverreach = devices::Ne2000Model::kCardOverreach;
 
 constexpr const char* kDirectRange =
     "1 (direct accesses, and the card DMA a guest's step makes, stay inside the validated range "
@@ -140,7 +140,7 @@ void RecordingCard::noted(std::uint16_t offset, unsigned size, bool write, Acces
 // Apart from noted(), so that the card images copied here are not on the
 // stack of every card access (ASan poisons a frame's locals on each call).
 [[gnu::noinline]] DataPortTouch RecordingCard::before_touch(bool write) const {
-  const hw::Ne2000State s = card_.chip().save();
+  const devices::Ne2000State s = card_.chip().save();
   DataPortTouch t;
   t.write = write;
   t.honest_meanwhile = honest_meanwhile;
@@ -153,7 +153,7 @@ void RecordingCard::noted(std::uint16_t offset, unsigned size, bool write, Acces
 }
 
 [[gnu::noinline]] void RecordingCard::after_touch(DataPortTouch t) {
-  const hw::Ne2000State s = card_.chip().save();
+  const devices::Ne2000State s = card_.chip().save();
   t.address_after = s.remote_address;
   t.count_after = s.remote_count;
   touches_.push_back(t);
@@ -662,7 +662,7 @@ void IsolationHarness::wire_frame(Station destination, std::uint32_t bytes) {
   f.seed = static_cast<std::uint8_t>(bytes);
   chip_.chip().deliver(fill(f, bytes));
   // The card stored it in the monitor's ring: the reference follows.
-  const hw::Ne2000State s = chip_.chip().save();
+  const devices::Ne2000State s = chip_.chip().save();
   const std::size_t ring = (std::size_t{ring_start_} << 8) - reg::kMemoryStart;
   std::copy(s.memory.begin() + static_cast<std::ptrdiff_t>(ring), s.memory.end(),
             expected_memory_.begin() + static_cast<std::ptrdiff_t>(ring));
@@ -917,7 +917,7 @@ void IsolationHarness::check_card_state() {
 }
 
 [[gnu::noinline]] void IsolationHarness::compare_card_state() {
-  const hw::Ne2000State s = chip_.chip().save();
+  const devices::Ne2000State s = chip_.chip().save();
   if (card_.memory_written() || actor_ == Actor::monitor) {
     const std::size_t skip_from = area_start(*hostile_) - reg::kMemoryStart;
     const std::size_t skip_to = area_end(*hostile_) - reg::kMemoryStart;
@@ -939,7 +939,7 @@ void IsolationHarness::check_card_state() {
   }
   if (s.prom != expected_prom_) breach(kCardState, "the card's PROM changed");
   if (may_drain_) monitor_registers_.boundary = s.boundary;  // the drain moved it
-  const hw::Ne2000State& m = monitor_registers_;
+  const devices::Ne2000State& m = monitor_registers_;
   const auto reg_check = [&](const char* name, unsigned got, unsigned want) {
     if (got != want)
       breach(kCardState, std::string("the card's ") + name + " is " + hex(got) +
@@ -1013,14 +1013,14 @@ void IsolationHarness::check_honest() {
     breach(kHonestIntact,
            "the honest guest got a machine check, code " +
                std::to_string(honest_checks_.front()) + " (" +
-               std::string(devmodels::violation_name(
-                   static_cast<devmodels::Violation>(honest_checks_.front()))) +
+               std::string(devices::violation_name(
+                   static_cast<devices::Violation>(honest_checks_.front()))) +
                ")");
   if (!honest_failure_.empty()) breach(kHonestIntact, honest_failure_);
 }
 
 std::string IsolationHarness::state() {
-  const hw::Ne2000State s = chip_.chip().save();
+  const devices::Ne2000State s = chip_.chip().save();
   std::ostringstream out;
   out << "  card: CR " << hex(s.command, 2) << " DCR " << hex(s.data_config, 2) << " RSAR "
       << hex(s.remote_address, 4) << " RBCR " << hex(s.remote_count) << " TPSR "

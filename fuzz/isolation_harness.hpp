@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "devmodels/ne2000_model.hpp"
+#include "devices/ne2000/ne2000_model.hpp"
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "fuzz/access_stream.hpp"
-#include "hw/chip_device.hpp"
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/chip_device.hpp"
+#include "devices/ne2000/ne2000.hpp"
 
 namespace vpio::fuzz {
 
@@ -52,7 +52,7 @@ struct DataPortTouch {
 // runs during an input and each input runs the same way every time.
 class RecordingCard final : public hw::PhysicalDevice {
  public:
-  explicit RecordingCard(hw::ChipDevice& card) : card_(card) {}
+  explicit RecordingCard(devices::ChipDevice& card) : card_(card) {}
 
   // Called before each card ISR read, with the monitor's lock held: a
   // waiter polling for another guest's remote DMA to end.
@@ -82,7 +82,7 @@ class RecordingCard final : public hw::PhysicalDevice {
   DataPortTouch before_touch(bool write) const;
   void after_touch(DataPortTouch t);
 
-  hw::ChipDevice& card_;
+  devices::ChipDevice& card_;
   bool accessed_ = false;
   bool memory_written_ = false;
   unsigned register_accesses_ = 0;
@@ -96,12 +96,12 @@ class WireRecorder final : public hw::FrameSink {
     Bytes frame;
     std::uint8_t transmit_page = 0;
   };
-  explicit WireRecorder(hw::Ne2000& chip) : chip_(chip) {}
+  explicit WireRecorder(devices::Ne2000& chip) : chip_(chip) {}
   void deliver(std::span<const std::uint8_t> frame) override;
   const std::vector<Sent>& sent() const noexcept { return sent_; }
 
  private:
-  hw::Ne2000& chip_;
+  devices::Ne2000& chip_;
   std::vector<Sent> sent_;
 };
 
@@ -213,7 +213,7 @@ class IsolationHarness {
   std::uint32_t area_start(const devices::Ne2000Monitor::Guest& g) const noexcept;
   std::uint32_t area_end(const devices::Ne2000Monitor::Guest& g) const noexcept;
 
-  hw::ChipDevice chip_;
+  devices::ChipDevice chip_;
   RecordingCard card_;
   WireRecorder wire_;
   std::unique_ptr<devices::Ne2000Monitor> monitor_;
@@ -226,8 +226,8 @@ class IsolationHarness {
   // Reference state of the card: what only the monitor and the honest guest
   // may change.
   std::vector<std::uint8_t> expected_memory_;
-  std::array<std::uint8_t, hw::ne2000::kPromBytes> expected_prom_{};
-  hw::Ne2000State monitor_registers_;  // the registers the monitor programmed
+  std::array<std::uint8_t, devices::ne2000::kPromBytes> expected_prom_{};
+  devices::Ne2000State monitor_registers_;  // the registers the monitor programmed
   std::uint8_t ring_start_ = 0;        // the monitor's receive ring, from this page
   bool polled_ = false;                // the card's interrupt is not delivered: polled
 
@@ -241,7 +241,7 @@ class IsolationHarness {
   std::uint32_t access_bytes_ = 0;
   bool access_read_ = false;
   bool may_drain_ = false;  // the step may have had the monitor drain a polled card
-  std::optional<devmodels::CardRange> range_before_;  // the hostile's validated DMA
+  std::optional<devices::CardRange> range_before_;  // the hostile's validated DMA
   bool hostile_direct_ = false;  // the hostile access went direct (or was posted)
   bool honest_transmit_step_ = false;
   bool honest_ran_meanwhile_ = false;

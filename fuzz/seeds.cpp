@@ -10,10 +10,10 @@
 #include <utility>
 
 #include "fuzz/access_stream.hpp"
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000.hpp"
 
 namespace vpio::fuzz {
-namespace reg = hw::ne2000;
+namespace reg = devices::ne2000;
 namespace {
 
 constexpr std::uint16_t kDataPort = 0x10;

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -43,6 +45,7 @@ std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines
   std::mutex mutex;
   std::condition_variable all_done;
   std::size_t finished = 0;
+  std::vector<bool> done(machines.size(), false);  // under mutex
   std::vector<std::thread> threads;
   threads.reserve(machines.size());
   for (std::size_t i = 0; i < machines.size(); ++i)
@@ -50,15 +53,34 @@ std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines
       outcomes[i] = machines[i]->run();
       std::lock_guard lock(mutex);
       ++finished;
+      done[i] = true;
       all_done.notify_all();
     });
   // A guest stopped before the deadline (a signal) was not stopped by it.
   bool deadline_passed = false;
   if (deadline.count() > 0) {
     std::unique_lock lock(mutex);
-    if (!all_done.wait_for(lock, deadline, [&] { return finished == machines.size(); })) {
+    const auto all_finished = [&] { return finished == machines.size(); };
+    if (!all_done.wait_for(lock, deadline, all_finished)) {
       deadline_passed = true;
       for (const auto& machine : machines) machine->request_stop();
+      // A vCPU thread stuck in the VMM (a lock never released, a device
+      // that never answers) would keep the joins below waiting forever, and
+      // --timeout would not end the run: say where each one is, and end.
+      if (!all_done.wait_for(lock, kStopGrace, all_finished)) {
+        for (std::size_t i = 0; i < machines.size(); ++i) {
+          if (done[i]) continue;
+          const std::string where = machines[i]->busy_in_vmm();
+          std::fprintf(stderr,
+                       "vpio: guest '%s' did not stop within %lld s of the --timeout: its vCPU "
+                       "thread is %s\n",
+                       machines[i]->name().c_str(), static_cast<long long>(kStopGrace.count()),
+                       where.empty() ? "in KVM_RUN and does not return from it"
+                                     : ("stuck in the VMM, " + where).c_str());
+        }
+        std::fflush(stderr);
+        std::_Exit(kExitVmmFailure);
+      }
     }
   }
   for (auto& t : threads) t.join();

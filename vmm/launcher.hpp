@@ -17,7 +17,10 @@ std::vector<std::string> guest_names(const std::vector<std::string>& image_paths
 
 // Runs every machine on its own thread and waits for all of them. A guest that
 // crashes does not stop the others. Guests still running after `deadline`
-// (zero: no deadline) are stopped.
+// (zero: no deadline) are stopped. One whose vCPU thread has not stopped
+// kStopGrace after that is stuck in the VMM (or in KVM_RUN): the process then
+// names where each such thread is on stderr and ends with kExitVmmFailure
+// (joining it would hang the run the deadline was meant to end).
 std::vector<GuestOutcome> run_concurrently(const std::vector<Machine*>& machines,
                                            std::chrono::milliseconds deadline = {});
 std::vector<GuestOutcome> run_concurrently(const std::vector<std::unique_ptr<Machine>>& machines,
@@ -38,6 +41,7 @@ inline constexpr int kExitVmmFailure = 71;
 inline constexpr int kExitOutputFailed = 74;
 inline constexpr int kExitTimedOut = 124;
 inline constexpr int kExitSignalBase = 128;
+inline constexpr std::chrono::seconds kStopGrace{10};
 int exit_code_for(const std::vector<GuestOutcome>& outcomes, int stopping_signal = 0) noexcept;
 
 }  // namespace vpio

@@ -323,8 +323,13 @@ GuestOutcome Machine::run() noexcept {
       break;
     }
     deliver_pending_events();
+    exit_since_ns_.store(0, std::memory_order_relaxed);
     int err = vcpu_.run();
     const std::uint64_t exited_at = profile_ ? now_ns() : 0;
+    exit_reason_now_.store(state.exit_reason, std::memory_order_relaxed);
+    exit_port_now_.store(state.exit_reason == KVM_EXIT_IO ? state.io.port : 0,
+                         std::memory_order_relaxed);
+    exit_since_ns_.store(std::max<std::uint64_t>(now_ns(), 1), std::memory_order_relaxed);
     // Writes KVM posted during the run came before whatever ended it.
     drain_posted_writes();
     if (err == EINTR || err == EAGAIN) {
@@ -723,6 +728,16 @@ void Machine::dispatch_posted(std::uint16_t port, unsigned size,
 
 // Where a stopped guest was, for the outcome: a guest stopped by a deadline
 // is most often one that waited for an interrupt that never came.
+std::string Machine::busy_in_vmm() const {
+  const std::uint64_t since = exit_since_ns_.load(std::memory_order_relaxed);
+  if (since == 0) return {};
+  const std::uint32_t reason = exit_reason_now_.load(std::memory_order_relaxed);
+  std::string what = std::string("handling a KVM exit (") + exit_reason_name(reason);
+  if (reason == KVM_EXIT_IO) what += ", port " + hex(exit_port_now_.load(std::memory_order_relaxed));
+  const std::uint64_t now = now_ns();
+  return what + ") for " + std::to_string(now > since ? (now - since) / 1000000 : 0) + " ms";
+}
+
 std::string Machine::stopped_where() noexcept {
   try {
     std::string where;

@@ -144,6 +144,10 @@ class Machine final : public PostedWrites {
   // interrupts enabled and no such device can never wake, and is ended.
   void add_interrupt_source() noexcept { ++interrupt_sources_; }
   void request_stop() noexcept;
+  // Where the vCPU thread is, for a run that does not stop when asked: the
+  // KVM exit it has been handling for how long (it is then stuck in the
+  // VMM, which a stop request cannot interrupt), or "" while in KVM_RUN.
+  std::string busy_in_vmm() const;
 
   // Whether this machine posts writes: its KVM offers coalesced PIO and the
   // config allows it. Otherwise post_writes() does nothing.
@@ -216,6 +220,11 @@ class Machine final : public PostedWrites {
   std::deque<MachineCheck> pending_machine_checks_;
   std::atomic<unsigned> interrupt_sources_{0};
   std::atomic<bool> stop_requested_{false};
+  // Set while the vCPU thread handles an exit (steady-clock ns, 0 in
+  // KVM_RUN) and the exit's reason and port: read by busy_in_vmm().
+  std::atomic<std::uint64_t> exit_since_ns_{0};
+  std::atomic<std::uint32_t> exit_reason_now_{0};
+  std::atomic<std::uint32_t> exit_port_now_{0};
   // On the vCPU thread: for the report of a guest stopped while it waited.
   std::uint64_t halt_waits_ = 0;
   bool waiting_in_hlt_ = false;

@@ -255,7 +255,7 @@ void check_port_layout(const std::vector<MachineConfig>& guests, const std::vect
       bus.add(SerialConsole::kPort, hw::Uart16550::kWindowPorts, placeholder, "com1");
     for (const auto& spec : nics)
       if (!spec.guest || *spec.guest == i)
-        bus.add(spec.port, hw::Ne2000::kWindowPorts, placeholder, "ne2000");
+        bus.add(spec.port, devices::Ne2000::kWindowPorts, placeholder, "ne2000");
   }
 }
 

@@ -46,7 +46,7 @@ std::string parse_hw(std::string_view value) {
   if (value.starts_with("port:")) {
     const std::string_view base_text = value.substr(5);
     const unsigned base = parse_number("hw port base", base_text, kMaxHostCardBase);
-    if (base % hw::Ne2000::kWindowPorts != 0 || base < 0x100)
+    if (base % devices::Ne2000::kWindowPorts != 0 || base < 0x100)
       throw std::invalid_argument("--nic: bad hw '" + std::string(value) +
                                   "' (an ISA card's base is 32-byte aligned, 0x100 to 0x3e0)");
     char text[16];
@@ -87,7 +87,7 @@ std::optional<std::uint16_t> host_card_base(const NicSpec& spec) {
 std::optional<std::string> host_card_access_error(std::uint16_t base) {
   // The permission stays granted: the card's own setup asks for it again.
   try {
-    hw::SystemPorts().request(base, hw::Ne2000::kWindowPorts);
+    hw::SystemPorts().request(base, devices::Ne2000::kWindowPorts);
     return std::nullopt;
   } catch (const std::exception& e) {
     return std::string(e.what());
@@ -137,11 +137,11 @@ NicSpec parse_nic_spec(std::string_view text) {
                                     device_kind_names() + ")");
       spec.model = kind->name;
     } else if (key == "port") {
-      unsigned port = parse_number(key, value, 0xffff - hw::Ne2000::kWindowPorts + 1);
+      unsigned port = parse_number(key, value, 0xffff - devices::Ne2000::kWindowPorts + 1);
       // The card decodes its 0x20 ports from an aligned base, as every
       // NE2000 jumper setting (0x200-0x3e0) and QEMU's iobase are; an
       // unaligned base would give the guest a window no card has.
-      if (port % hw::Ne2000::kWindowPorts != 0)
+      if (port % devices::Ne2000::kWindowPorts != 0)
         throw std::invalid_argument("--nic: port=" + std::string(value) +
                                     ": an NE2000's window is 0x20 ports, so its base must be a "
                                     "multiple of 0x20 (e.g. 0x300, 0x320, 0x280)");
@@ -261,10 +261,10 @@ namespace {
 void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const char* name,
                 hw::PciFunction::WindowMoved moved) {
   if (machine.is_linux())
-    machine.add_pci_io_function(hw::pci::kRtl8029, window, hw::Ne2000::kWindowPorts, spec.port,
+    machine.add_pci_io_function(hw::pci::kRtl8029, window, devices::Ne2000::kWindowPorts, spec.port,
                                 spec.irq, name, std::move(moved));
   else
-    machine.ports().add(spec.port, hw::Ne2000::kWindowPorts, window, name);
+    machine.ports().add(spec.port, devices::Ne2000::kWindowPorts, window, name);
 }
 
 // Posted writes of a window that moved, for windows that post through the
@@ -272,10 +272,10 @@ void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const
 hw::PciFunction::WindowMoved repost_data_port(Machine& machine) {
   return [&machine](std::optional<std::uint16_t> before, std::optional<std::uint16_t> after) {
     if (before)
-      machine.post_writes(static_cast<std::uint16_t>(*before + hw::Ne2000::kDataPort),
+      machine.post_writes(static_cast<std::uint16_t>(*before + devices::Ne2000::kDataPort),
                           kPostedDataPortBytes, false);
     if (after)
-      machine.post_writes(static_cast<std::uint16_t>(*after + hw::Ne2000::kDataPort),
+      machine.post_writes(static_cast<std::uint16_t>(*after + devices::Ne2000::kDataPort),
                           kPostedDataPortBytes, true);
   };
 }
@@ -293,7 +293,7 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw:
       std::make_unique<EmulatedNic>(mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); });
   place_card(machine, spec, *nic, "ne2000", repost_data_port(machine));
   machine.add_interrupt_source();
-  machine.post_writes(static_cast<std::uint16_t>(spec.port + hw::Ne2000::kDataPort),
+  machine.post_writes(static_cast<std::uint16_t>(spec.port + devices::Ne2000::kDataPort),
                       kPostedDataPortBytes, true);
   if (hw::Hub* wire_hub = hub_for_wire(spec.wire)) {
     nic->chip().set_transmit_sink(wire_hub->attach(nic->chip(), machine.name()));
@@ -323,7 +323,7 @@ hw::PhysicalDevice& Network::physical_card(const NicSpec& spec, hw::MacAddress m
                                   ": a real card's wire is its own cable");
     if (!host_ports_) host_ports_ = std::make_unique<hw::SystemPorts>();
     try {
-      card = std::make_unique<hw::PortIoCard>(*host_ports_, *base);
+      card = std::make_unique<devices::PortIoCard>(*host_ports_, *base);
     } catch (const std::system_error&) {
       physical_cards_.erase(spec.hw);
       throw;  // not allowed to reach the ports: not the input's fault
@@ -336,7 +336,7 @@ hw::PhysicalDevice& Network::physical_card(const NicSpec& spec, hw::MacAddress m
   hw::Hub* wire_hub = hub_for_wire(spec.wire);
   if (wire_hub == nullptr && spec.wire != "none")
     throw std::invalid_argument("--nic: a physical chip supports wire=hub, hub:NAME or none");
-  auto chip = std::make_unique<hw::ChipDevice>(mac);
+  auto chip = std::make_unique<devices::ChipDevice>(mac);
   if (wire_hub != nullptr)
     chip->chip().set_transmit_sink(wire_hub->attach(chip->chip(), "card:" + spec.hw));
   card = std::move(chip);
@@ -358,9 +358,9 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
     throw std::invalid_argument("--nic: mac= does not apply to passthrough of hw=" + spec.hw +
                                 ": the guest reads the card's own MAC from its PROM");
   hw::PhysicalDevice& card = physical_card(spec, mac);
-  auto nic = std::make_unique<PassthroughNic>(machine.name(), card, hw::Ne2000::kWindowPorts);
+  auto nic = std::make_unique<PassthroughNic>(machine.name(), card, devices::Ne2000::kWindowPorts);
   place_card(machine, spec, nic->window(), "ne2000 passthrough", move_posted(nic->window()));
-  nic->window().post_direct_writes(machine, spec.port, hw::Ne2000::kDataPort, kPostedDataPortBytes);
+  nic->window().post_direct_writes(machine, spec.port, devices::Ne2000::kDataPort, kPostedDataPortBytes);
   card.set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.add_interrupt_source();
   passthrough_.push_back(std::move(nic));
@@ -405,7 +405,7 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
                posted(before, after);
              });
   // Posted while the model leaves the data port direct (a checked DMA).
-  share.window().post_direct_writes(machine, spec.port, hw::Ne2000::kDataPort,
+  share.window().post_direct_writes(machine, spec.port, devices::Ne2000::kDataPort,
                                     kPostedDataPortBytes);
   machine.add_interrupt_source();
   vpio_.push_back(std::make_unique<VpioNic>(VpioNic{machine.name(), monitor.get(), &share}));

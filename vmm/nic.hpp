@@ -17,12 +17,12 @@
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "hooks/hooked_ports.hpp"
 #include "hooks/port_bus.hpp"
-#include "hw/chip_device.hpp"
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/chip_device.hpp"
+#include "devices/ne2000/ne2000.hpp"
 #include "hw/net/hub.hpp"
 #include "hw/net/pcap_recorder.hpp"
 #include "hw/net/tap_device.hpp"
-#include "hw/port_io_card.hpp"
+#include "devices/ne2000/port_io_card.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio {
@@ -88,7 +88,7 @@ class EmulatedNic final : public PortDevice {
   // raise_irq is called on each rising edge of the chip's interrupt line.
   EmulatedNic(hw::MacAddress mac, std::function<void()> raise_irq);
 
-  hw::Ne2000& chip() noexcept { return chip_; }
+  devices::Ne2000& chip() noexcept { return chip_; }
   const hw::MacAddress& mac() const noexcept { return mac_; }
 
   std::uint32_t port_read(std::uint16_t offset, unsigned size) noexcept override;
@@ -100,7 +100,7 @@ class EmulatedNic final : public PortDevice {
 
  private:
   hw::MacAddress mac_;
-  hw::Ne2000 chip_;
+  devices::Ne2000 chip_;
 };
 
 // A physical card given whole to one guest: every access direct, no model.

@@ -25,7 +25,7 @@ NicTotals nic_totals(const GuestNics& nics) {
   for (PassthroughNic* nic : nics.passthrough) {
     t.direct += nic->window().counters().total(IoPath::direct);
     t.hooked += nic->window().counters().total(IoPath::hooked);
-    if (auto* chip = dynamic_cast<hw::ChipDevice*>(&nic->device())) {
+    if (auto* chip = dynamic_cast<devices::ChipDevice*>(&nic->device())) {
       t.frames_sent += chip->chip().counters().frames_sent;
       t.frames_received += chip->chip().counters().frames_received;
     }
@@ -79,13 +79,13 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                               {"hooked", ports.total(IoPath::hooked)},
                               {"emulated", ports.total(IoPath::emulated)},
                               {"coalesced", ports.total(IoPath::coalesced)}};
-      if (auto* chip = dynamic_cast<hw::ChipDevice*>(&nic->device())) {
+      if (auto* chip = dynamic_cast<devices::ChipDevice*>(&nic->device())) {
         entry["frames_sent"] = chip->chip().counters().frames_sent;
         entry["frames_received"] = chip->chip().counters().frames_received;
       }
       // A host card's interrupt is polled: how often, and how many edges.
-      if (auto* host = dynamic_cast<hw::PortIoCard*>(&nic->device())) {
-        const hw::PortIoCardCounters polled = host->counters();
+      if (auto* host = dynamic_cast<devices::PortIoCard*>(&nic->device())) {
+        const devices::PortIoCardCounters polled = host->counters();
         entry["interrupt_polls"] = polled.polls;
         entry["interrupt_edges"] = polled.edges;
       }

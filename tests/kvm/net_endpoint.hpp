@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "guests/net_proto.h"
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000.hpp"
 #include "hw/net/hub.hpp"
 
 namespace vpio::test {

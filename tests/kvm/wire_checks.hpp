@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "guests/net_proto.h"
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000.hpp"
 
 namespace vpio::test {
 

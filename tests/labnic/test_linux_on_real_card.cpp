@@ -322,12 +322,13 @@ class PingResponder final : public hw::FrameSink {
 // vpio's RTL8029 function in front of it, reads the card's own PROM, and the
 // guest pings a station outside the lab 100 times, none lost.
 TEST_F(LinuxOnQemusCard, ALinuxGuestHasItInPassthrough) {
-  GTEST_SKIP() << "hangs at times, cause not yet found: it passed by hand (100 of 100 pings, "
-                  "43 s), but in the fresh-clone CI run of 2026-12-02 the guest stopped after "
-                  "its 52nd ping (the station's 52nd reply is on QEMU's wire) and nothing more "
-                  "reached its console, not even ping's own deadline 300 s later. Passthrough "
-                  "of QEMU's card, whose interrupt vpio polls, to a Linux guest; the session "
-                  "note of issue 15 has what is known";
+  GTEST_SKIP() << "hangs at times, cause not yet found: in the fresh-clone CI run of "
+                  "2026-12-02 (commit 61990bb) the guest stopped after its 52nd ping (the "
+                  "station's 52nd reply is "
+                  "on QEMU's wire) and nothing more reached its console, not even ping's own "
+                  "deadline; 21 runs by hand in a later session (19-50 s each) all passed. "
+                  "Passthrough of QEMU's card, whose interrupt vpio polls, to a Linux guest; "
+                  "the issue 15 notes have what is known";
   OutsideWire wire;
   const hw::MacAddress station{{0x02, 0x00, 0x00, 0x00, 0x00, 0xee}};
   PingResponder responder(wire.hub(), station, {10, 0, 15, 2});  // guest 0's peer's address

@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "devices/ne2000/ne2000_monitor.hpp"
-#include "hw/chip_device.hpp"
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/chip_device.hpp"
+#include "devices/ne2000/ne2000.hpp"
 #include "hw/net/hub.hpp"
 #include "tests/support/lax_card.hpp"
 
@@ -31,8 +31,8 @@ using devices::GuestCallbacks;
 using dmm::ViolationReport;
 using devices::MonitorConfig;
 using devices::Ne2000Monitor;
-using namespace hw::ne2000;
-using devmodels::Violation;
+using namespace devices::ne2000;
+using devices::Violation;
 using Bytes = std::vector<std::uint8_t>;
 
 inline const hw::MacAddress kCardMac{{0x52, 0x54, 0x00, 0x00, 0x00, 0xc0}};
@@ -380,7 +380,7 @@ class DmmTest : public ::testing::Test {
   }
 
   Station station_;  // outlives the hub it is attached to
-  hw::ChipDevice card_;
+  devices::ChipDevice card_;
   testing_support::LaxCard lax_card_{card_};
   bool lax_ = false;  // the monitor drives lax_card_ rather than card_
   hw::Hub hub_;
@@ -392,7 +392,7 @@ inline void expect_machine_check(const FakeGuest& g, Violation v, std::uint64_t 
   const auto checks = g.machine_checks();
   ASSERT_EQ(checks.size(), 1u) << "machine checks for " << g.guest->name();
   EXPECT_EQ(checks[0].code, static_cast<std::uint16_t>(v))
-      << "violation " << checks[0].code << ", wanted " << devmodels::violation_name(v);
+      << "violation " << checks[0].code << ", wanted " << devices::violation_name(v);
   EXPECT_EQ(checks[0].address, addr) << std::hex << "address 0x" << checks[0].address;
   EXPECT_EQ(checks[0].window_offset, offset) << std::hex << "offset 0x" << checks[0].window_offset;
 }

@@ -10,22 +10,22 @@
 #include <span>
 #include <string>
 
-#include "hw/chip_device.hpp"
+#include "devices/ne2000/chip_device.hpp"
 
 namespace vpio::testing_support {
 
 class LaxCard final : public hw::PhysicalDevice {
  public:
-  explicit LaxCard(hw::ChipDevice& chip) : chip_(chip) {}
+  explicit LaxCard(devices::ChipDevice& chip) : chip_(chip) {}
   std::string describe() const override { return "lax NE2000 data port"; }
   std::uint32_t read(std::uint16_t offset, unsigned size) override {
-    if (offset != hw::Ne2000::kDataPort) return chip_.read(offset, size);
+    if (offset != devices::Ne2000::kDataPort) return chip_.read(offset, size);
     std::uint32_t value = 0;
     move(size, [&](std::uint8_t& byte, unsigned i) { value |= std::uint32_t{byte} << (8 * i); });
     return value;
   }
   void write(std::uint16_t offset, unsigned size, std::uint32_t value) override {
-    if (offset != hw::Ne2000::kDataPort || size != 4) return chip_.write(offset, size, value);
+    if (offset != devices::Ne2000::kDataPort || size != 4) return chip_.write(offset, size, value);
     if (chip_.chip().save().remote_count == 0) return;
     move(size, [&](std::uint8_t& byte, unsigned i) {
       byte = static_cast<std::uint8_t>(value >> (8 * i));
@@ -53,27 +53,27 @@ class LaxCard final : public hw::PhysicalDevice {
   // One access of `size` bytes of card memory at RSAR, as QEMU's card moves it.
   template <typename Byte>
   void move(unsigned size, Byte&& byte) {
-    hw::Ne2000State s = chip_.chip().save();
+    devices::Ne2000State s = chip_.chip().save();
     const unsigned start = size >= 2 ? s.remote_address & ~1u : s.remote_address;
     for (unsigned i = 0; i < size; ++i) {
       const unsigned address = start + i;
       std::uint8_t scratch = 0xff;
-      if (address >= hw::ne2000::kMemoryStart &&
-          address < hw::ne2000::kMemoryStart + hw::ne2000::kMemoryBytes)
-        byte(s.memory[address - hw::ne2000::kMemoryStart], i);
+      if (address >= devices::ne2000::kMemoryStart &&
+          address < devices::ne2000::kMemoryStart + devices::ne2000::kMemoryBytes)
+        byte(s.memory[address - devices::ne2000::kMemoryStart], i);
       else
         byte(scratch, i);
     }
     s.remote_address = static_cast<std::uint16_t>(s.remote_address + size);
     if (s.remote_count <= size) {
-      if (s.remote_count != 0) s.interrupt_status |= hw::ne2000::kIsrRdc;
+      if (s.remote_count != 0) s.interrupt_status |= devices::ne2000::kIsrRdc;
       s.remote_count = 0;
     } else {
       s.remote_count = static_cast<std::uint16_t>(s.remote_count - size);
     }
     chip_.chip().restore(s);
   }
-  hw::ChipDevice& chip_;
+  devices::ChipDevice& chip_;
 };
 
 }  // namespace vpio::testing_support

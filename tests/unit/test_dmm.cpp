@@ -20,9 +20,9 @@
 namespace vpio::devices {
 namespace {
 
-using namespace hw::ne2000;
+using namespace devices::ne2000;
 using namespace testing_support;
-using devmodels::Violation;
+using devices::Violation;
 
 // ---- Probe and transmit ----
 
@@ -638,7 +638,7 @@ TEST_F(DmmHostile, TransmitOfAnImpossibleLength) {
 // their values; the card runs the monitor's ring.
 TEST_F(DmmHostile, RingPointersOfAnyValueStayInItsOwnCard) {
   hostile_->bring_up();
-  const hw::Ne2000State card_before = card_.chip().save();
+  const devices::Ne2000State card_before = card_.chip().save();
   good_guest_writes_half();
   hostile_->out(kPstop, 0x90);
   EXPECT_EQ(hostile_->read_page2(kPstop), 0x90) << "its own card takes the value";
@@ -650,7 +650,7 @@ TEST_F(DmmHostile, RingPointersOfAnyValueStayInItsOwnCard) {
   hostile_->out(kCurr, 0x90);
   hostile_->out(kCr, kRunningPage0);
   EXPECT_TRUE(hostile_.machine_checks().empty());
-  const hw::Ne2000State card = card_.chip().save();
+  const devices::Ne2000State card = card_.chip().save();
   EXPECT_EQ(card.page_start, card_before.page_start) << "the card's ring moved";
   EXPECT_EQ(card.page_stop, card_before.page_stop) << "the card's ring moved";
   good_guest_writes_the_rest();
@@ -748,7 +748,7 @@ TEST_F(DmmHostile, TransmitWithAnotherStationsSourceAddress) {
 }
 
 TEST_F(DmmHostile, CardDmaWrappingAtAPstopInsideItsTransmitArea) {
-  // Regression test: the model once got this wrong (devmodels/ne2000_model.cpp,
+  // Regression test: the model once got this wrong (devices/ne2000/ne2000_model.cpp,
   // classify_remote_dma).
   hostile_->bring_up();
   good_guest_writes_half();
@@ -769,7 +769,7 @@ TEST_F(DmmHostile, CardDmaWrappingAtAPstopInsideItsTransmitArea) {
 }
 
 TEST_F(DmmHostile, WordModeDmaWhoseLastWordCrossesIntoTheNextArea) {
-  // Regression test: the model once got this wrong (devmodels/ne2000_model.cpp,
+  // Regression test: the model once got this wrong (devices/ne2000/ne2000_model.cpp,
   // classify_remote_dma).
   hostile_->bring_up();
   good_guest_writes_half();

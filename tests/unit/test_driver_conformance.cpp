@@ -44,7 +44,7 @@
 namespace vpio::devices {
 namespace {
 
-using namespace hw::ne2000;
+using namespace devices::ne2000;
 using namespace testing_support;
 
 Mac mac_of(const hw::MacAddress& mac) { return mac.bytes; }
@@ -149,8 +149,8 @@ class DriverConformance : public DmmTest {
     for (const FakeGuest* g : {&stock_, &other_})
       for (const auto& mc : g->machine_checks())
         ADD_FAILURE() << g->guest->name() << " got a machine check: "
-                      << devmodels::violation_name(
-                             static_cast<devmodels::Violation>(mc.code))
+                      << devices::violation_name(
+                             static_cast<devices::Violation>(mc.code))
                       << std::hex << " at 0x" << mc.address << ", window offset 0x"
                       << mc.window_offset;
     EXPECT_EQ(driver.complaints(), complaints);

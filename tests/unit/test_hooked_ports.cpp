@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "hooks/hooked_ports.hpp"
-#include "hw/chip_device.hpp"
+#include "devices/ne2000/chip_device.hpp"
 
 namespace vpio {
 namespace {
@@ -160,10 +160,10 @@ TEST(PassthroughWindow, RejectsImpossibleWindows) {
 }
 
 TEST(ChipDevice, ForwardsToTheChipAndReportsRisingEdges) {
-  hw::ChipDevice device(hw::MacAddress{{2, 0, 0, 0, 0, 1}});
+  devices::ChipDevice device(hw::MacAddress{{2, 0, 0, 0, 0, 1}});
   int interrupts = 0;
   device.set_interrupt_handler([&] { ++interrupts; });
-  device.write(hw::Ne2000::kResetPort, 1, 0);
+  device.write(devices::Ne2000::kResetPort, 1, 0);
   EXPECT_EQ(device.read(0x07, 1) & 0x80, 0x80u);  // ISR.RST
   device.write(0x0f, 1, 0x40);                    // IMR: remote DMA complete
   device.write(0x0a, 1, 2);                       // RBCR = 2
@@ -172,7 +172,7 @@ TEST(ChipDevice, ForwardsToTheChipAndReportsRisingEdges) {
   device.write(0x09, 1, 0x40);
   device.write(0x00, 1, 0x12);  // remote write
   std::uint8_t two[2] = {1, 2};
-  device.write_string(hw::Ne2000::kDataPort, 1, two);
+  device.write_string(devices::Ne2000::kDataPort, 1, two);
   EXPECT_EQ(device.read(0x07, 1) & 0x40, 0x40u) << "ISR.RDC after the count ran out";
   EXPECT_EQ(interrupts, 1);
 }

@@ -22,13 +22,13 @@
 #include <vector>
 
 #include "devices/ne2000/ne2000_monitor.hpp"
-#include "hw/chip_device.hpp"
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/chip_device.hpp"
+#include "devices/ne2000/ne2000.hpp"
 
 namespace vpio::devices {
 namespace {
 
-using namespace hw::ne2000;
+using namespace devices::ne2000;
 using Bytes = std::vector<std::uint8_t>;
 
 const hw::MacAddress kCardMac{{0x52, 0x54, 0x00, 0x00, 0x00, 0xc0}};
@@ -137,10 +137,10 @@ class IsolationFindings : public ::testing::Test {
     std::lock_guard lock(checks_mutex_);
     return c;
   }
-  hw::Ne2000State card_state() { return card_.chip().save(); }
+  devices::Ne2000State card_state() { return card_.chip().save(); }
 
   Wire wire_;  // outlives the card that sends to it
-  hw::ChipDevice card_;
+  devices::ChipDevice card_;
   std::unique_ptr<Ne2000Monitor> monitor_;
   std::unique_ptr<Driver> a_, b_;  // transmit areas on the card: 0x4000.., 0x4600..
   std::mutex checks_mutex_;

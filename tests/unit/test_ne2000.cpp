@@ -14,12 +14,13 @@
 #include <thread>
 #include <vector>
 
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000.hpp"
 
 namespace {
 
 using namespace vpio::hw;
-using namespace vpio::hw::ne2000;
+using namespace vpio::devices;
+using namespace vpio::devices::ne2000;
 using Bytes = std::vector<std::uint8_t>;
 
 const MacAddress kMacA{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};

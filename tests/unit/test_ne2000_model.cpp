@@ -14,13 +14,13 @@
 #include <utility>
 #include <vector>
 
-#include "devmodels/ne2000_model.hpp"
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000_model.hpp"
+#include "devices/ne2000/ne2000.hpp"
 
-namespace vpio::devmodels {
+namespace vpio::devices {
 namespace {
 
-using namespace hw::ne2000;
+using namespace devices::ne2000;
 
 // The guest's transmit area: pages 0x40..0x45 in its view, on the card at
 // 0x46..0x4b (the monitor's second guest).
@@ -366,7 +366,7 @@ TEST(Ne2000ModelHostile, DmaAroundTheAddressSpaceIntoTheTransmitArea) {
 }
 
 TEST(Ne2000ModelHostile, CardDmaWrappingAtAPstopInsideTheTransmitArea) {
-  // Regression test: the model once got this wrong (devmodels/ne2000_model.cpp,
+  // Regression test: the model once got this wrong (devices/ne2000/ne2000_model.cpp,
   // classify_remote_dma).
   FakeGuest g = running_guest(0x40, 0x46);
   program_dma(g, 0x4000, 0x700);
@@ -374,7 +374,7 @@ TEST(Ne2000ModelHostile, CardDmaWrappingAtAPstopInsideTheTransmitArea) {
 }
 
 TEST(Ne2000ModelHostile, WordModeDmaWhoseLastWordCrossesTheAreaEnd) {
-  // Regression test: the model once got this wrong (devmodels/ne2000_model.cpp,
+  // Regression test: the model once got this wrong (devices/ne2000/ne2000_model.cpp,
   // classify_remote_dma).
   FakeGuest g = running_guest();
   program_dma(g, 0x45ff, 1);
@@ -658,4 +658,4 @@ TEST(Ne2000Model, TheTransmitAreaEndsWhereTheRingStarts) {
 }
 
 }  // namespace
-}  // namespace vpio::devmodels
+}  // namespace vpio::devices

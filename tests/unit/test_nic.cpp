@@ -134,7 +134,7 @@ TEST(EmulatedNic, PortsReachTheChipAndTheWire) {
   nic.chip().set_transmit_sink(hub.attach(nic.chip(), "nic"));
   hw::HubPort& far_port = hub.attach(far_end, "far");
 
-  nic.port_write(hw::Ne2000::kResetPort, 1, 0);
+  nic.port_write(devices::Ne2000::kResetPort, 1, 0);
   EXPECT_EQ(nic.port_read(0x07, 1) & 0x80, 0x80u) << "ISR.RST after reset";
   // Stop, word mode, ring 0x46-0x80, accept broadcast, start.
   nic.port_write(0x00, 1, 0x21);
@@ -158,7 +158,7 @@ TEST(EmulatedNic, PortsReachTheChipAndTheWire) {
   nic.port_write(0x08, 1, 0);
   nic.port_write(0x09, 1, 0x40);
   nic.port_write(0x00, 1, 0x12);  // remote write, start
-  nic.port_write_string(hw::Ne2000::kDataPort, 2, frame);
+  nic.port_write_string(devices::Ne2000::kDataPort, 2, frame);
   nic.port_write(0x04, 1, 0x40);
   nic.port_write(0x05, 1, 60);
   nic.port_write(0x06, 1, 0);

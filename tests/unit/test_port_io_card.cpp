@@ -15,12 +15,13 @@
 #include <thread>
 #include <vector>
 
-#include "hw/port_io_card.hpp"
+#include "devices/ne2000/port_io_card.hpp"
 
 namespace {
 
 using namespace vpio::hw;
-using namespace vpio::hw::ne2000;
+using namespace vpio::devices;
+using namespace vpio::devices::ne2000;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 

@@ -381,8 +381,8 @@ class Lib8390 : public PortIo {
 
 // The ports of an NE2000's ASIC (ne2k-pci.c and ne.c: NE_DATAPORT,
 // NE_RESET), as the project names them.
-inline constexpr unsigned kNeDataport = hw::Ne2000::kDataPort;
-inline constexpr unsigned kNeReset = hw::Ne2000::kResetPort;
+inline constexpr unsigned kNeDataport = devices::Ne2000::kDataPort;
+inline constexpr unsigned kNeReset = devices::Ne2000::kResetPort;
 inline constexpr unsigned kPromBytesRead = 32;  // SA_prom[32]
 
 // ---- Linux: ne2k-pci.c ----

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "hooks/hooked_ports.hpp"
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000.hpp"
 
 namespace vpio::testing_support {
 
 using Bytes = std::vector<std::uint8_t>;
-using namespace hw::ne2000;
+using namespace devices::ne2000;
 
 // A bound on a driver's busy-wait that on hardware runs out after a few
 // jiffies or microseconds; the chip answers at once.

@@ -18,7 +18,7 @@
 #include "hw/net/frame_sink.hpp"
 #include "hw/net/mac_address.hpp"
 
-namespace vpio::hw {
+namespace vpio::devices {
 
 // Register offsets, bits and memory layout of the NE2000, shared with the
 // models and tests that program it.
@@ -146,7 +146,7 @@ inline constexpr std::size_t kFcsBytes = 4;
 
 // The longest frame the chip takes from or puts on the wire: a maximal frame
 // with one 802.1Q tag, which is also what the hub forwards.
-inline constexpr std::size_t kMaxWireFrameBytes = kMaxFrameBytes + 4;
+inline constexpr std::size_t kMaxWireFrameBytes = hw::kMaxFrameBytes + 4;
 
 }  // namespace ne2000
 
@@ -184,7 +184,7 @@ struct Ne2000State {
 // a thread other than the one whose access changed the state (the last
 // level reported is always the current one). Both callbacks may call back
 // into this chip. The sink and line must outlive their registration.
-class Ne2000 final : public FrameSink {
+class Ne2000 final : public hw::FrameSink {
  public:
   static constexpr std::uint16_t kWindowPorts = 0x20;
   static constexpr std::uint16_t kDataPort = 0x10;
@@ -203,12 +203,12 @@ class Ne2000 final : public FrameSink {
     std::uint64_t bad_programming = 0;
   };
 
-  explicit Ne2000(MacAddress mac);
+  explicit Ne2000(hw::MacAddress mac);
   Ne2000(const Ne2000&) = delete;
   Ne2000& operator=(const Ne2000&) = delete;
 
-  void set_transmit_sink(FrameSink* sink);  // null: frames go nowhere
-  void set_transmit_sink(FrameSink& sink) { set_transmit_sink(&sink); }
+  void set_transmit_sink(hw::FrameSink* sink);  // null: frames go nowhere
+  void set_transmit_sink(hw::FrameSink& sink) { set_transmit_sink(&sink); }
   // Called with the new level whenever (ISR & IMR & 0x7f) != 0 changes; at
   // registration, called once if the line is already asserted.
   void set_irq_line(std::function<void(bool asserted)> line);
@@ -270,7 +270,7 @@ class Ne2000 final : public FrameSink {
   mutable std::mutex mutex_;
   Ne2000State state_;
   Counters counters_;
-  FrameSink* transmit_sink_ = nullptr;
+  hw::FrameSink* transmit_sink_ = nullptr;
   std::function<void(bool)> irq_line_;
   bool irq_reported_ = false;   // the level the line was last told
   bool irq_notifying_ = false;  // a thread is calling the line right now
@@ -279,4 +279,4 @@ class Ne2000 final : public FrameSink {
   bool irq_dipped_ = false;
 };
 
-}  // namespace vpio::hw
+}  // namespace vpio::devices

@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace vpio::devmodels {
+namespace vpio::devices {
 
 // Where the guest's transmit area is, in its view and on the card. In the
 // guest's view the area ends early where its receive ring starts, if that
@@ -211,4 +211,4 @@ class Ne2000Model {
   bool initialised_ = false;
 };
 
-}  // namespace vpio::devmodels
+}  // namespace vpio::devices

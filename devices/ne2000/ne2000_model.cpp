@@ -1,13 +1,13 @@
 // The NE2000 VPIO model: classification, translation and validation of a
 // guest's programming, in-flight tracking, the hooked-I/O list.
-#include "devmodels/ne2000_model.hpp"
+#include "devices/ne2000/ne2000_model.hpp"
 
 #include <algorithm>
 
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000.hpp"
 
-namespace vpio::devmodels {
-namespace reg = hw::ne2000;
+namespace vpio::devices {
+namespace reg = devices::ne2000;
 namespace {
 
 constexpr unsigned kPageShift = 8;
@@ -283,4 +283,4 @@ Decision Ne2000Model::on_write(std::uint16_t offset, std::uint8_t value) noexcep
   return {};
 }
 
-}  // namespace vpio::devmodels
+}  // namespace vpio::devices

@@ -1,26 +1,18 @@
 // A real NE2000 behind host port I/O: probe, forwarded accesses, and the
 // interrupt line derived by polling ISR (see port_io_card.hpp for why).
-#include "hw/port_io_card.hpp"
-
-#include <sys/io.h>
+#include "devices/ne2000/port_io_card.hpp"
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <stdexcept>
-#include <system_error>
 #include <utility>
 
-namespace vpio::hw {
+namespace vpio::devices {
 
 using namespace ne2000;
 
 namespace {
-
-// ioperm's original bitmap: kernels before 2.6.8 grant nothing above it.
-constexpr unsigned kLegacyIopermPorts = 0x400;
-constexpr unsigned kPortSpace = 0x10000;
 
 // The DP8390 registers occupy the first 16 ports of the window.
 constexpr std::uint16_t kRegisterPorts = 0x10;
@@ -54,57 +46,9 @@ std::uint32_t all_ones(unsigned size) { return size >= 4 ? 0xffffffffu : (1u << 
 
 }  // namespace
 
-// ---- SystemPorts ----
-
-void SystemPorts::request(std::uint16_t base, std::uint16_t count) {
-  const std::string range = "ioperm(" + hex(base) + ", " + std::to_string(count) + " ports)";
-  if (count == 0 || unsigned{base} + count > kPortSpace) {
-    throw std::invalid_argument(range + ": empty or past port 0xffff");
-  }
-  if (::ioperm(base, count, 1) == 0) return;
-  const int err = errno;
-  std::string why = range + " failed";
-  if (err == EPERM) {
-    why += " (port I/O needs root or CAP_SYS_RAWIO)";
-  } else if (err == EINVAL && unsigned{base} + count > kLegacyIopermPorts) {
-    // Only this kernel's ioperm can refuse high ports; iopl would reach them
-    // but opens every port and interrupt masking to the whole process.
-    why += " (this kernel's ioperm grants only ports below 0x400; iopl is not supported)";
-  }
-  throw std::system_error(err, std::generic_category(), why);
-}
-
-// glibc's <sys/io.h> takes the value before the port.
-std::uint8_t SystemPorts::inb(std::uint16_t port) { return ::inb(port); }
-std::uint16_t SystemPorts::inw(std::uint16_t port) { return ::inw(port); }
-std::uint32_t SystemPorts::inl(std::uint16_t port) { return ::inl(port); }
-void SystemPorts::outb(std::uint16_t port, std::uint8_t value) { ::outb(value, port); }
-void SystemPorts::outw(std::uint16_t port, std::uint16_t value) { ::outw(value, port); }
-void SystemPorts::outl(std::uint16_t port, std::uint32_t value) { ::outl(value, port); }
-
-void SystemPorts::ins(std::uint16_t port, unsigned size, std::span<std::uint8_t> data) {
-  const unsigned long count = data.size() / size;
-  switch (size) {
-    case 1: ::insb(port, data.data(), count); break;
-    case 2: ::insw(port, data.data(), count); break;
-    case 4: ::insl(port, data.data(), count); break;
-    default: break;
-  }
-}
-
-void SystemPorts::outs(std::uint16_t port, unsigned size, std::span<const std::uint8_t> data) {
-  const unsigned long count = data.size() / size;
-  switch (size) {
-    case 1: ::outsb(port, data.data(), count); break;
-    case 2: ::outsw(port, data.data(), count); break;
-    case 4: ::outsl(port, data.data(), count); break;
-    default: break;
-  }
-}
-
 // ---- PortIoCard: probe ----
 
-PortIoCard::PortIoCard(HostPorts& ports, std::uint16_t base, PortIoCardConfig config)
+PortIoCard::PortIoCard(hw::HostPorts& ports, std::uint16_t base, PortIoCardConfig config)
     : ports_(ports), base_(base), config_(config) {
   // An aligned 16-bit base always leaves the whole window below 0x10000.
   if (base % kWindowPorts != 0) {
@@ -369,4 +313,4 @@ void PortIoCard::poll(std::stop_token stop) {
   }
 }
 
-}  // namespace vpio::hw
+}  // namespace vpio::devices

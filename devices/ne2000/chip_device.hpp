@@ -1,14 +1,14 @@
 // An NE2000 chip on a wire, standing in for a physical card.
 #pragma once
 
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000.hpp"
 #include "hw/physical_device.hpp"
 
-namespace vpio::hw {
+namespace vpio::devices {
 
-class ChipDevice final : public PhysicalDevice {
+class ChipDevice final : public hw::PhysicalDevice {
  public:
-  explicit ChipDevice(MacAddress mac) : chip_(mac) {}
+  explicit ChipDevice(hw::MacAddress mac) : chip_(mac) {}
 
   Ne2000& chip() noexcept { return chip_; }
   std::string describe() const override { return "emulated NE2000 (stand-in for hardware)"; }
@@ -36,4 +36,4 @@ class ChipDevice final : public PhysicalDevice {
   Ne2000 chip_;
 };
 
-}  // namespace vpio::hw
+}  // namespace vpio::devices

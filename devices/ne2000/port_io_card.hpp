@@ -24,50 +24,11 @@
 #include <string>
 #include <thread>
 
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000.hpp"
+#include "hw/host_ports.hpp"
 #include "hw/physical_device.hpp"
 
-namespace vpio::hw {
-
-// The host's x86 port space, abstract so that tests can put a chip behind it.
-// size is 1, 2 or 4; the string operations move data.size() / size elements.
-class HostPorts {
- public:
-  virtual ~HostPorts() = default;
-
-  // Grants this process access to ports [base, base + count); throws when it
-  // cannot.
-  virtual void request(std::uint16_t base, std::uint16_t count) = 0;
-
-  virtual std::uint8_t inb(std::uint16_t port) = 0;
-  virtual std::uint16_t inw(std::uint16_t port) = 0;
-  virtual std::uint32_t inl(std::uint16_t port) = 0;
-  virtual void outb(std::uint16_t port, std::uint8_t value) = 0;
-  virtual void outw(std::uint16_t port, std::uint16_t value) = 0;
-  virtual void outl(std::uint16_t port, std::uint32_t value) = 0;
-  virtual void ins(std::uint16_t port, unsigned size, std::span<std::uint8_t> data) = 0;
-  virtual void outs(std::uint16_t port, unsigned size, std::span<const std::uint8_t> data) = 0;
-};
-
-// The real port space, by ioperm() and the in/out instructions. ioperm grants
-// the calling thread and the threads it creates afterwards, so request ports
-// before starting the threads that use them. Never use this from unit tests:
-// they run on real machines whose ports must not be touched.
-class SystemPorts final : public HostPorts {
- public:
-  // Throws std::invalid_argument for an empty range or one past 0xffff, and
-  // std::system_error naming the range when ioperm refuses it.
-  void request(std::uint16_t base, std::uint16_t count) override;
-
-  std::uint8_t inb(std::uint16_t port) override;
-  std::uint16_t inw(std::uint16_t port) override;
-  std::uint32_t inl(std::uint16_t port) override;
-  void outb(std::uint16_t port, std::uint8_t value) override;
-  void outw(std::uint16_t port, std::uint16_t value) override;
-  void outl(std::uint16_t port, std::uint32_t value) override;
-  void ins(std::uint16_t port, unsigned size, std::span<std::uint8_t> data) override;
-  void outs(std::uint16_t port, unsigned size, std::span<const std::uint8_t> data) override;
-};
+namespace vpio::devices {
 
 struct PortIoCardConfig {
   // How often the poller samples ISR; must be positive.
@@ -83,7 +44,7 @@ struct PortIoCardCounters {
 // and the poller's samples are serialized by one lock, so a multi-port access
 // is never split by a sample. The interrupt handler is called from the
 // poller thread with no lock held and may call back into the card.
-class PortIoCard final : public PhysicalDevice {
+class PortIoCard final : public hw::PhysicalDevice {
  public:
   static constexpr std::uint16_t kWindowPorts = Ne2000::kWindowPorts;
 
@@ -92,7 +53,7 @@ class PortIoCard final : public PhysicalDevice {
   // non-positive poll interval, whatever ports.request() throws, and
   // std::runtime_error naming the base when no NE2000 answers there. Leaves
   // the card stopped, ISR acknowledged, IMR 0, register page 0.
-  PortIoCard(HostPorts& ports, std::uint16_t base, PortIoCardConfig config = {});
+  PortIoCard(hw::HostPorts& ports, std::uint16_t base, PortIoCardConfig config = {});
   // Stops the poller and leaves the card stopped with its interrupts masked,
   // so that it raises nothing on the host's IRQ line once nobody listens.
   ~PortIoCard() override;
@@ -100,7 +61,7 @@ class PortIoCard final : public PhysicalDevice {
   PortIoCard& operator=(const PortIoCard&) = delete;
 
   std::uint16_t base() const noexcept { return base_; }
-  MacAddress mac() const noexcept { return mac_; }  // from the station PROM
+  hw::MacAddress mac() const noexcept { return mac_; }  // from the station PROM
   PortIoCardCounters counters() const;
 
   std::string describe() const override;
@@ -131,10 +92,10 @@ class PortIoCard final : public PhysicalDevice {
   void lower_line_if_clear_locked();
   void poll(std::stop_token stop);
 
-  HostPorts& ports_;
+  hw::HostPorts& ports_;
   const std::uint16_t base_;
   const PortIoCardConfig config_;
-  MacAddress mac_;
+  hw::MacAddress mac_;
 
   mutable std::mutex mutex_;
   std::condition_variable_any wakeup_;  // only the destructor's stop wakes it early
@@ -149,4 +110,4 @@ class PortIoCard final : public PhysicalDevice {
   std::jthread poller_;  // last: stopped before the members it uses go away
 };
 
-}  // namespace vpio::hw
+}  // namespace vpio::devices

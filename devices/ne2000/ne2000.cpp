@@ -11,13 +11,13 @@
 // page-3 registers. Every register value is survivable: addresses are
 // checked before every array access and every loop is bounded by a frame or
 // an access, never by ring pointers.
-#include "hw/ne2000.hpp"
+#include "devices/ne2000/ne2000.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <utility>
 
-namespace vpio::hw {
+namespace vpio::devices {
 
 using namespace ne2000;
 
@@ -111,10 +111,10 @@ unsigned multicast_hash_index(std::span<const std::uint8_t> destination) {
 struct Ne2000::Outbox {
   std::array<std::uint8_t, kMaxWireFrameBytes> frame;
   std::size_t frame_bytes = 0;
-  FrameSink* sink = nullptr;
+  hw::FrameSink* sink = nullptr;
 };
 
-Ne2000::Ne2000(MacAddress mac) {
+Ne2000::Ne2000(hw::MacAddress mac) {
   // A 16-bit card's PROM repeats each byte so that word reads see it in the
   // low byte; drivers look for the 'W' signature in its last two words.
   for (std::size_t i = 0; i < kMacBytes; ++i) {
@@ -125,7 +125,7 @@ Ne2000::Ne2000(MacAddress mac) {
   reset_locked();
 }
 
-void Ne2000::set_transmit_sink(FrameSink* sink) {
+void Ne2000::set_transmit_sink(hw::FrameSink* sink) {
   std::lock_guard lock(mutex_);
   transmit_sink_ = sink;
 }
@@ -579,7 +579,7 @@ void Ne2000::receive_locked(std::span<const std::uint8_t> wire_frame) {
   // Host stacks hand over frames without the pad a real wire carries.
   std::array<std::uint8_t, kMaxWireFrameBytes> padded{};
   std::copy(wire_frame.begin(), wire_frame.end(), padded.begin());
-  const std::size_t length = std::max(wire_frame.size(), kMinFrameBytes);
+  const std::size_t length = std::max(wire_frame.size(), hw::kMinFrameBytes);
   const std::span<const std::uint8_t> frame(padded.data(), length);
 
   if (!accepts_locked(frame.first(kMacBytes))) return;  // not for this station
@@ -662,7 +662,7 @@ bool Ne2000::can_store(std::size_t frame_bytes) const {
       (s.receive_config & kRcrMonitor) != 0 || frame_bytes > kMaxWireFrameBytes)
     return false;
   const std::optional<unsigned> free_pages = free_ring_pages(s);
-  return free_pages && pages_for(kRingHeaderBytes + std::max(frame_bytes, kMinFrameBytes) +
+  return free_pages && pages_for(kRingHeaderBytes + std::max(frame_bytes, hw::kMinFrameBytes) +
                                  kFcsBytes) < *free_pages;
 }
 
@@ -715,4 +715,4 @@ void Ne2000::update_irq_line() {
   irq_notifying_ = false;
 }
 
-}  // namespace vpio::hw
+}  // namespace vpio::devices
