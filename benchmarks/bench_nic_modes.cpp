@@ -220,7 +220,7 @@ struct Measurement {
   std::uint64_t exits = 0;          // KVM exits to userspace
   std::uint64_t hooked = 0;
   std::uint64_t coalesced = 0;  // port accesses posted without an exit
-  std::optional<devices::MonitorStats> monitor;
+  std::optional<dmm::Report> monitor;  // the card's counts (vpio)
   double seconds = 0;
 };
 
@@ -269,7 +269,7 @@ std::optional<Measurement> measure(const Kvm& kvm, const Row& row, RowProgress& 
   std::vector<std::unique_ptr<Machine>> machines;
   std::vector<hw::MacAddress> macs;
   std::vector<const PortCounters*> windows;  // passthrough and vpio
-  devices::Ne2000Monitor* monitor = nullptr;
+  dmm::Monitor* monitor = nullptr;
   for (unsigned i = 0; i < w.guests; ++i) {
     MachineConfig config;
     const char* image = i == 1 && w.partner != nullptr ? w.partner : w.image;
@@ -380,7 +380,7 @@ std::optional<Measurement> measure(const Kvm& kvm, const Row& row, RowProgress& 
                         "console and exit give " + std::to_string(nic));
     }
   }
-  if (monitor != nullptr) m.monitor = monitor->stats();
+  if (monitor != nullptr) m.monitor = monitor->report();
   return m;
 }
 
@@ -397,12 +397,13 @@ void print_row(const Measurement& m) {
   const double frames = static_cast<double>(m.frames);
   char switches[32] = "-", per_second[32] = "-", ns_each[32] = "-";
   if (m.monitor) {
-    const std::uint64_t n = m.monitor->context_switches;
+    const std::uint64_t n = m.monitor->count("context_switches");
     std::snprintf(switches, sizeof switches, "%llu", static_cast<unsigned long long>(n));
     std::snprintf(per_second, sizeof per_second, "%.1f", static_cast<double>(n) / m.seconds);
     if (n != 0)
-      std::snprintf(ns_each, sizeof ns_each, "%.0f",
-                    static_cast<double>(m.monitor->switch_nanoseconds) / static_cast<double>(n));
+      std::snprintf(
+          ns_each, sizeof ns_each, "%.0f",
+          static_cast<double>(m.monitor->count("switch_nanoseconds")) / static_cast<double>(n));
   }
   std::printf(
       "| %-9s | %-9s | %-11s | %-6s | %6u | %6llu | %13llu | %12llu | %9llu | %9llu | %9llu | "

@@ -28,7 +28,10 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "dmm/violation.hpp"
 #include "hooks/hooked_ports.hpp"
@@ -71,6 +74,21 @@ struct SharedGuestCounts {
   std::uint64_t violations = 0;
 };
 
+// What a monitor reports of its device or of one guest's share, for the
+// VMM's stats and exit report: named counts and texts, as the device's side
+// names them. The VMM reads a few by name (frames_sent, frames_received,
+// context_switches, violations) where a device has them.
+struct Report {
+  std::vector<std::pair<std::string, std::string>> texts;
+  std::vector<std::pair<std::string, std::uint64_t>> counts;
+  // The count of that name; 0 when the device reports none.
+  std::uint64_t count(std::string_view name) const noexcept {
+    for (const auto& [n, v] : counts)
+      if (n == name) return v;
+    return 0;
+  }
+};
+
 inline constexpr std::size_t kMaxWindowPorts = PassthroughWindow::kMaxPorts;
 using PortSet = std::bitset<kMaxWindowPorts>;
 
@@ -86,6 +104,8 @@ class SharedGuest : public HookedIoHandler {
 
   PassthroughWindow& window() noexcept { return window_; }
   const std::string& name() const noexcept { return name_; }
+  // This guest's share as its device's side counts it (takes the gate).
+  virtual Report report() const = 0;
 
  protected:
   // The window covers `window_ports` ports of the device, all hooked.
@@ -121,6 +141,18 @@ class DeviceDriver {
   // Whether the device has something for service() (asked for a device
   // whose interrupt is polled, when a guest waits).
   virtual bool has_events() = 0;
+};
+
+// A monitor of one shared device as the VMM drives it, whatever the device:
+// each device's monitor (devices/<name>/) is one.
+class Monitor {
+ public:
+  virtual ~Monitor() = default;
+  virtual std::string describe_device() const = 0;
+  // The device's own counts, beside the guests' (takes the gate).
+  virtual Report report() const = 0;
+  // Stops the service thread and every callback into guests. Idempotent.
+  virtual void stop() = 0;
 };
 
 class SharedDevice {

@@ -129,8 +129,8 @@ class PassthroughNic {
 // A guest's card in vpio mode: its part of the monitor of a shared card.
 struct VpioNic {
   std::string guest;
-  devices::Ne2000Monitor* monitor;
-  devices::Ne2000Monitor::Guest* share;
+  dmm::Monitor* monitor;
+  dmm::SharedGuest* share;
 };
 
 // The cards of one guest, by mode.

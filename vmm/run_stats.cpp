@@ -31,13 +31,13 @@ NicTotals nic_totals(const GuestNics& nics) {
     }
   }
   for (VpioNic* nic : nics.vpio) {
-    const devices::GuestStats g = nic->share->stats();
-    t.frames_sent += g.frames_sent;
-    t.frames_received += g.frames_received;
+    const dmm::Report g = nic->share->report();
+    t.frames_sent += g.count("frames_sent");
+    t.frames_received += g.count("frames_received");
     t.direct += nic->share->window().counters().total(IoPath::direct);
     t.hooked += nic->share->window().counters().total(IoPath::hooked);
-    t.context_switches += g.context_switches;
-    t.violations += g.violations;
+    t.context_switches += g.count("context_switches");
+    t.violations += g.count("violations");
   }
   return t;
 }
@@ -93,33 +93,24 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
     }
     for (VpioNic* nic : nics_of[i].vpio) {
       const PortCounters& ports = nic->share->window().counters();
-      const devices::GuestStats g = nic->share->stats();
-      const devices::MonitorStats m = nic->monitor->stats();
-      nics.push_back({{"mode", "vpio"},
-                      {"device", nic->monitor->describe_card()},
-                      {"mac", nic->share->mac().to_string()},
-                      {"port_accesses", ports.total()},
-                      {"direct", ports.total(IoPath::direct)},
-                      {"hooked", ports.total(IoPath::hooked)},
-                      {"emulated", ports.total(IoPath::emulated)},
-                      {"coalesced", ports.total(IoPath::coalesced)},
-                      {"context_switches", g.context_switches},
-                      {"violations", g.violations},
-                      {"frames_sent", g.frames_sent},
-                      {"frames_received", g.frames_received},
-                      {"frames_filtered", g.frames_filtered},
-                      {"frames_missed", g.frames_missed},
-                      {"queue_drops", g.queue_drops},
-                      {"frames_queued", g.frames_queued},
-                      {"card",
-                       {{"context_switches", m.context_switches},
-                        {"switch_nanoseconds", m.switch_nanoseconds},
-                        {"frames_drained", m.frames_drained},
-                        {"frames_unclaimed", m.frames_unclaimed},
-                        {"frames_looped", m.frames_looped},
-                        {"ring_resyncs", m.ring_resyncs},
-                        {"drains", m.drains},
-                        {"wait_checks", m.wait_checks}}}});
+      nlohmann::json entry = {{"mode", "vpio"},
+                              {"device", nic->monitor->describe_device()},
+                              {"port_accesses", ports.total()},
+                              {"direct", ports.total(IoPath::direct)},
+                              {"hooked", ports.total(IoPath::hooked)},
+                              {"emulated", ports.total(IoPath::emulated)},
+                              {"coalesced", ports.total(IoPath::coalesced)}};
+      // The rest is the device's: what its monitor counts of this guest's
+      // share, and of the card ("card").
+      const dmm::Report share = nic->share->report();
+      for (const auto& [name, text] : share.texts) entry[name] = text;
+      for (const auto& [name, count] : share.counts) entry[name] = count;
+      nlohmann::json card = nlohmann::json::object();
+      const dmm::Report device = nic->monitor->report();
+      for (const auto& [name, text] : device.texts) card[name] = text;
+      for (const auto& [name, count] : device.counts) card[name] = count;
+      entry["card"] = card;
+      nics.push_back(entry);
     }
     guests.push_back({{"name", machines[i]->name()},
                       {"outcome", outcome_name(outcomes[i].kind)},

@@ -81,6 +81,19 @@ GuestStats Ne2000Monitor::Guest::stats() const {
   return s;
 }
 
+dmm::Report Ne2000Monitor::Guest::report() const {
+  const GuestStats g = stats();
+  return {{{"mac", mac_.to_string()}},
+          {{"context_switches", g.context_switches},
+           {"violations", g.violations},
+           {"frames_sent", g.frames_sent},
+           {"frames_received", g.frames_received},
+           {"frames_filtered", g.frames_filtered},
+           {"frames_missed", g.frames_missed},
+           {"queue_drops", g.queue_drops},
+           {"frames_queued", g.frames_queued}}};
+}
+
 // Called under the monitor's lock (by its demultiplexer).
 bool Ne2000Monitor::Guest::store(std::span<const std::uint8_t> frame) {
   const std::uint64_t before = shadow_.counters().frames_received;
@@ -233,6 +246,19 @@ MonitorStats Ne2000Monitor::stats() const {
   s.drains = shared.services;
   s.wait_checks = shared.wait_checks;
   return s;
+}
+
+dmm::Report Ne2000Monitor::report() const {
+  const MonitorStats m = stats();
+  return {{},
+          {{"context_switches", m.context_switches},
+           {"switch_nanoseconds", m.switch_nanoseconds},
+           {"frames_drained", m.frames_drained},
+           {"frames_unclaimed", m.frames_unclaimed},
+           {"frames_looped", m.frames_looped},
+           {"ring_resyncs", m.ring_resyncs},
+           {"drains", m.drains},
+           {"wait_checks", m.wait_checks}}};
 }
 
 void Ne2000Monitor::drain_now() { core_.service_now(); }

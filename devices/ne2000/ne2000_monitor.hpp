@@ -93,7 +93,7 @@ struct MonitorStats {
   std::uint64_t wait_checks = 0;  // looks at the card when a guest waited (polled cards)
 };
 
-class Ne2000Monitor final : private dmm::DeviceDriver {
+class Ne2000Monitor final : public dmm::Monitor, private dmm::DeviceDriver {
  public:
   class Guest;
 
@@ -110,9 +110,12 @@ class Ne2000Monitor final : private dmm::DeviceDriver {
   std::string describe_card() const;
   const MonitorConfig& config() const noexcept { return config_; }
   // Stops the receive thread and every callback into guests. Idempotent.
-  void stop();
+  void stop() override;
 
   MonitorStats stats() const;
+  // dmm::Monitor: the card's description and stats() by name.
+  std::string describe_device() const override { return describe_card(); }
+  dmm::Report report() const override;
   const std::vector<std::unique_ptr<Guest>>& guests() const noexcept { return guests_; }
   // Drains the card's ring now (tests; the thread does it otherwise).
   void drain_now();
@@ -121,6 +124,8 @@ class Ne2000Monitor final : private dmm::DeviceDriver {
    public:
     const hw::MacAddress& mac() const noexcept override { return mac_; }
     GuestStats stats() const;
+    // stats() by name, and the guest's MAC.
+    dmm::Report report() const override;
     devices::GuestLayout layout() const noexcept { return model_.layout(); }
     // The card range the model validated for the guest's remote write that
     // runs on the card now (its data port's writes are direct), if any.
