@@ -363,16 +363,16 @@ IsolationHarness::IsolationHarness(CardLayout layout)
   // A guest whose remote DMA holds the card when another needs it loses it
   // at once (remote_dma_stalled): the honest guest never waits behind the
   // hostile one, and the honest guest's own DMA is finished meanwhile.
-  config.dma_stall_limit = std::chrono::milliseconds(0);
+  config.sharing.operation_stall_limit = std::chrono::milliseconds(0);
   // No receive thread: the harness drains, so an input runs the same way
   // every time (and a thread per input would cost most of its time).
-  config.run_receive_thread = false;
+  config.sharing.run_service_thread = false;
   // A polled card (a real ISA card's interrupt does not reach userspace):
   // every ISR read of a guest makes the monitor look at the card, and drain
   // it (no interval: an input must not depend on the clock).
   if (layout.polled_card) {
-    config.card_interrupts = false;
-    config.wait_check_interval = std::chrono::microseconds(0);
+    config.sharing.device_interrupts = false;
+    config.sharing.wait_check_interval = std::chrono::microseconds(0);
   }
   monitor_ = std::make_unique<devices::Ne2000Monitor>(card_, config);
   const auto add = [&](const char* name, const hw::MacAddress& mac,

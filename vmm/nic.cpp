@@ -381,7 +381,7 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
         static_cast<std::uint8_t>(spec.tx_pages.value_or(devices::default_tx_pages(config.max_guests)));
     // A host card's interrupt is polled: look at the card also when a guest
     // waits on its own card, not only on the monitor's timer.
-    config.card_interrupts = !host_card_base(spec).has_value();
+    config.sharing.device_interrupts = !host_card_base(spec).has_value();
     try {
       monitor = std::make_unique<devices::Ne2000Monitor>(physical_card(spec, mac), config);
     } catch (...) {

@@ -34,15 +34,6 @@ constexpr unsigned kCardPolls = 100000;
 std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
 std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
 
-dmm::SharingConfig sharing(const MonitorConfig& c) {
-  dmm::SharingConfig s;
-  s.operation_stall_limit = c.dma_stall_limit;
-  s.poll_interval = c.poll_interval;
-  s.device_interrupts = c.card_interrupts;
-  s.wait_check_interval = c.wait_check_interval;
-  s.run_service_thread = c.run_receive_thread;
-  return s;
-}
 
 }  // namespace
 
@@ -189,7 +180,7 @@ unsigned default_tx_pages(unsigned guests) noexcept {
 }
 
 Ne2000Monitor::Ne2000Monitor(hw::PhysicalDevice& card, MonitorConfig config)
-    : card_(card), config_(config), core_(card, sharing(config)), demux_(config.queue_frames) {
+    : card_(card), config_(config), core_(card, config.sharing), demux_(config.queue_frames) {
   static_assert(kCardMemoryPages == reg::kEndMemoryPage - reg::kFirstMemoryPage);
   if (config_.tx_pages < kMinTxPages)
     throw std::invalid_argument(

@@ -50,21 +50,14 @@ struct MonitorConfig {
   std::size_t queue_frames = 64;              // per-guest receive queue bound
   std::uint8_t tx_pages = kTwoBufferTxPages;  // transmit area per guest, in 256-byte pages
   unsigned max_guests = 4;                    // transmit areas reserved below the receive ring
-  // A guest's remote DMA that keeps the card from others longer than this is
-  // aborted and the guest gets a machine check.
-  std::chrono::milliseconds dma_stall_limit{3000};
-  // How often the card is checked for received frames without an interrupt.
-  std::chrono::microseconds poll_interval{2000};
-  // False for a card whose interrupt does not reach userspace (a real ISA
-  // card: its ISR is polled). Then a guest waiting on its own card (reading
-  // its ISR) also makes the monitor look at the card, at most once per
-  // wait_check_interval, so that frames do not wait for the next timer tick.
-  bool card_interrupts = true;
-  std::chrono::microseconds wait_check_interval{100};
-  // False: no receive thread; the card's ring is drained only by
-  // drain_now() (a harness that must run the same way every time, and
-  // cheaply: fuzz/).
-  bool run_receive_thread = true;
+  // What every shared device has (dmm::SharingConfig): for the NE2000, the
+  // checked operation is a guest's remote DMA (aborted past the stall
+  // limit, with a machine check), servicing the card is draining its
+  // receive ring, and a card whose interrupt does not reach userspace (a
+  // real ISA card, its ISR polled) is also looked at when a guest reads its
+  // own ISR, so that frames do not wait for the next poll. With no service
+  // thread, the ring is drained only by drain_now() (fuzz/).
+  dmm::SharingConfig sharing;
 };
 
 using dmm::GuestCallbacks;

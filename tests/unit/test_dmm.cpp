@@ -300,7 +300,7 @@ class DmmHostile : public DmmTest {
  protected:
   void SetUp() override {
     MonitorConfig config;
-    config.dma_stall_limit = std::chrono::seconds(60);  // no abort mid-test
+    config.sharing.operation_stall_limit = std::chrono::seconds(60);  // no abort mid-test
     start(config);
     hostile_ = add("hostile", kMacA);
     good_ = add("good", kMacB);
@@ -811,7 +811,7 @@ class DmmStall : public DmmTest {
  protected:
   void SetUp() override {
     MonitorConfig config;
-    config.dma_stall_limit = std::chrono::milliseconds(50);
+    config.sharing.operation_stall_limit = std::chrono::milliseconds(50);
     start(config);
     staller_ = add("staller", kMacA);
     good_ = add("good", kMacB);

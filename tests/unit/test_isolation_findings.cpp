@@ -160,8 +160,8 @@ Bytes frame_from(const hw::MacAddress& source, std::size_t length, std::uint8_t 
 // drained when, and only when, its owner asks.
 TEST_F(IsolationFindings, WithoutAReceiveThreadTheCardIsDrainedOnlyWhenAsked) {
   MonitorConfig config;
-  config.run_receive_thread = false;
-  config.poll_interval = std::chrono::microseconds(100);
+  config.sharing.run_service_thread = false;
+  config.sharing.poll_interval = std::chrono::microseconds(100);
   start(config);
   card_.chip().deliver(frame_from(kOutsideMac, 100, 1));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // many poll intervals
