@@ -1,6 +1,7 @@
 // The foundation on real KVM: booting, console, exit status, crashes, machine
 // checks, interrupts and string I/O.
 #include <chrono>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -296,6 +297,46 @@ TEST_F(KvmTest, TheDeadlineStopsASpinningGuest) {
   EXPECT_NE(outcomes[0].detail.find("still running after 2000 ms"), std::string::npos);
   EXPECT_TRUE(outcomes[0].timed_out);
   EXPECT_EQ(exit_code_for(outcomes), kExitTimedOut);
+}
+
+// A device whose reads never return: the vCPU thread that reads it is stuck
+// in the VMM, where a stop request cannot reach it.
+class NeverAnswers final : public PortDevice {
+ public:
+  std::uint32_t port_read(std::uint16_t, unsigned) noexcept override {
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+  }
+  void port_write(std::uint16_t, unsigned, std::uint32_t) noexcept override {}
+};
+
+std::vector<std::uint8_t> read_port_0x512_code() {
+  struct Read : Xbyak::CodeGenerator {
+    Read() {
+      mov(dx, 0x512);
+      in_(al, dx);
+      L("again");
+      jmp("again");
+    }
+  } gen;
+  return code_of(gen);
+}
+
+// --timeout must end a run even when a vCPU thread is stuck in the VMM: the
+// process names the guest and the exit it is stuck in, and exits 71 (the
+// VMM failed), kStopGrace after the deadline, instead of hanging.
+TEST_F(KvmTest, ADeadlineEndsARunWhoseVcpuThreadIsStuckInTheVmm) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto machine = make_machine(read_port_0x512_code(), "stuck");
+        NeverAnswers device;
+        machine->ports().add(0x512, 1, device, "never-answers");
+        run_concurrently(std::vector<Machine*>{machine.get()}, std::chrono::seconds(1));
+        std::_Exit(0);  // not reached: the run must end the process
+      },
+      testing::ExitedWithCode(kExitVmmFailure),
+      "guest 'stuck' did not stop within 10 s of the --timeout: its vCPU thread is stuck in the "
+      "VMM, handling a KVM exit \\(io, port 0x512\\) for [0-9]+ ms");
 }
 
 // `vpio run --timeout` stopping a guest exits 124, as coreutils' timeout,
