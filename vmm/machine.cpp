@@ -726,8 +726,6 @@ void Machine::dispatch_posted(std::uint16_t port, unsigned size,
         elements);
 }
 
-// Where a stopped guest was, for the outcome: a guest stopped by a deadline
-// is most often one that waited for an interrupt that never came.
 std::string Machine::busy_in_vmm() const {
   const std::uint64_t since = exit_since_ns_.load(std::memory_order_relaxed);
   if (since == 0) return {};
@@ -738,6 +736,8 @@ std::string Machine::busy_in_vmm() const {
   return what + ") for " + std::to_string(now > since ? (now - since) / 1000000 : 0) + " ms";
 }
 
+// Where a stopped guest was, for the outcome: a guest stopped by a deadline
+// is most often one that waited for an interrupt that never came.
 std::string Machine::stopped_where() noexcept {
   try {
     std::string where;
