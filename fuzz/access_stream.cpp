@@ -6,7 +6,11 @@
 #include <array>
 #include <cstdio>
 
+#include "hw/hex.hpp"
+
 namespace vpio::fuzz {
+
+using hw::hex;
 namespace {
 
 constexpr unsigned kStepBits = 5;  // op header: kind in the low 5 bits, steps above
@@ -205,12 +209,6 @@ std::optional<Op> StreamReader::next() noexcept {
 // ---- Describing ----
 
 namespace {
-
-std::string hex(unsigned v) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%x", v);
-  return text;
-}
 
 const char* station_name(Station s) {
   switch (s) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <system_error>
 
+#include "hw/hex.hpp"
+
 namespace vpio::hw {
 
 namespace {
@@ -16,12 +18,6 @@ namespace {
 // ioperm's original bitmap: kernels before 2.6.8 grant nothing above it.
 constexpr unsigned kLegacyIopermPorts = 0x400;
 constexpr unsigned kPortSpace = 0x10000;
-
-std::string hex(unsigned value) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%x", value);
-  return text;
-}
 
 }  // namespace
 

@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cinttypes>
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
@@ -18,6 +17,7 @@
 #include <ctime>
 #include <thread>
 
+#include "hw/hex.hpp"
 #include "hw/mc146818.hpp"
 #include "vmm/kvm_stats.hpp"
 #include "vmm/linux_boot.hpp"
@@ -25,6 +25,9 @@
 #include "vmm/long_mode.hpp"
 
 namespace vpio {
+
+using hw::hex;
+
 namespace {
 
 // The signal that kicks a vCPU out of KVM_RUN. It is blocked on vCPU threads
@@ -45,12 +48,6 @@ std::uint64_t now_ns() noexcept {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::steady_clock::now().time_since_epoch())
                                         .count());
-}
-
-std::string hex(std::uint64_t value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "0x%" PRIx64, value);
-  return text;
 }
 
 std::uint64_t checked_ram(const MachineConfig& config) {

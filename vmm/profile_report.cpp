@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cinttypes>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -14,7 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "hw/hex.hpp"
+
 namespace vpio {
+
+using hw::hex;
+
 namespace {
 
 using nlohmann::json;
@@ -310,12 +314,6 @@ std::string signed_count(const json& value) {
   const auto v = value.get<std::int64_t>();
   if (v >= 0) return (v == 0 ? "" : "+") + group_thousands(static_cast<std::uint64_t>(v));
   return "-" + group_thousands(0 - static_cast<std::uint64_t>(v));
-}
-
-std::string hex(std::uint64_t value) {
-  char buffer[24];
-  std::snprintf(buffer, sizeof buffer, "0x%" PRIx64, value);
-  return buffer;
 }
 
 // Three significant digits in the largest unit that keeps the value at or

@@ -14,7 +14,12 @@
 #include <string_view>
 #include <vector>
 
+#include "hw/hex.hpp"
+
 namespace vpio {
+
+using hw::hex;
+
 namespace {
 
 using nlohmann::json;
@@ -211,12 +216,6 @@ std::string fixed(double v, int decimals) {
   return s == "-0" ? "0" : s;
 }
 std::string coord(double v) { return fixed(v, 2); }
-
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
-  return "0x" + std::string(buf, r.ptr);
-}
 
 // 123456 -> "123,456".
 std::string grouped(std::uint64_t n) {

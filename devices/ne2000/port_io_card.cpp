@@ -8,7 +8,11 @@
 #include <stdexcept>
 #include <utility>
 
+#include "hw/hex.hpp"
+
 namespace vpio::devices {
+
+using hw::hex;
 
 using namespace ne2000;
 
@@ -33,12 +37,6 @@ constexpr std::size_t kSignatureWord0 = 14;
 constexpr std::size_t kSignatureWord1 = 15;
 constexpr std::uint8_t kCrStopped = kCrPage0 | kCrNoDma | kCrStop;                // 0x21
 constexpr std::uint8_t kCrRemoteReadStart = kCrPage0 | kCrRemoteRead | kCrStart;  // 0x0a
-
-std::string hex(unsigned value) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%x", value);
-  return text;
-}
 
 bool valid_size(unsigned size) { return size == 1 || size == 2 || size == 4; }
 
