@@ -322,11 +322,12 @@ GuestOutcome Machine::run() noexcept {
     deliver_pending_events();
     exit_since_ns_.store(0, std::memory_order_relaxed);
     int err = vcpu_.run();
-    const std::uint64_t exited_at = profile_ ? now_ns() : 0;
+    // One clock read per exit, for the profile and for busy_in_vmm().
+    const std::uint64_t exited_at = now_ns();
     exit_reason_now_.store(state.exit_reason, std::memory_order_relaxed);
     exit_port_now_.store(state.exit_reason == KVM_EXIT_IO ? state.io.port : 0,
                          std::memory_order_relaxed);
-    exit_since_ns_.store(std::max<std::uint64_t>(now_ns(), 1), std::memory_order_relaxed);
+    exit_since_ns_.store(std::max<std::uint64_t>(exited_at, 1), std::memory_order_relaxed);
     // Writes KVM posted during the run came before whatever ended it.
     drain_posted_writes();
     if (err == EINTR || err == EAGAIN) {
