@@ -7,7 +7,7 @@
 #include "devices/ne2000/ne2000.hpp"
 
 namespace vpio::devices {
-namespace reg = devices::ne2000;
+namespace reg = ne2000;
 namespace {
 
 constexpr unsigned kPageShift = 8;

@@ -6,16 +6,13 @@
 #include <stdexcept>
 
 namespace vpio::devices {
-namespace reg = devices::ne2000;
-using devices::Action;
-using devices::Decision;
-using devices::Violation;
+namespace reg = ne2000;
 
 namespace {
 
-constexpr std::uint16_t kDataPort = devices::Ne2000Model::kDataPort;
-constexpr std::uint16_t kResetPort = devices::Ne2000Model::kResetPort;
-constexpr std::uint16_t kWindowPorts = devices::Ne2000Model::kWindowPorts;
+constexpr std::uint16_t kDataPort = Ne2000Model::kDataPort;
+constexpr std::uint16_t kResetPort = Ne2000Model::kResetPort;
+constexpr std::uint16_t kWindowPorts = Ne2000Model::kWindowPorts;
 
 // Whether an access of `size` bytes at `offset` covers the reset port: a
 // wide one (outw +0x1e, outl +0x1c) resets the card as a byte access does.
@@ -40,7 +37,7 @@ std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff);
 // ---- Guests ----
 
 Ne2000Monitor::Guest::Guest(Ne2000Monitor& monitor, std::string name, hw::MacAddress mac,
-                            devices::GuestLayout layout, GuestCallbacks callbacks)
+                            GuestLayout layout, GuestCallbacks callbacks)
     : dmm::SharedGuest(monitor.core_, std::move(name), std::move(callbacks), kWindowPorts),
       monitor_(monitor),
       mac_(mac),
@@ -51,7 +48,7 @@ Ne2000Monitor::Guest::Guest(Ne2000Monitor& monitor, std::string name, hw::MacAdd
   });
 }
 
-std::optional<devices::CardRange> Ne2000Monitor::Guest::card_dma_range() const {
+std::optional<CardRange> Ne2000Monitor::Guest::card_dma_range() const {
   std::lock_guard lock(monitor_.core_.gate());
   return dma_range_;
 }
@@ -216,7 +213,7 @@ Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress 
     if (g->mac_ == mac)
       throw std::invalid_argument("NE2000 monitor: guest '" + name + "' wants MAC " +
                                   mac.to_string() + ", which guest '" + g->name() + "' has");
-  devices::GuestLayout layout;
+  GuestLayout layout;
   layout.tx_pages = config_.tx_pages;
   layout.card_tx_page =
       static_cast<std::uint8_t>(reg::kFirstMemoryPage + guests_.size() * config_.tx_pages);
@@ -301,7 +298,7 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
   return true;
 }
 
-void Ne2000Monitor::violation_locked(Guest& g, devices::Verdict verdict, std::uint16_t offset) {
+void Ne2000Monitor::violation_locked(Guest& g, Verdict verdict, std::uint16_t offset) {
   core_.violation_locked(
       g, {static_cast<std::uint16_t>(verdict.violation), verdict.card_address, offset});
 }
@@ -328,7 +325,7 @@ bool Ne2000Monitor::acquire_card_locked(Lock& lock, Guest& g) {
 // between guests is counted and timed; writes of a context changed by the
 // guest itself (its DCR) are not.
 void Ne2000Monitor::load_context_locked(Guest& g) {
-  devices::CardContext wanted = g.model_.card_context();
+  CardContext wanted = g.model_.card_context();
   // While g's validated DMA runs, the card's RSAR/RBCR are its remainder:
   // left alone. Otherwise they are 0, so no direct access reaches memory.
   const bool dma_running = dma_owner() == &g;
@@ -338,7 +335,7 @@ void Ne2000Monitor::load_context_locked(Guest& g) {
   }
   if (loaded_ == &g && g.loaded_context_ == wanted) return;
   const auto start = Clock::now();
-  for (const auto& w : devices::card_context_writes(wanted)) {
+  for (const auto& w : card_context_writes(wanted)) {
     const bool dma_register = w.offset == reg::kRsar0 || w.offset == reg::kRsar1 ||
                               w.offset == reg::kRbcr0 || w.offset == reg::kRbcr1;
     if (dma_running && dma_register) continue;
@@ -365,7 +362,7 @@ void Ne2000Monitor::start_card_dma_locked(Guest& g, const Decision& d) {
 void Ne2000Monitor::copy_from_card_locked(Guest& g, const Decision& d) {
   std::vector<std::uint8_t> bytes(d.card.bytes);
   card_read_memory(d.card.address, bytes);
-  devices::Ne2000State state = g.shadow_.save();
+  Ne2000State state = g.shadow_.save();
   const std::size_t at = d.view_address - reg::kMemoryStart;
   std::copy_n(bytes.begin(), std::min(bytes.size(), state.memory.size() - at),
               state.memory.begin() + static_cast<std::ptrdiff_t>(at));
@@ -465,7 +462,7 @@ bool Ne2000Monitor::transmit_locked(Guest& g, const Decision& d) {
 // goes on), and what it overwrote there is put back, so the guest's own
 // card keeps every byte it wrote.
 bool Ne2000Monitor::transmit_copy_locked(Guest& g, const Decision& d) {
-  const devices::Ne2000State shadow = g.shadow_.save();
+  const Ne2000State shadow = g.shadow_.save();
   std::vector<std::uint8_t> frame(d.card.bytes);
   const std::size_t at = d.view_address - reg::kMemoryStart;
   std::copy_n(shadow.memory.begin() + static_cast<std::ptrdiff_t>(at), frame.size(), frame.begin());

@@ -6,11 +6,11 @@
 // loopback). Each guest sees a whole card through a PassthroughWindow; its
 // accesses are hooked except writes to the data port while its own remote
 // write runs on the card. This part:
-//  - keeps each guest's card in a shadow (a devices::Ne2000 of its own: registers,
+//  - keeps each guest's card in a shadow (a Ne2000 of its own: registers,
 //    PROM with the guest's MAC, virtual receive ring, ISR/IMR and IRQ line);
 //  - runs what must touch the card on the card: remote DMA in the guest's
 //    transmit area (translated by the model) and transmits, one guest at a
-//    time, switching the card's guest context (devices::CardContext) only
+//    time, switching the card's guest context (CardContext) only
 //    when the model says the card is reusable;
 //  - refuses what the model finds illegitimate, and reports it for that
 //    guest only (the VMM makes it a machine check);
@@ -119,10 +119,10 @@ class Ne2000Monitor final : public dmm::Monitor, private dmm::DeviceDriver {
     GuestStats stats() const;
     // stats() by name, and the guest's MAC.
     dmm::Report report() const override;
-    devices::GuestLayout layout() const noexcept { return model_.layout(); }
+    GuestLayout layout() const noexcept { return model_.layout(); }
     // The card range the model validated for the guest's remote write that
     // runs on the card now (its data port's writes are direct), if any.
-    std::optional<devices::CardRange> card_dma_range() const;
+    std::optional<CardRange> card_dma_range() const;
 
     std::uint32_t hooked_read(std::uint16_t offset, unsigned size) noexcept override;
     void hooked_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override;
@@ -141,16 +141,16 @@ class Ne2000Monitor final : public dmm::Monitor, private dmm::DeviceDriver {
    private:
     friend class Ne2000Monitor;
     Guest(Ne2000Monitor& monitor, std::string name, hw::MacAddress mac,
-          devices::GuestLayout layout, GuestCallbacks callbacks);
+          GuestLayout layout, GuestCallbacks callbacks);
 
     Ne2000Monitor& monitor_;
     hw::MacAddress mac_;
-    devices::Ne2000Model model_;
-    devices::Ne2000 shadow_;
+    Ne2000Model model_;
+    Ne2000 shadow_;
     std::size_t demux_index_ = 0;
     std::uint64_t frames_sent_ = 0;
-    devices::CardContext loaded_context_;          // as last written to the card
-    std::optional<devices::CardRange> dma_range_;  // while it owns the card's DMA
+    CardContext loaded_context_;          // as last written to the card
+    std::optional<CardRange> dma_range_;  // while it owns the card's DMA
   };
 
  private:
@@ -167,17 +167,17 @@ class Ne2000Monitor final : public dmm::Monitor, private dmm::DeviceDriver {
 
   bool write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset, std::uint8_t value);
   void reset_locked(Guest& g);
-  void copy_from_card_locked(Guest& g, const devices::Decision& d);
+  void copy_from_card_locked(Guest& g, const Decision& d);
   void card_dma_write_locked(Guest& g, std::span<const std::uint8_t> bytes);
-  void violation_locked(Guest& g, devices::Verdict verdict, std::uint16_t offset);
+  void violation_locked(Guest& g, Verdict verdict, std::uint16_t offset);
   bool acquire_card_locked(Lock& lock, Guest& g);
   void load_context_locked(Guest& g);
-  void start_card_dma_locked(Guest& g, const devices::Decision& d);
+  void start_card_dma_locked(Guest& g, const Decision& d);
   void abort_card_dma_locked(Guest& g);
   void release_card_dma_locked();
   void sync_hooks_locked(Guest& g);
-  bool transmit_locked(Guest& g, const devices::Decision& d);
-  bool transmit_copy_locked(Guest& g, const devices::Decision& d);
+  bool transmit_locked(Guest& g, const Decision& d);
+  bool transmit_copy_locked(Guest& g, const Decision& d);
 
   void card_write(std::uint16_t offset, std::uint8_t value);
   std::uint8_t card_read(std::uint16_t offset);
