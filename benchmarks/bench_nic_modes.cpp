@@ -34,6 +34,8 @@
 #include <thread>
 #include <vector>
 
+#include "devices/ne2000/ne2000.hpp"
+#include "devices/ne2000/port_io_card.hpp"
 #include "hw/net/frame_queue.hpp"
 #include "tests/kvm/net_endpoint.hpp"
 #include "vmm/launcher.hpp"
@@ -425,7 +427,7 @@ void check_real_card(const std::string& hw_name, std::uint16_t base) {
                 "; for QEMU's NE2000 in the KVM lab run VPIO_LAB_NIC=ne2k-isa,iobase=0x%x "
                 "lab/on-kvm build/benchmarks/bench_nic_modes --real-card %s",
                 unsigned{base}, hw_name.c_str());
-  if (const auto error = host_card_access_error(base))
+  if (const auto error = host_card_access_error(base, devices::Ne2000::kWindowPorts))
     throw std::invalid_argument("--real-card " + hw_name +
                                 ": this process cannot reach the host's ports: " + *error + hint);
   try {

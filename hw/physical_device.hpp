@@ -7,6 +7,9 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <vector>
+
+#include "hw/net/network_chip.hpp"
 
 namespace vpio::hw {
 
@@ -24,6 +27,21 @@ class PhysicalDevice {
   // Called (from any thread) when the device raises its interrupt. A device
   // without interrupt delivery to userspace calls it from its poller.
   virtual void set_interrupt_handler(std::function<void()> handler) = 0;
+
+  // What the device counts of itself, by name, for --stats (a host card
+  // whose interrupt is polled: its polls and edges). Most count nothing.
+  struct Count {
+    const char* name;
+    std::uint64_t value;
+  };
+  virtual std::vector<Count> counts() const { return {}; }
+};
+
+// An emulated chip standing in for a physical device (`hw=chip`): the VMM
+// puts its chip on a wire and reads its counts.
+class StandInDevice : public PhysicalDevice {
+ public:
+  virtual NetworkChip& network_chip() noexcept = 0;
 };
 
 }  // namespace vpio::hw

@@ -255,7 +255,7 @@ void check_port_layout(const std::vector<MachineConfig>& guests, const std::vect
       bus.add(SerialConsole::kPort, hw::Uart16550::kWindowPorts, placeholder, "com1");
     for (const auto& spec : nics)
       if (!spec.guest || *spec.guest == i)
-        bus.add(spec.port, devices::Ne2000::kWindowPorts, placeholder, "ne2000");
+        bus.add(spec.port, nic_kind(spec).window_ports, placeholder, spec.model);
   }
 }
 
@@ -514,7 +514,7 @@ int run_command(const RunOptions& options, int argc, char** argv) {
   if (!in_lab)
     for (const auto& spec : nic_specs)
       if (const auto base = host_card_base(spec))
-        if (const auto error = host_card_access_error(*base)) {
+        if (const auto error = host_card_access_error(*base, nic_kind(spec).window_ports)) {
           std::fprintf(stderr,
                        "vpio: --nic hw=%s: this process cannot reach the host's ports: %s; for "
                        "QEMU's NE2000 in the KVM lab instead, add --lab-nic ne2k-isa,iobase=%s%s\n",

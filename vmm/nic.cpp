@@ -17,13 +17,6 @@ namespace {
 constexpr unsigned kIsaIrqLines = 16;
 constexpr std::uint8_t kGroupAddressBit = 0x01;  // in the first octet (IEEE 802)
 
-// Writes to the data port need no answer (no value; the monitor judges the
-// data port's range when the DMA starts, not per write), and neither do the
-// three ports after it, which decode nothing or mirror the data port. KVM
-// matches a 32-bit write against a posted range as four bytes, so the range
-// is four ports wide.
-constexpr std::uint16_t kPostedDataPortBytes = 4;
-
 unsigned parse_number(std::string_view key, std::string_view text, unsigned max) {
   const std::string original(text);
   int base = 10;
@@ -46,9 +39,9 @@ std::string parse_hw(std::string_view value) {
   if (value.starts_with("port:")) {
     const std::string_view base_text = value.substr(5);
     const unsigned base = parse_number("hw port base", base_text, kMaxHostCardBase);
-    if (base % devices::Ne2000::kWindowPorts != 0 || base < 0x100)
+    if (base < 0x100)
       throw std::invalid_argument("--nic: bad hw '" + std::string(value) +
-                                  "' (an ISA card's base is 32-byte aligned, 0x100 to 0x3e0)");
+                                  "' (an ISA card's base is 0x100 to 0x3e0, aligned to its window)");
     char text[16];
     std::snprintf(text, sizeof text, "port:0x%x", base);
     return text;
@@ -60,34 +53,21 @@ std::string parse_hw(std::string_view value) {
 
 }  // namespace
 
-namespace {
-
-constexpr DeviceKind kDeviceKinds[] = {
-    {"ne2000",
-     "NE2000 (DP8390, 0x20 ports; an RTL8029 PCI function to a Linux guest): emulate, "
-     "passthrough, vpio"},
-};
-
-std::string device_kind_names() {
-  std::string names;
-  for (const DeviceKind& kind : kDeviceKinds)
-    names += std::string(names.empty() ? "" : ", ") + kind.name;
-  return names;
+const devices::NicKind& nic_kind(const NicSpec& spec) {
+  if (const devices::NicKind* kind = devices::find_nic_kind(spec.model)) return *kind;
+  throw std::invalid_argument("--nic: unknown model '" + spec.model + "' (" +
+                              devices::nic_kind_names() + ")");
 }
-
-}  // namespace
-
-std::span<const DeviceKind> device_kinds() noexcept { return kDeviceKinds; }
 
 std::optional<std::uint16_t> host_card_base(const NicSpec& spec) {
   if (!spec.hw.starts_with("port:")) return std::nullopt;
   return static_cast<std::uint16_t>(std::stoul(spec.hw.substr(5), nullptr, 16));
 }
 
-std::optional<std::string> host_card_access_error(std::uint16_t base) {
+std::optional<std::string> host_card_access_error(std::uint16_t base, std::uint16_t ports) {
   // The permission stays granted: the card's own setup asks for it again.
   try {
-    hw::SystemPorts().request(base, devices::Ne2000::kWindowPorts);
+    hw::SystemPorts().request(base, ports);
     return std::nullopt;
   } catch (const std::exception& e) {
     return std::string(e.what());
@@ -103,8 +83,54 @@ std::optional<std::string> station_mac_error(const hw::MacAddress& mac) {
   return std::nullopt;
 }
 
+namespace {
+
+std::string hex(unsigned value) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%x", value);
+  return text;
+}
+
+// The card decodes its window from a base aligned to the window's size, as
+// every NE2000 jumper setting (0x200-0x3e0) and QEMU's iobase are; an
+// unaligned base would give the guest a window no card has.
+void check_for_device(const NicSpec& spec, std::string_view port_text,
+                      std::string_view tx_pages_text) {
+  const devices::NicKind& kind = nic_kind(spec);
+  const unsigned window = kind.window_ports;
+  const unsigned last_base = 0x10000 - window;
+  if (spec.port > last_base)
+    throw std::invalid_argument("--nic: bad port '" + std::string(port_text) +
+                                "' (a number up to " + std::to_string(last_base) + ")");
+  if (spec.port % window != 0)
+    throw std::invalid_argument("--nic: port=" + std::string(port_text) + ": an " +
+                                std::string(kind.display) + "'s window is " + hex(window) +
+                                " ports, so its base must be a multiple of " + hex(window) +
+                                " (e.g. " + hex(0x300) + ", " + hex(0x300 + window) + ", " +
+                                hex(0x300 - 4 * window) + ")");
+  if (const auto base = host_card_base(spec); base && *base % window != 0)
+    throw std::invalid_argument("--nic: bad hw '" + spec.hw + "' (an " +
+                                std::string(kind.display) + "'s base is aligned to its " +
+                                hex(window) + " ports, 0x100 to 0x3e0)");
+  if (spec.tx_pages) {
+    if (kind.max_tx_pages == 0)
+      throw std::invalid_argument("--nic: tx-pages does not apply to model " +
+                                  std::string(kind.name));
+    if (*spec.tx_pages > kind.max_tx_pages)
+      throw std::invalid_argument("--nic: bad tx-pages '" + std::string(tx_pages_text) +
+                                  "' (a number up to " + std::to_string(kind.max_tx_pages) + ")");
+    if (*spec.tx_pages < kind.min_tx_pages)
+      throw std::invalid_argument("--nic: tx-pages must be at least " +
+                                  std::to_string(kind.min_tx_pages) + " (one maximal frame)");
+  }
+}
+
+}  // namespace
+
 NicSpec parse_nic_spec(std::string_view text) {
   NicSpec spec;
+  // What depends on the device (model= may come last) is checked at the end.
+  std::string_view port_text = "0x300", tx_pages_text;
   std::size_t start = 0;
   bool first = true;
   while (start <= text.size()) {
@@ -130,22 +156,11 @@ NicSpec parse_nic_spec(std::string_view text) {
       throw std::invalid_argument("--nic: '" + std::string(item) + "' is not KEY=VALUE");
     std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
     if (key == "model") {
-      const auto* kind = std::find_if(std::begin(kDeviceKinds), std::end(kDeviceKinds),
-                                      [&](const DeviceKind& k) { return value == k.name; });
-      if (kind == std::end(kDeviceKinds))
-        throw std::invalid_argument("--nic: unknown model '" + std::string(value) + "' (" +
-                                    device_kind_names() + ")");
-      spec.model = kind->name;
+      spec.model = value;
+      nic_kind(spec);  // throws for an unknown one
     } else if (key == "port") {
-      unsigned port = parse_number(key, value, 0xffff - devices::Ne2000::kWindowPorts + 1);
-      // The card decodes its 0x20 ports from an aligned base, as every
-      // NE2000 jumper setting (0x200-0x3e0) and QEMU's iobase are; an
-      // unaligned base would give the guest a window no card has.
-      if (port % devices::Ne2000::kWindowPorts != 0)
-        throw std::invalid_argument("--nic: port=" + std::string(value) +
-                                    ": an NE2000's window is 0x20 ports, so its base must be a "
-                                    "multiple of 0x20 (e.g. 0x300, 0x320, 0x280)");
-      spec.port = static_cast<std::uint16_t>(port);
+      port_text = value;
+      spec.port = static_cast<std::uint16_t>(parse_number(key, value, 0xffff));
     } else if (key == "irq") {
       spec.irq = parse_number(key, value, kIsaIrqLines - 1);
     } else if (key == "guest") {
@@ -161,10 +176,8 @@ NicSpec parse_nic_spec(std::string_view text) {
       spec.queue = parse_number(key, value, 65536);
       if (spec.queue == 0) throw std::invalid_argument("--nic: queue must be at least 1");
     } else if (key == "tx-pages") {
-      spec.tx_pages = parse_number(key, value, devices::kCardMemoryPages - devices::kMinRingPages);
-      if (*spec.tx_pages < devices::kMinTxPages)
-        throw std::invalid_argument("--nic: tx-pages must be at least " +
-                                    std::to_string(devices::kMinTxPages) + " (one maximal frame)");
+      tx_pages_text = value;
+      spec.tx_pages = parse_number(key, value, 0xffff);
     } else if (key == "wire") {
       bool ok = value == "hub" || value == "none" ||
                 (value.starts_with("hub:") && value.size() > 4) ||
@@ -178,6 +191,7 @@ NicSpec parse_nic_spec(std::string_view text) {
       throw std::invalid_argument("--nic: unknown key '" + std::string(key) + "'");
     }
   }
+  check_for_device(spec, port_text, tx_pages_text);
   return spec;
 }
 
@@ -187,10 +201,11 @@ hw::MacAddress default_mac(unsigned guest_index) {
   return mac;
 }
 
-EmulatedNic::EmulatedNic(hw::MacAddress mac, std::function<void()> raise_irq)
-    : mac_(mac), chip_(mac) {
+EmulatedNic::EmulatedNic(std::unique_ptr<hw::NetworkChip> chip, hw::MacAddress mac,
+                         std::function<void()> raise_irq)
+    : mac_(mac), chip_(std::move(chip)) {
   // ISA interrupts are edge-triggered: a rising line raises the IRQ once.
-  chip_.set_irq_line([raise = std::move(raise_irq)](bool asserted) {
+  chip_->set_irq_line([raise = std::move(raise_irq)](bool asserted) {
     if (asserted && raise) raise();
   });
 }
@@ -199,7 +214,7 @@ EmulatedNic::EmulatedNic(hw::MacAddress mac, std::function<void()> raise_irq)
 // failing); the exit path must not. A lost access is the least harm.
 std::uint32_t EmulatedNic::port_read(std::uint16_t offset, unsigned size) noexcept {
   try {
-    return chip_.read(offset, size);
+    return chip_->read(offset, size);
   } catch (...) {
     return ~0u;
   }
@@ -207,7 +222,7 @@ std::uint32_t EmulatedNic::port_read(std::uint16_t offset, unsigned size) noexce
 
 void EmulatedNic::port_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept {
   try {
-    chip_.write(offset, size, value);
+    chip_->write(offset, size, value);
   } catch (...) {
   }
 }
@@ -215,7 +230,7 @@ void EmulatedNic::port_write(std::uint16_t offset, unsigned size, std::uint32_t 
 void EmulatedNic::port_read_string(std::uint16_t offset, unsigned size,
                                    std::span<std::uint8_t> data) noexcept {
   try {
-    chip_.read_string(offset, size, data);
+    chip_->read_string(offset, size, data);
   } catch (...) {
   }
 }
@@ -223,7 +238,7 @@ void EmulatedNic::port_read_string(std::uint16_t offset, unsigned size,
 void EmulatedNic::port_write_string(std::uint16_t offset, unsigned size,
                                     std::span<const std::uint8_t> data) noexcept {
   try {
-    chip_.write_string(offset, size, data);
+    chip_->write_string(offset, size, data);
   } catch (...) {
   }
 }
@@ -255,28 +270,35 @@ hw::Hub* Network::hub_for_wire(const std::string& wire) {
 
 namespace {
 
-// Puts a card's window where its guest looks for it: on a Linux guest an
-// RTL8029 PCI function whose I/O BAR starts at spec.port and which the guest
-// may move (`moved` is told), on a flat guest an ISA card at spec.port.
-void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const char* name,
+// Puts a card's window where its guest looks for it: on a Linux guest the
+// device's PCI function, whose I/O BAR starts at spec.port and which the
+// guest may move (`moved` is told), on a flat guest an ISA card at spec.port.
+void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const std::string& name,
                 hw::PciFunction::WindowMoved moved) {
+  const devices::NicKind& kind = nic_kind(spec);
   if (machine.is_linux())
-    machine.add_pci_io_function(hw::pci::kRtl8029, window, devices::Ne2000::kWindowPorts, spec.port,
-                                spec.irq, name, std::move(moved));
+    machine.add_pci_io_function(kind.pci, window, kind.window_ports, spec.port, spec.irq, name,
+                                std::move(moved));
   else
-    machine.ports().add(spec.port, devices::Ne2000::kWindowPorts, window, name);
+    machine.ports().add(spec.port, kind.window_ports, window, name);
+}
+
+std::string card_name(const NicSpec& spec, const char* mode) {
+  return std::string(nic_kind(spec).name) + (*mode ? " " : "") + mode;
 }
 
 // Posted writes of a window that moved, for windows that post through the
 // machine directly.
-hw::PciFunction::WindowMoved repost_data_port(Machine& machine) {
-  return [&machine](std::optional<std::uint16_t> before, std::optional<std::uint16_t> after) {
+hw::PciFunction::WindowMoved repost(Machine& machine, const devices::NicKind& kind) {
+  return [&machine, &kind](std::optional<std::uint16_t> before,
+                           std::optional<std::uint16_t> after) {
+    if (kind.posted_ports == 0) return;
     if (before)
-      machine.post_writes(static_cast<std::uint16_t>(*before + devices::Ne2000::kDataPort),
-                          kPostedDataPortBytes, false);
+      machine.post_writes(static_cast<std::uint16_t>(*before + kind.posted_offset),
+                          kind.posted_ports, false);
     if (after)
-      machine.post_writes(static_cast<std::uint16_t>(*after + devices::Ne2000::kDataPort),
-                          kPostedDataPortBytes, true);
+      machine.post_writes(static_cast<std::uint16_t>(*after + kind.posted_offset),
+                          kind.posted_ports, true);
   };
 }
 
@@ -289,18 +311,20 @@ hw::PciFunction::WindowMoved move_posted(PassthroughWindow& window) {
 }  // namespace
 
 EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw::MacAddress mac) {
-  auto nic =
-      std::make_unique<EmulatedNic>(mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); });
-  place_card(machine, spec, *nic, "ne2000", repost_data_port(machine));
+  const devices::NicKind& kind = nic_kind(spec);
+  auto nic = std::make_unique<EmulatedNic>(kind.make_chip(mac), mac,
+                                           [&machine, irq = spec.irq] { machine.raise_irq(irq); });
+  place_card(machine, spec, *nic, card_name(spec, ""), repost(machine, kind));
   machine.add_interrupt_source();
-  machine.post_writes(static_cast<std::uint16_t>(spec.port + devices::Ne2000::kDataPort),
-                      kPostedDataPortBytes, true);
+  if (kind.posted_ports != 0)
+    machine.post_writes(static_cast<std::uint16_t>(spec.port + kind.posted_offset),
+                        kind.posted_ports, true);
   if (hw::Hub* wire_hub = hub_for_wire(spec.wire)) {
-    nic->chip().set_transmit_sink(wire_hub->attach(nic->chip(), machine.name()));
+    nic->chip().set_transmit_sink(&wire_hub->attach(nic->chip(), machine.name()));
   } else if (spec.wire.starts_with("tap:")) {
     auto tap = std::make_unique<hw::TapDevice>(spec.wire.substr(4));
     tap->up();
-    nic->chip().set_transmit_sink(*tap);
+    nic->chip().set_transmit_sink(tap.get());
     tap->start(nic->chip());
     taps_.push_back(std::move(tap));
   }
@@ -316,14 +340,24 @@ PassthroughNic::PassthroughNic(std::string guest, hw::PhysicalDevice& device, st
 // at a host I/O base, probed before anything uses it.
 hw::PhysicalDevice& Network::physical_card(const NicSpec& spec, hw::MacAddress mac) {
   auto& card = physical_cards_[spec.hw];
-  if (card) return *card;
+  if (card) {
+    if (card_models_[spec.hw] != spec.model)
+      throw std::invalid_argument("--nic: physical card '" + spec.hw + "' is a " +
+                                  card_models_[spec.hw] + ", not a " + spec.model);
+    return *card;
+  }
+  card_models_[spec.hw] = spec.model;
   if (const auto base = host_card_base(spec)) {
     if (spec.wire_given)
       throw std::invalid_argument("--nic: wire= does not apply to hw=" + spec.hw +
                                   ": a real card's wire is its own cable");
+    const devices::NicKind& kind = nic_kind(spec);
+    if (kind.make_host_card == nullptr)
+      throw std::invalid_argument("--nic: model " + std::string(kind.name) +
+                                  " has no host card (hw=chip only)");
     if (!host_ports_) host_ports_ = std::make_unique<hw::SystemPorts>();
     try {
-      card = std::make_unique<devices::PortIoCard>(*host_ports_, *base);
+      card = kind.make_host_card(*host_ports_, *base);
     } catch (const std::system_error&) {
       physical_cards_.erase(spec.hw);
       throw;  // not allowed to reach the ports: not the input's fault
@@ -336,9 +370,10 @@ hw::PhysicalDevice& Network::physical_card(const NicSpec& spec, hw::MacAddress m
   hw::Hub* wire_hub = hub_for_wire(spec.wire);
   if (wire_hub == nullptr && spec.wire != "none")
     throw std::invalid_argument("--nic: a physical chip supports wire=hub, hub:NAME or none");
-  auto chip = std::make_unique<devices::ChipDevice>(mac);
+  auto chip = nic_kind(spec).make_stand_in(mac);
   if (wire_hub != nullptr)
-    chip->chip().set_transmit_sink(wire_hub->attach(chip->chip(), "card:" + spec.hw));
+    chip->network_chip().set_transmit_sink(
+        &wire_hub->attach(chip->network_chip(), "card:" + spec.hw));
   card = std::move(chip);
   return *card;
 }
@@ -358,9 +393,12 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
     throw std::invalid_argument("--nic: mac= does not apply to passthrough of hw=" + spec.hw +
                                 ": the guest reads the card's own MAC from its PROM");
   hw::PhysicalDevice& card = physical_card(spec, mac);
-  auto nic = std::make_unique<PassthroughNic>(machine.name(), card, devices::Ne2000::kWindowPorts);
-  place_card(machine, spec, nic->window(), "ne2000 passthrough", move_posted(nic->window()));
-  nic->window().post_direct_writes(machine, spec.port, devices::Ne2000::kDataPort, kPostedDataPortBytes);
+  const devices::NicKind& kind = nic_kind(spec);
+  auto nic = std::make_unique<PassthroughNic>(machine.name(), card, kind.window_ports);
+  place_card(machine, spec, nic->window(), card_name(spec, "passthrough"),
+             move_posted(nic->window()));
+  if (kind.posted_ports != 0)
+    nic->window().post_direct_writes(machine, spec.port, kind.posted_offset, kind.posted_ports);
   card.set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.add_interrupt_source();
   passthrough_.push_back(std::move(nic));
@@ -372,18 +410,19 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
   if (physical_cards_.contains(spec.hw) && !monitors_.contains(spec.hw))
     throw std::invalid_argument("--nic: physical card '" + spec.hw +
                                 "' is given whole to a guest by passthrough; vpio cannot share it");
+  const devices::NicKind& kind = nic_kind(spec);
+  if (kind.make_monitor == nullptr)
+    throw std::invalid_argument("--nic: model " + std::string(kind.name) + " has no vpio mode");
   auto& monitor = monitors_[spec.hw];
   if (!monitor) {
-    devices::MonitorConfig config;
-    config.queue_frames = spec.queue;
-    config.max_guests = std::max(sharers, 1u);
-    config.tx_pages =
-        static_cast<std::uint8_t>(spec.tx_pages.value_or(devices::default_tx_pages(config.max_guests)));
-    // A host card's interrupt is polled: look at the card also when a guest
-    // waits on its own card, not only on the monitor's timer.
-    config.sharing.device_interrupts = !host_card_base(spec).has_value();
+    devices::NicMonitorOptions options;
+    options.sharers = sharers;
+    options.queue_frames = spec.queue;
+    options.tx_pages = spec.tx_pages;
+    // A host card's interrupt is polled (docs/real-hardware.md).
+    options.polled_interrupt = host_card_base(spec).has_value();
     try {
-      monitor = std::make_unique<devices::Ne2000Monitor>(physical_card(spec, mac), config);
+      monitor = kind.make_monitor(physical_card(spec, mac), options);
     } catch (...) {
       monitors_.erase(spec.hw);
       throw;
@@ -392,21 +431,21 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
   // Where the guest has the card's window now (a Linux guest may move its
   // BAR): the machine check names the port the guest used.
   auto base = std::make_shared<std::atomic<std::uint32_t>>(spec.port);
-  devices::GuestCallbacks callbacks;
+  dmm::GuestCallbacks callbacks;
   callbacks.raise_irq = [&machine, irq = spec.irq] { machine.raise_irq(irq); };
   callbacks.violation = [&machine, base](const dmm::ViolationReport& r) {
     machine.inject_machine_check(dmm_machine_check(r, base->load()));
   };
   auto& share = monitor->add_guest(machine.name(), mac, std::move(callbacks));
-  place_card(machine, spec, share.window(), "ne2000 vpio",
+  place_card(machine, spec, share.window(), card_name(spec, "vpio"),
              [base, posted = move_posted(share.window())](std::optional<std::uint16_t> before,
                                                           std::optional<std::uint16_t> after) {
                if (after) base->store(*after);
                posted(before, after);
              });
   // Posted while the model leaves the data port direct (a checked DMA).
-  share.window().post_direct_writes(machine, spec.port, devices::Ne2000::kDataPort,
-                                    kPostedDataPortBytes);
+  if (kind.posted_ports != 0)
+    share.window().post_direct_writes(machine, spec.port, kind.posted_offset, kind.posted_ports);
   machine.add_interrupt_source();
   vpio_.push_back(std::make_unique<VpioNic>(VpioNic{machine.name(), monitor.get(), &share}));
   return *vpio_.back();

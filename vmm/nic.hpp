@@ -14,15 +14,14 @@
 #include <system_error>
 #include <vector>
 
-#include "devices/ne2000/ne2000_monitor.hpp"
 #include "hooks/hooked_ports.hpp"
 #include "hooks/port_bus.hpp"
-#include "devices/ne2000/chip_device.hpp"
-#include "devices/ne2000/ne2000.hpp"
+#include "devices/registry.hpp"
+#include "hw/host_ports.hpp"
 #include "hw/net/hub.hpp"
+#include "hw/net/network_chip.hpp"
 #include "hw/net/pcap_recorder.hpp"
 #include "hw/net/tap_device.hpp"
-#include "devices/ne2000/port_io_card.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio {
@@ -37,17 +36,9 @@ enum class NicMode { emulate, passthrough, vpio };
 // guest's receive queue in the monitor; tx-pages sets each vpio guest's
 // transmit area on the card (default: 12, two buffers, for up to 4 guests,
 // else 6). The first spec that shares a card sets both.
-// The devices vpio can give guests, by name (--nic ...,model=NAME): one
-// explicit table (nic.cpp), the first entry the default.
-struct DeviceKind {
-  const char* name;
-  const char* what;
-};
-std::span<const DeviceKind> device_kinds() noexcept;
-
 struct NicSpec {
   NicMode mode = NicMode::emulate;
-  std::string model = "ne2000";  // a device_kinds() name
+  std::string model{devices::nic_kinds().front()->name};  // a devices::nic_kinds() name
   std::uint16_t port = 0x300;
   unsigned irq = 9;
   std::string wire = "hub";
@@ -56,7 +47,7 @@ struct NicSpec {
   std::optional<unsigned> guest;  // 0-based; unset: every guest gets a card
   std::string hw = "chip";
   std::size_t queue = 64;
-  std::optional<unsigned> tx_pages;  // unset: devices::default_tx_pages of the card's guests
+  std::optional<unsigned> tx_pages;  // unset: the device's default for the card's guests
 };
 
 // The largest number of guests one card can be shared by in vpio mode.
@@ -67,12 +58,14 @@ inline constexpr unsigned kMaxHostCardBase = 0x3e0;
 
 // Throws std::invalid_argument naming the offending item.
 NicSpec parse_nic_spec(std::string_view text);
+// The device a spec names (model=); parse_nic_spec has checked it exists.
+const devices::NicKind& nic_kind(const NicSpec& spec);
 // The host I/O base of a spec's physical card, if it is a host card.
 std::optional<std::uint16_t> host_card_base(const NicSpec& spec);
 // Why this process may not reach the ports of a host card at `base`
 // (ioperm's refusal), or nullopt when it may. Only asks for the permission,
 // touching no port, so callers can refuse before any guest or row runs.
-std::optional<std::string> host_card_access_error(std::uint16_t base);
+std::optional<std::string> host_card_access_error(std::uint16_t base, std::uint16_t ports);
 
 // Why `mac` cannot be a card's own address, or nullopt when it can: a
 // station's address is unicast (bit 0 of the first octet clear; set, it is a
@@ -82,13 +75,14 @@ std::optional<std::string> station_mac_error(const hw::MacAddress& mac);
 // The MAC a guest's card gets unless one is given: 52:54:00:12:34:56 + index.
 hw::MacAddress default_mac(unsigned guest_index);
 
-// A guest's own emulated NE2000: every access goes to the chip.
+// A guest's own emulated card: every access goes to its chip.
 class EmulatedNic final : public PortDevice {
  public:
   // raise_irq is called on each rising edge of the chip's interrupt line.
-  EmulatedNic(hw::MacAddress mac, std::function<void()> raise_irq);
+  EmulatedNic(std::unique_ptr<hw::NetworkChip> chip, hw::MacAddress mac,
+              std::function<void()> raise_irq);
 
-  devices::Ne2000& chip() noexcept { return chip_; }
+  hw::NetworkChip& chip() noexcept { return *chip_; }
   const hw::MacAddress& mac() const noexcept { return mac_; }
 
   std::uint32_t port_read(std::uint16_t offset, unsigned size) noexcept override;
@@ -100,7 +94,7 @@ class EmulatedNic final : public PortDevice {
 
  private:
   hw::MacAddress mac_;
-  devices::Ne2000 chip_;
+  std::unique_ptr<hw::NetworkChip> chip_;
 };
 
 // A physical card given whole to one guest: every access direct, no model.
@@ -182,8 +176,9 @@ class Network {
   std::vector<std::unique_ptr<EmulatedNic>> nics_;
   std::unique_ptr<hw::SystemPorts> host_ports_;
   std::map<std::string, std::unique_ptr<hw::PhysicalDevice>> physical_cards_;
+  std::map<std::string, std::string> card_models_;  // hw= -> the model it was made as
   std::vector<std::unique_ptr<PassthroughNic>> passthrough_;
-  std::map<std::string, std::unique_ptr<devices::Ne2000Monitor>> monitors_;
+  std::map<std::string, std::unique_ptr<dmm::nic::NicMonitor>> monitors_;
   std::vector<std::unique_ptr<VpioNic>> vpio_;
 
   hw::PhysicalDevice& physical_card(const NicSpec& spec, hw::MacAddress mac);

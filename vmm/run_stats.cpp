@@ -18,16 +18,17 @@ const char* outcome_name(GuestOutcome::Kind kind) noexcept {
 NicTotals nic_totals(const GuestNics& nics) {
   NicTotals t;
   for (EmulatedNic* nic : nics.emulated) {
-    const auto counts = nic->chip().counters();
+    const auto counts = nic->chip().counts();
     t.frames_sent += counts.frames_sent;
     t.frames_received += counts.frames_received;
   }
   for (PassthroughNic* nic : nics.passthrough) {
     t.direct += nic->window().counters().total(IoPath::direct);
     t.hooked += nic->window().counters().total(IoPath::hooked);
-    if (auto* chip = dynamic_cast<devices::ChipDevice*>(&nic->device())) {
-      t.frames_sent += chip->chip().counters().frames_sent;
-      t.frames_received += chip->chip().counters().frames_received;
+    if (auto* chip = dynamic_cast<hw::StandInDevice*>(&nic->device())) {
+      const auto counts = chip->network_chip().counts();
+      t.frames_sent += counts.frames_sent;
+      t.frames_received += counts.frames_received;
     }
   }
   for (VpioNic* nic : nics.vpio) {
@@ -62,7 +63,7 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
       if (const auto n = c.interrupts_by_irq[irq].load(); n != 0) by_irq[std::to_string(irq)] = n;
     nlohmann::json nics = nlohmann::json::array();
     for (const EmulatedNic* nic : nics_of[i].emulated) {
-      auto counts = const_cast<EmulatedNic*>(nic)->chip().counters();
+      auto counts = const_cast<EmulatedNic*>(nic)->chip().counts();
       nics.push_back({{"mode", "emulate"},
                       {"mac", nic->mac().to_string()},
                       {"frames_sent", counts.frames_sent},
@@ -79,16 +80,13 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                               {"hooked", ports.total(IoPath::hooked)},
                               {"emulated", ports.total(IoPath::emulated)},
                               {"coalesced", ports.total(IoPath::coalesced)}};
-      if (auto* chip = dynamic_cast<devices::ChipDevice*>(&nic->device())) {
-        entry["frames_sent"] = chip->chip().counters().frames_sent;
-        entry["frames_received"] = chip->chip().counters().frames_received;
+      if (auto* chip = dynamic_cast<hw::StandInDevice*>(&nic->device())) {
+        const auto counts = chip->network_chip().counts();
+        entry["frames_sent"] = counts.frames_sent;
+        entry["frames_received"] = counts.frames_received;
       }
-      // A host card's interrupt is polled: how often, and how many edges.
-      if (auto* host = dynamic_cast<devices::PortIoCard*>(&nic->device())) {
-        const devices::PortIoCardCounters polled = host->counters();
-        entry["interrupt_polls"] = polled.polls;
-        entry["interrupt_edges"] = polled.edges;
-      }
+      // What the device counts of itself (a host card: its polled interrupt).
+      for (const auto& [name, value] : nic->device().counts()) entry[name] = value;
       nics.push_back(entry);
     }
     for (VpioNic* nic : nics_of[i].vpio) {

@@ -6,11 +6,12 @@
 
 namespace vpio::devices {
 
-class ChipDevice final : public hw::PhysicalDevice {
+class ChipDevice final : public hw::StandInDevice {
  public:
   explicit ChipDevice(hw::MacAddress mac) : chip_(mac) {}
 
   Ne2000& chip() noexcept { return chip_; }
+  hw::NetworkChip& network_chip() noexcept override { return chip_; }
   std::string describe() const override { return "emulated NE2000 (stand-in for hardware)"; }
   std::uint32_t read(std::uint16_t offset, unsigned size) override {
     return chip_.read(offset, size);

@@ -231,6 +231,11 @@ Ne2000::Counters Ne2000::counters() const {
   return counters_;
 }
 
+hw::NetworkChipCounts Ne2000::counts() const {
+  const Counters c = counters();
+  return {c.frames_sent, c.frames_received, c.frames_dropped, c.bad_programming};
+}
+
 // ---- Port decoding ----
 
 std::uint32_t Ne2000::read_locked(std::uint16_t offset, unsigned size) {

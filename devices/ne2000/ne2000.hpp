@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "hw/net/frame_sink.hpp"
+#include "hw/net/network_chip.hpp"
 #include "hw/net/mac_address.hpp"
 
 namespace vpio::devices {
@@ -184,7 +185,7 @@ struct Ne2000State {
 // a thread other than the one whose access changed the state (the last
 // level reported is always the current one). Both callbacks may call back
 // into this chip. The sink and line must outlive their registration.
-class Ne2000 final : public hw::FrameSink {
+class Ne2000 final : public hw::NetworkChip {
  public:
   static constexpr std::uint16_t kWindowPorts = 0x20;
   static constexpr std::uint16_t kDataPort = 0x10;
@@ -207,21 +208,22 @@ class Ne2000 final : public hw::FrameSink {
   Ne2000(const Ne2000&) = delete;
   Ne2000& operator=(const Ne2000&) = delete;
 
-  void set_transmit_sink(hw::FrameSink* sink);  // null: frames go nowhere
+  void set_transmit_sink(hw::FrameSink* sink) override;  // null: frames go nowhere
   void set_transmit_sink(hw::FrameSink& sink) { set_transmit_sink(&sink); }
   // Called with the new level whenever (ISR & IMR & 0x7f) != 0 changes; at
   // registration, called once if the line is already asserted.
-  void set_irq_line(std::function<void(bool asserted)> line);
+  void set_irq_line(std::function<void(bool asserted)> line) override;
 
   // Port access within the I/O window. size is 1, 2 or 4; anything else reads
   // all ones and writes nothing. Multi-byte accesses to registers act as
   // byte accesses to consecutive ports, as an ISA bus splits them.
-  std::uint32_t read(std::uint16_t offset, unsigned size);
-  void write(std::uint16_t offset, unsigned size, std::uint32_t value);
+  std::uint32_t read(std::uint16_t offset, unsigned size) override;
+  void write(std::uint16_t offset, unsigned size, std::uint32_t value) override;
   // rep ins/outs: out.size()/size elements, little-endian; a trailing partial
   // element is left untouched.
-  void read_string(std::uint16_t offset, unsigned size, std::span<std::uint8_t> out);
-  void write_string(std::uint16_t offset, unsigned size, std::span<const std::uint8_t> in);
+  void read_string(std::uint16_t offset, unsigned size, std::span<std::uint8_t> out) override;
+  void write_string(std::uint16_t offset, unsigned size,
+                    std::span<const std::uint8_t> in) override;
 
   // A frame arrives from the wire.
   void deliver(std::span<const std::uint8_t> frame) override;
@@ -238,6 +240,7 @@ class Ne2000 final : public hw::FrameSink {
   Ne2000State save() const;
   void restore(const Ne2000State& state);
   Counters counters() const;
+  hw::NetworkChipCounts counts() const override;
 
  private:
   struct Outbox;  // what to hand out once the lock is dropped

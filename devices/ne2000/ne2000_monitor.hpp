@@ -29,6 +29,7 @@
 
 #include "devices/ne2000/ne2000_model.hpp"
 #include "dmm/nic/frame_demux.hpp"
+#include "dmm/nic/nic_monitor.hpp"
 #include "dmm/shared_device.hpp"
 #include "devices/ne2000/ne2000.hpp"
 #include "hw/physical_device.hpp"
@@ -86,7 +87,7 @@ struct MonitorStats {
   std::uint64_t wait_checks = 0;  // looks at the card when a guest waited (polled cards)
 };
 
-class Ne2000Monitor final : public dmm::Monitor, private dmm::DeviceDriver {
+class Ne2000Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDriver {
  public:
   class Guest;
 
@@ -99,7 +100,7 @@ class Ne2000Monitor final : public dmm::Monitor, private dmm::DeviceDriver {
 
   // A new guest with a card of this MAC. Throws std::invalid_argument when
   // the card has no room for another transmit area or the MAC is taken.
-  Guest& add_guest(std::string name, hw::MacAddress mac, GuestCallbacks callbacks);
+  Guest& add_guest(std::string name, hw::MacAddress mac, GuestCallbacks callbacks) override;
   std::string describe_card() const;
   const MonitorConfig& config() const noexcept { return config_; }
   // Stops the receive thread and every callback into guests. Idempotent.

@@ -179,6 +179,11 @@ PortIoCardCounters PortIoCard::counters() const {
   return counters_;
 }
 
+std::vector<hw::PhysicalDevice::Count> PortIoCard::counts() const {
+  const PortIoCardCounters c = counters();
+  return {{"interrupt_polls", c.polls}, {"interrupt_edges", c.edges}};
+}
+
 std::uint32_t PortIoCard::read(std::uint16_t offset, unsigned size) {
   if (!valid_size(size) || offset + size > kWindowPorts) return all_ones(size);
   const auto port = static_cast<std::uint16_t>(base_ + offset);

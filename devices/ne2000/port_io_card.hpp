@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "devices/ne2000/ne2000.hpp"
 #include "hw/host_ports.hpp"
@@ -63,6 +64,8 @@ class PortIoCard final : public hw::PhysicalDevice {
   std::uint16_t base() const noexcept { return base_; }
   hw::MacAddress mac() const noexcept { return mac_; }  // from the station PROM
   PortIoCardCounters counters() const;
+  // counters() by name: interrupt_polls, interrupt_edges.
+  std::vector<Count> counts() const override;
 
   std::string describe() const override;
   // Accesses outside the window or of a size other than 1, 2 or 4 are

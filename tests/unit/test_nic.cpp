@@ -1,6 +1,9 @@
 // The --nic specification parser and the emulated NIC's port plumbing.
 #include <gtest/gtest.h>
+#include <stdexcept>
 
+#include "devices/ne2000/ne2000.hpp"
+#include "devices/ne2000/ne2000_monitor.hpp"
 #include "hw/net/frame_queue.hpp"
 #include "hw/net/hub.hpp"
 #include "vmm/nic.hpp"
@@ -39,10 +42,41 @@ TEST(NicSpec, DefaultsAndEveryKey) {
   EXPECT_EQ(parse_nic_spec("vpio,hw=port:0X3E0").hw, "port:0x3e0");
   EXPECT_EQ(d.model, "ne2000");
   EXPECT_EQ(parse_nic_spec("vpio,model=ne2000").model, "ne2000");
-  ASSERT_FALSE(device_kinds().empty());
-  EXPECT_STREQ(device_kinds()[0].name, "ne2000");  // the default is the table's first
+  ASSERT_FALSE(devices::nic_kinds().empty());
+  EXPECT_EQ(devices::nic_kinds()[0]->name, "ne2000");  // the default is the table's first
   EXPECT_FALSE(parse_nic_spec("vpio").tx_pages);
   EXPECT_EQ(parse_nic_spec("vpio,tx-pages=12").tx_pages, 12u);
+}
+
+// The device table: the NE2000 is there by name, with what the VMM builds
+// its cards from, and the device decides what a spec's port and tx-pages
+// may be, wherever model= stands in the spec.
+TEST(NicSpec, TheDeviceTableGivesEachSpecItsDevice) {
+  const devices::NicKind* kind = devices::find_nic_kind("ne2000");
+  ASSERT_NE(kind, nullptr);
+  EXPECT_EQ(devices::find_nic_kind("ne2k"), nullptr);
+  EXPECT_EQ(devices::nic_kind_names(), "ne2000");
+  EXPECT_EQ(kind->window_ports, 0x20);
+  EXPECT_EQ(kind->pci.vendor, 0x10ec);
+  EXPECT_EQ(kind->pci.device, 0x8029);
+  EXPECT_EQ(kind->posted_offset, devices::Ne2000::kDataPort);
+  EXPECT_TRUE(kind->make_chip && kind->make_stand_in && kind->make_host_card &&
+              kind->make_monitor);
+  EXPECT_EQ(&nic_kind(parse_nic_spec("emulate")), kind);
+  // An unaligned port is refused whether model= comes before or after it.
+  for (const char* spec : {"emulate,model=ne2000,port=0x310", "emulate,port=0x310,model=ne2000"}) {
+    try {
+      parse_nic_spec(spec);
+      ADD_FAILURE() << spec << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("port=0x310: an NE2000's window is 0x20 ports"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  // A chip the table makes is the device's own: its counts start at zero.
+  const auto chip = kind->make_chip(default_mac(0));
+  EXPECT_EQ(chip->counts().frames_received, 0u);
 }
 
 // Two buffers each while the card keeps a ring of 12 pages, else one.
@@ -128,10 +162,11 @@ TEST(NicSpec, DefaultMacsDifferPerGuest) {
 // raises the IRQ through the callback.
 TEST(EmulatedNic, PortsReachTheChipAndTheWire) {
   int irqs = 0;
-  EmulatedNic nic(default_mac(0), [&] { ++irqs; });
+  EmulatedNic nic(devices::nic_kinds()[0]->make_chip(default_mac(0)), default_mac(0),
+                  [&] { ++irqs; });
   hw::Hub hub;
   hw::FrameQueue far_end(16);
-  nic.chip().set_transmit_sink(hub.attach(nic.chip(), "nic"));
+  nic.chip().set_transmit_sink(&hub.attach(nic.chip(), "nic"));
   hw::HubPort& far_port = hub.attach(far_end, "far");
 
   nic.port_write(devices::Ne2000::kResetPort, 1, 0);
@@ -169,7 +204,7 @@ TEST(EmulatedNic, PortsReachTheChipAndTheWire) {
 
   far_port.deliver(frame);  // broadcast back
   EXPECT_EQ(irqs, 1);
-  EXPECT_EQ(nic.chip().counters().frames_received, 1u);
+  EXPECT_EQ(nic.chip().counts().frames_received, 1u);
 }
 
 }  // namespace

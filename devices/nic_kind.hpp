@@ -1,0 +1,65 @@
+// What a network device gives vpio, as one entry of the device table
+// (devices/registry.hpp): its window, how a Linux guest finds it, and how to
+// make each of its forms. The VMM builds every card from such an entry and
+// names no device itself. A new device is a folder devices/<name>/ that
+// defines one NicKind, and one line in devices/registry.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "dmm/nic/nic_monitor.hpp"
+#include "hw/host_ports.hpp"
+#include "hw/net/mac_address.hpp"
+#include "hw/net/network_chip.hpp"
+#include "hw/pci.hpp"
+#include "hw/physical_device.hpp"
+
+namespace vpio::devices {
+
+struct NicMonitorOptions {
+  unsigned sharers = 1;  // guests the card is set up for
+  // The card's interrupt does not reach userspace (a real ISA card whose
+  // ISR is polled): the monitor also looks at the card when a guest waits.
+  bool polled_interrupt = false;
+  std::size_t queue_frames = 64;  // per-guest receive queue bound
+  // The card memory each guest's transmit area gets, in 256-byte pages
+  // (`--nic ...,tx_pages=`); unset: the device's default for `sharers`.
+  // A device without a transmit area in card memory ignores it.
+  std::optional<unsigned> tx_pages;
+};
+
+struct NicKind {
+  std::string_view name;     // `--nic ...,model=NAME`
+  std::string_view display;  // as messages name it ("NE2000")
+  std::string_view what;     // one line for --help and errors
+  // The card's I/O window: its size, to which its base is aligned.
+  std::uint16_t window_ports = 0;
+  // The PCI function a Linux guest sees in front of the window.
+  hw::PciIdentity pci{};
+  // Writes that need no answer and may be posted through KVM's coalesced
+  // ring: their first port in the window and how many; 0: none.
+  std::uint16_t posted_offset = 0;
+  std::uint16_t posted_ports = 0;
+  // The range `--nic ...,tx-pages=` may ask for (NicMonitorOptions::
+  // tx_pages); both 0: the device takes no such option.
+  unsigned min_tx_pages = 0;
+  unsigned max_tx_pages = 0;
+
+  // A guest's own emulated card (emulate mode), with this MAC in its PROM.
+  std::unique_ptr<hw::NetworkChip> (*make_chip)(hw::MacAddress mac) = nullptr;
+  // The emulated chip standing in for a physical card (hw=chip).
+  std::unique_ptr<hw::StandInDevice> (*make_stand_in)(hw::MacAddress mac) = nullptr;
+  // The real card at a host I/O base (hw=port:BASE), probed; throws naming
+  // the base when no such card answers there. Null: no host card of this kind.
+  std::unique_ptr<hw::PhysicalDevice> (*make_host_card)(hw::HostPorts& ports,
+                                                        std::uint16_t base) = nullptr;
+  // The monitor that shares `card` in vpio mode. Null: no vpio mode.
+  std::unique_ptr<dmm::nic::NicMonitor> (*make_monitor)(hw::PhysicalDevice& card,
+                                                        const NicMonitorOptions& options) = nullptr;
+};
+
+}  // namespace vpio::devices
