@@ -98,9 +98,6 @@ class Ne2000Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDriv
   Ne2000Monitor& operator=(const Ne2000Monitor&) = delete;
   ~Ne2000Monitor() override;
 
-  // A new guest with a card of this MAC. Throws std::invalid_argument when
-  // the card has no room for another transmit area or the MAC is taken.
-  Guest& add_guest(std::string name, hw::MacAddress mac, GuestCallbacks callbacks) override;
   std::string describe_card() const;
   const MonitorConfig& config() const noexcept { return config_; }
   // Stops the receive thread and every callback into guests. Idempotent.
@@ -153,6 +150,11 @@ class Ne2000Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDriv
     CardContext loaded_context_;          // as last written to the card
     std::optional<CardRange> dma_range_;  // while it owns the card's DMA
   };
+
+  // A new guest with a card of this MAC. Throws std::invalid_argument when
+  // the card has no room for another transmit area or the MAC is taken.
+  // (After Guest: a covariant return type must be complete.)
+  Guest& add_guest(std::string name, hw::MacAddress mac, GuestCallbacks callbacks) override;
 
  private:
   using Lock = dmm::SharedDevice::Lock;

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "devices/ne2000/ne2000_monitor.hpp"
 #include "guests/hostile.h"
 #include "guests/net_proto.h"
 #include "hw/net/pcap_recorder.hpp"
