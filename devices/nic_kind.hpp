@@ -5,6 +5,7 @@
 // defines one NicKind, and one line in devices/registry.cpp.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -30,7 +31,24 @@ struct NicMonitorOptions {
   // (`--nic ...,tx_pages=`); unset: the device's default for `sharers`.
   // A device without a transmit area in card memory ignores it.
   std::optional<unsigned> tx_pages;
+  // A guest's checked operation that holds the card longer is stopped and
+  // the guest gets a machine check (dmm::SharingConfig).
+  std::chrono::milliseconds stall_limit{3000};
+  // False: no service thread; the card is serviced only by service_now()
+  // (a harness that must run the same way every time: fuzz/).
+  bool service_thread = true;
 };
+
+// What every shared device's core takes from the options (dmm::SharingConfig):
+// a polled card is also looked at when a guest waits on its own card, not
+// only on the monitor's timer.
+inline dmm::SharingConfig sharing_config(const NicMonitorOptions& options) {
+  dmm::SharingConfig sharing;
+  sharing.device_interrupts = !options.polled_interrupt;
+  sharing.operation_stall_limit = options.stall_limit;
+  sharing.run_service_thread = options.service_thread;
+  return sharing;
+}
 
 struct NicKind {
   std::string_view name;     // `--nic ...,model=NAME`

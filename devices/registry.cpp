@@ -2,12 +2,14 @@
 #include "devices/registry.hpp"
 
 #include "devices/ne2000/ne2000_kind.hpp"
+#include "devices/template/template_kind.hpp"
 
 namespace vpio::devices {
 
 std::span<const NicKind* const> nic_kinds() noexcept {
   static const NicKind* const kinds[] = {
       &ne2000_kind(),  // the default
+      &template_kind(),
   };
   return kinds;
 }

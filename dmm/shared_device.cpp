@@ -101,6 +101,18 @@ void SharedDevice::violation_locked(SharedGuest& g, const ViolationReport& repor
   if (g.callbacks_.violation) g.callbacks_.violation(report);
 }
 
+bool SharedDevice::check_targets_locked(SharedGuest& g, std::span<const DmaTarget> targets,
+                                        std::uint32_t window_offset) {
+  for (const DmaTarget& target : targets) {
+    ++stats_.targets_checked;
+    if (share_holds(g.share_, target)) continue;
+    ++stats_.targets_refused;
+    violation_locked(g, {kViolationOutsideShare, target.guest_address, window_offset});
+    return false;
+  }
+  return true;
+}
+
 void SharedDevice::check_on_wait_locked() {
   if (config_.device_interrupts || owner_ != nullptr || driver_ == nullptr) return;
   const auto now = Clock::now();

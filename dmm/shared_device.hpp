@@ -33,6 +33,8 @@
 #include <utility>
 #include <vector>
 
+#include "dmm/device_model.hpp"
+#include "dmm/dma.hpp"
 #include "dmm/violation.hpp"
 #include "hooks/hooked_ports.hpp"
 #include "hw/physical_device.hpp"
@@ -67,6 +69,8 @@ struct SharingStats {
   std::uint64_t switch_nanoseconds = 0;  // spent loading guests' contexts at those changes
   std::uint64_t services = 0;            // times the device's side serviced the device
   std::uint64_t wait_checks = 0;         // looks at a polled device when a guest waited
+  std::uint64_t targets_checked = 0;     // DMA targets checked against guests' shares
+  std::uint64_t targets_refused = 0;     // of them outside the share: a model's bug caught
 };
 
 struct SharedGuestCounts {
@@ -88,9 +92,6 @@ struct Report {
     return 0;
   }
 };
-
-inline constexpr std::size_t kMaxWindowPorts = PassthroughWindow::kMaxPorts;
-using PortSet = std::bitset<kMaxWindowPorts>;
 
 class SharedDevice;
 
@@ -116,12 +117,18 @@ class SharedGuest : public HookedIoHandler {
   const GuestCallbacks& callbacks() const noexcept { return callbacks_; }
   // The hooked-I/O list, per direction, as the model gives it now.
   void set_hooked(const PortSet& reads, const PortSet& writes) noexcept;
+  void set_hooked(const HookedAccesses& hooked) noexcept { set_hooked(hooked.reads, hooked.writes); }
+  // What this guest's operations may make the device touch (dma.hpp);
+  // declared once, when the device's monitor adds the guest. Until then,
+  // nothing.
+  void set_share(DmaShare share) { share_ = std::move(share); }
 
  private:
   friend class SharedDevice;
   std::string name_;
   GuestCallbacks callbacks_;
   PassthroughWindow window_;
+  DmaShare share_;
   SharedGuestCounts counts_;  // under the gate
 };
 
@@ -153,6 +160,9 @@ class Monitor {
   virtual Report report() const = 0;
   // Stops the service thread and every callback into guests. Idempotent.
   virtual void stop() = 0;
+  // Services the device now, once it is free: what the service thread does
+  // on an interrupt (a harness with no service thread calls it instead).
+  virtual void service_now() = 0;
 };
 
 class SharedDevice {
@@ -186,6 +196,14 @@ class SharedDevice {
   SharedGuest* operation_owner() const noexcept { return owner_; }
   // Asks the driver whether the owner's operation has ended.
   void poll_operation_locked();
+
+  // Question 2, checked again: every target of an operation g is about to
+  // run on the device must lie in g's share. On the first that does not,
+  // g gets a violation (kViolationOutsideShare, at the target's guest
+  // address; `window_offset` is the access that started it) and the result
+  // is false: the operation must not run.
+  bool check_targets_locked(SharedGuest& g, std::span<const DmaTarget> targets,
+                            std::uint32_t window_offset);
 
   // ---- Context switches ----
   // The driver has loaded g's context on the device, starting at `started`:

@@ -53,6 +53,8 @@ constexpr const char* kHonestIntact =
     "3 (the honest guest's frames reach the wire intact, in order, and it gets no machine check)";
 constexpr const char* kWireFrames =
     "4 (every frame on the wire has an Ethernet header and its sender's source MAC)";
+constexpr const char* kShareHeld =
+    "5 (every DMA target the model passes lies in the guest's share, as the core checks it)";
 
 std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
 std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
@@ -822,6 +824,11 @@ void IsolationHarness::end_step() {
   check_card_state();
   check_wire();
   check_honest();
+  // The core re-checks every target the model passed against the guest's
+  // share; one outside is a model bug, even though the core caught it.
+  if (const auto refused = monitor_->stats().targets_refused; refused != 0)
+    breach(kShareHeld, std::to_string(refused) +
+                           " DMA target(s) the model passed lie outside the guest's share");
   if (honest_transmit_step_ && honest_frames_on_wire_ != driver_.frame_number() + 1)
     breach(kHonestIntact, "the honest guest's transmit of frame " +
                               std::to_string(driver_.frame_number()) + " put no frame on the wire");

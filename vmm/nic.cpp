@@ -276,6 +276,10 @@ namespace {
 void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const std::string& name,
                 hw::PciFunction::WindowMoved moved) {
   const devices::NicKind& kind = nic_kind(spec);
+  if (machine.is_linux() && kind.pci.vendor == 0)
+    throw std::invalid_argument("--nic model=" + std::string(kind.name) +
+                                ": the device has no PCI function, so a Linux guest cannot find "
+                                "it; it is for flat guests");
   if (machine.is_linux())
     machine.add_pci_io_function(kind.pci, window, kind.window_ports, spec.port, spec.irq, name,
                                 std::move(moved));

@@ -39,9 +39,7 @@ std::unique_ptr<dmm::nic::NicMonitor> make_monitor(hw::PhysicalDevice& card,
   config.max_guests = std::max(options.sharers, 1u);
   config.tx_pages =
       static_cast<std::uint8_t>(options.tx_pages.value_or(default_tx_pages(config.max_guests)));
-  // A polled card: look at the card also when a guest waits on its own
-  // card, not only on the monitor's timer.
-  config.sharing.device_interrupts = !options.polled_interrupt;
+  config.sharing = sharing_config(options);
   return std::make_unique<Ne2000Monitor>(card, config);
 }
 

@@ -86,6 +86,45 @@ CardContext Ne2000Model::card_context() const noexcept {
   return c;
 }
 
+dmm::HookedAccesses Ne2000Model::hooked() const noexcept {
+  const auto ports = hooked_ports();
+  dmm::HookedAccesses h;
+  for (std::uint16_t port = 0; port < kWindowPorts; ++port) {
+    h.reads[port] = ports.reads.test(port);
+    h.writes[port] = ports.writes.test(port);
+  }
+  return h;
+}
+
+dmm::DmaTarget Ne2000Model::target(const Decision& d) const noexcept {
+  dmm::DmaTarget t;
+  t.space = dmm::DmaSpace::device_memory;
+  t.device_address = d.card.address;
+  t.bytes = d.card.bytes;
+  switch (d.action) {
+    case Action::start_card_dma:  // a remote write: the guest's bytes into card memory
+      t.direction = dmm::DmaDirection::device_writes;
+      t.guest_address = regs_.rsar;
+      break;
+    case Action::copy_from_card:  // a remote read of the transmit area
+      t.direction = dmm::DmaDirection::device_reads;
+      t.guest_address = d.view_address;
+      break;
+    case Action::transmit:
+      t.direction = dmm::DmaDirection::device_reads;
+      t.guest_address = std::uint32_t{regs_.tpsr} << 8;
+      break;
+    case Action::transmit_copy:  // the copy goes into the area, then out
+      t.direction = dmm::DmaDirection::device_writes;
+      t.guest_address = d.view_address;
+      break;
+    default:
+      t.bytes = 0;
+      break;
+  }
+  return t;
+}
+
 HookedPorts<Ne2000Model::kWindowPorts> Ne2000Model::hooked_ports() const noexcept {
   HookedPorts<kWindowPorts> hooked;
   hooked.reads.set();

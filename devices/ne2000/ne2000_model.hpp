@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "dmm/device_model.hpp"
+
 namespace vpio::devices {
 
 // Where the guest's transmit area is, in its view and on the card. In the
@@ -139,7 +141,7 @@ struct HookedPorts {
 std::array<CardRegisterWrite, kCardContextWrites> card_context_writes(
     const CardContext& c) noexcept;
 
-class Ne2000Model {
+class Ne2000Model final : public dmm::DeviceModel {
  public:
   static constexpr std::uint16_t kWindowPorts = 0x20;
   static constexpr std::uint16_t kDataPort = 0x10;
@@ -171,10 +173,15 @@ class Ne2000Model {
   void card_dma_done() noexcept { card_dma_ = false; }
 
   // Question 1: may the card be handed to another guest now?
-  bool reusable() const noexcept { return !card_dma_; }
+  bool reusable() const noexcept override { return !card_dma_; }
   bool card_dma_in_flight() const noexcept { return card_dma_; }
   // Question 3: the hooked-I/O list.
   HookedPorts<kWindowPorts> hooked_ports() const noexcept;
+  dmm::HookedAccesses hooked() const noexcept override;
+  // Question 2's answer for a decision that runs on the card: the card
+  // memory it makes the card touch, as the guest named it and translated.
+  // Only for start_card_dma, copy_from_card, transmit and transmit_copy.
+  dmm::DmaTarget target(const Decision& d) const noexcept;
   // The guest has written DCR and started its card since it was last reset.
   bool initialised() const noexcept { return initialised_; }
 

@@ -219,6 +219,9 @@ Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress 
       static_cast<std::uint8_t>(reg::kFirstMemoryPage + guests_.size() * config_.tx_pages);
   guests_.push_back(
       std::unique_ptr<Guest>(new Guest(*this, std::move(name), mac, layout, std::move(callbacks))));
+  // The guest's operations may touch its transmit area on the card, nothing else.
+  guests_.back()->set_share(
+      {{{std::uint64_t{layout.card_tx_page} << 8, std::uint64_t{layout.tx_pages} << 8}}, nullptr});
   guests_.back()->demux_index_ = demux_.add(*guests_.back());
   return *guests_.back();
 }
@@ -233,6 +236,8 @@ MonitorStats Ne2000Monitor::stats() const {
   s.switch_nanoseconds = shared.switch_nanoseconds;
   s.drains = shared.services;
   s.wait_checks = shared.wait_checks;
+  s.targets_checked = shared.targets_checked;
+  s.targets_refused = shared.targets_refused;
   return s;
 }
 
@@ -246,7 +251,9 @@ dmm::Report Ne2000Monitor::report() const {
            {"frames_looped", m.frames_looped},
            {"ring_resyncs", m.ring_resyncs},
            {"drains", m.drains},
-           {"wait_checks", m.wait_checks}}};
+           {"wait_checks", m.wait_checks},
+           {"targets_checked", m.targets_checked},
+           {"targets_refused", m.targets_refused}}};
 }
 
 void Ne2000Monitor::drain_now() { core_.service_now(); }
@@ -281,6 +288,15 @@ bool Ne2000Monitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset
     return false;
   }
   if (d.ends_card_dma && dma_owner() == &g) abort_card_dma_locked(g);
+  // Question 2, checked again by the core against the guest's share.
+  if (d.action != Action::shadow && d.action != Action::reset) {
+    const dmm::DmaTarget target = g.model_.target(d);
+    if (!core_.check_targets_locked(g, {&target, 1}, offset)) {
+      g.model_.card_dma_done();  // nothing runs on the card
+      sync_hooks_locked(g);
+      return false;
+    }
+  }
   if (d.action == Action::start_card_dma) {
     if (!acquire_card_locked(lock, g)) return false;
     start_card_dma_locked(g, d);
@@ -380,13 +396,7 @@ void Ne2000Monitor::card_dma_write_locked(Guest& g, std::span<const std::uint8_t
 
 // The window's hooked-I/O list is the model's (question 3).
 void Ne2000Monitor::sync_hooks_locked(Guest& g) {
-  const auto hooked = g.model_.hooked_ports();
-  dmm::PortSet reads, writes;
-  for (std::uint16_t port = 0; port < kWindowPorts; ++port) {
-    reads[port] = hooked.reads.test(port);
-    writes[port] = hooked.writes.test(port);
-  }
-  g.set_hooked(reads, writes);
+  g.set_hooked(g.model_.hooked());
 }
 
 // The card reports the end of the owner's remote DMA by ISR.RDC.

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/frame_recorder.hpp"
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "devices/ne2000/chip_device.hpp"
 #include "devices/ne2000/ne2000.hpp"
@@ -90,16 +91,8 @@ inline std::optional<std::string> first_difference(const Bytes& got, const Bytes
 }
 
 // A station on the hub: records what the card puts on the wire and sends.
-class Station final : public hw::FrameSink {
+class Station final : public testing_support::FrameRecorder {
  public:
-  void deliver(std::span<const std::uint8_t> frame) override {
-    std::lock_guard lock(mutex_);
-    frames_.emplace_back(frame.begin(), frame.end());
-  }
-  std::vector<Bytes> frames() const {
-    std::lock_guard lock(mutex_);
-    return frames_;
-  }
   std::size_t frames_from(const hw::MacAddress& source) const {
     const auto all = frames();
     return static_cast<std::size_t>(
@@ -107,10 +100,6 @@ class Station final : public hw::FrameSink {
   }
   hw::HubPort* port = nullptr;
   void send(const Bytes& frame) { port->deliver(frame); }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Bytes> frames_;
 };
 
 // Machine checks a guest was given, from any thread (the receive thread

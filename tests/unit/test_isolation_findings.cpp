@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/frame_recorder.hpp"
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "devices/ne2000/chip_device.hpp"
 #include "devices/ne2000/ne2000.hpp"
@@ -47,21 +48,7 @@ std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff);
 
 // Every frame the card puts on the wire, runts and all (a hub would drop
 // frames without a header before anyone saw them).
-class Wire final : public hw::FrameSink {
- public:
-  void deliver(std::span<const std::uint8_t> frame) override {
-    std::lock_guard lock(mutex_);
-    frames_.emplace_back(frame.begin(), frame.end());
-  }
-  std::vector<Bytes> frames() const {
-    std::lock_guard lock(mutex_);
-    return frames_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Bytes> frames_;
-};
+using Wire = testing_support::FrameRecorder;
 
 // One guest's card as its driver programs it, one port access at a time.
 class Driver {

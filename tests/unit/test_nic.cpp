@@ -55,7 +55,7 @@ TEST(NicSpec, TheDeviceTableGivesEachSpecItsDevice) {
   const devices::NicKind* kind = devices::find_nic_kind("ne2000");
   ASSERT_NE(kind, nullptr);
   EXPECT_EQ(devices::find_nic_kind("ne2k"), nullptr);
-  EXPECT_EQ(devices::nic_kind_names(), "ne2000");
+  EXPECT_EQ(devices::nic_kind_names(), "ne2000, template");
   EXPECT_EQ(kind->window_ports, 0x20);
   EXPECT_EQ(kind->pci.vendor, 0x10ec);
   EXPECT_EQ(kind->pci.device, 0x8029);
@@ -77,6 +77,19 @@ TEST(NicSpec, TheDeviceTableGivesEachSpecItsDevice) {
   // A chip the table makes is the device's own: its counts start at zero.
   const auto chip = kind->make_chip(default_mac(0));
   EXPECT_EQ(chip->counts().frames_received, 0u);
+}
+
+// The template device (devices/template/) is in the table too, for flat
+// guests: its window, and no PCI function.
+TEST(NicSpec, TheTemplateDeviceIsInTheTable) {
+  const devices::NicKind* kind = devices::find_nic_kind("template");
+  ASSERT_NE(kind, nullptr);
+  EXPECT_EQ(kind->window_ports, 16);
+  EXPECT_EQ(kind->pci.vendor, 0);
+  EXPECT_TRUE(kind->make_chip && kind->make_stand_in && kind->make_monitor);
+  EXPECT_FALSE(kind->make_host_card);
+  const NicSpec spec = parse_nic_spec("vpio,model=template,port=0x310");
+  EXPECT_EQ(&nic_kind(spec), kind);
 }
 
 // Two buffers each while the card keeps a ring of 12 pages, else one.
@@ -119,7 +132,10 @@ TEST(NicSpec, BadItemsAreNamed) {
   expect_error("emulate,wire=tap:", "wire 'tap:'");
   expect_error("emulate,wire=tap:averyveryverylongname", "wire 'tap:");
   expect_error("emulate,speed=10", "unknown key 'speed'");
-  expect_error("vpio,model=ne2k", "--nic: unknown model 'ne2k' (ne2000)");
+  expect_error("vpio,model=ne2k", "--nic: unknown model 'ne2k' (ne2000, template)");
+  // The template device has a 16-port window and no tx-pages.
+  expect_error("vpio,model=template,port=0x308", "port=0x308");
+  expect_error("vpio,model=template,tx-pages=6", "tx-pages does not apply to model template");
   expect_error("vpio,model=", "unknown model ''");
   expect_error("emulate,irq", "'irq' is not KEY=VALUE");
   expect_error("emulate,,irq=3", "'' is not KEY=VALUE");

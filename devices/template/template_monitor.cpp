@@ -1,0 +1,174 @@
+// The template device's side of the Device Modeling Monitor.
+#include "devices/template/template_monitor.hpp"
+
+#include <stdexcept>
+
+namespace vpio::devices {
+namespace reg = template_nic;
+
+// ---- Guests ----
+
+TemplateMonitor::Guest::Guest(TemplateMonitor& monitor, std::string name, hw::MacAddress mac,
+                              dmm::GuestCallbacks callbacks)
+    : dmm::SharedGuest(monitor.core_, std::move(name), std::move(callbacks), reg::kWindowPorts),
+      monitor_(monitor),
+      model_(mac),
+      shadow_(mac) {
+  shadow_.set_irq_line([raise = this->callbacks().raise_irq](bool asserted) {
+    if (asserted && raise) raise();
+  });
+  // A send makes the card read its transmit buffer, which is the sender's
+  // while its send runs under the gate: that is the guest's whole share.
+  set_share({{{0, reg::kTxBufferBytes}}, nullptr});
+  set_hooked(model_.hooked());
+}
+
+dmm::Report TemplateMonitor::Guest::report() const {
+  std::lock_guard lock(monitor_.core_.gate());
+  const dmm::SharedGuestCounts shared = monitor_.core_.counts_locked(*this);
+  const dmm::nic::ReceiverCounts received = monitor_.demux_.counts(demux_index_);
+  return {{{"mac", mac().to_string()}},
+          {{"context_switches", shared.context_switches},
+           {"violations", shared.violations},
+           {"frames_sent", frames_sent_},
+           {"frames_received", received.frames_received},
+           {"frames_filtered", received.frames_filtered},
+           {"frames_missed", received.frames_missed},
+           {"queue_drops", received.queue_drops},
+           {"frames_queued", received.frames_queued}}};
+}
+
+std::uint32_t TemplateMonitor::Guest::hooked_read(std::uint16_t offset, unsigned size) noexcept {
+  Lock lock(monitor_.core_.gate());
+  // A guest polling its STATUS is waiting: a card whose interrupt is
+  // polled is looked at now.
+  if (offset <= reg::kStatus && reg::kStatus < offset + size) monitor_.core_.check_on_wait_locked();
+  return shadow_.read(offset, size);
+}
+
+void TemplateMonitor::Guest::hooked_read_string(std::uint16_t offset, unsigned size,
+                                                std::span<std::uint8_t> data) noexcept {
+  Lock lock(monitor_.core_.gate());
+  shadow_.read_string(offset, size, data);
+}
+
+void TemplateMonitor::Guest::hooked_write(std::uint16_t offset, unsigned size,
+                                          std::uint32_t value) noexcept {
+  Lock lock(monitor_.core_.gate());
+  for (unsigned i = 0; i < size; ++i)
+    if (!monitor_.write_byte_locked(lock, *this, static_cast<std::uint16_t>(offset + i),
+                                    static_cast<std::uint8_t>(value >> (8 * i))))
+      return;
+}
+
+void TemplateMonitor::Guest::hooked_write_string(std::uint16_t offset, unsigned size,
+                                                 std::span<const std::uint8_t> data) noexcept {
+  Lock lock(monitor_.core_.gate());
+  for (std::size_t i = 0; i + size <= data.size(); i += size)
+    for (unsigned b = 0; b < size; ++b)
+      if (!monitor_.write_byte_locked(lock, *this, static_cast<std::uint16_t>(offset + b),
+                                      data[i + b]))
+        return;
+}
+
+// ---- The monitor ----
+
+TemplateMonitor::TemplateMonitor(hw::PhysicalDevice& card, TemplateMonitorConfig config)
+    : card_(card), config_(config), core_(card, config.sharing), demux_(config.queue_frames) {
+  card_.write(reg::kCmd, 1, reg::kCmdReset);
+  card_.write(reg::kConfig, 1, reg::kConfigPromiscuous);
+  card_.write(reg::kImr, 1, reg::kStatusReceived);
+  core_.start(*this);
+}
+
+TemplateMonitor::~TemplateMonitor() { core_.stop(); }
+
+TemplateMonitor::Guest& TemplateMonitor::add_guest(std::string name, hw::MacAddress mac,
+                                                   dmm::GuestCallbacks callbacks) {
+  Lock lock(core_.gate());
+  if (guests_.size() >= config_.max_guests)
+    throw std::invalid_argument("template monitor: no room for guest '" + name + "': the card " +
+                                card_.describe() + " is set up for " +
+                                std::to_string(config_.max_guests) + " guests");
+  for (const auto& g : guests_)
+    if (g->mac() == mac)
+      throw std::invalid_argument("template monitor: guest '" + name + "' wants MAC " +
+                                  mac.to_string() + ", which guest '" + g->name() + "' has");
+  guests_.push_back(
+      std::unique_ptr<Guest>(new Guest(*this, std::move(name), mac, std::move(callbacks))));
+  guests_.back()->demux_index_ = demux_.add(*guests_.back());
+  return *guests_.back();
+}
+
+dmm::Report TemplateMonitor::report() const {
+  std::lock_guard lock(core_.gate());
+  const dmm::SharingStats shared = core_.stats_locked();
+  return {{},
+          {{"context_switches", shared.context_switches},
+           {"switch_nanoseconds", shared.switch_nanoseconds},
+           {"frames_drained", frames_drained_},
+           {"frames_looped", frames_looped_},
+           {"drains", shared.services},
+           {"wait_checks", shared.wait_checks},
+           {"targets_checked", shared.targets_checked},
+           {"targets_refused", shared.targets_refused}}};
+}
+
+bool TemplateMonitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset,
+                                        std::uint8_t value) {
+  const TemplateDecision d = g.model_.on_write(offset, value);
+  if (d.action == TemplateDecision::Action::refuse) {
+    core_.violation_locked(g, {static_cast<std::uint16_t>(d.violation), d.address, offset});
+    return false;
+  }
+  if (d.action == TemplateDecision::Action::send) {
+    if (!core_.wait_free_locked(lock, &g)) return false;
+    if (!core_.check_targets_locked(g, {&d.target, 1}, offset)) return false;
+    send_locked(g, d);
+  }
+  g.shadow_.write(offset, 1, value);
+  // A frame dropped from the guest's queue makes room for what waits.
+  if (offset == reg::kCmd && (value & (reg::kCmdNext | reg::kCmdReset)) != 0)
+    demux_.flush(g.demux_index_);
+  return true;
+}
+
+// The frame is the guest's shadow's transmit buffer, which the model has
+// seen written byte by byte: it goes into the card's buffer (whose pointer
+// every send and the reset leave at 0) and out.
+void TemplateMonitor::send_locked(Guest& g, const TemplateDecision& d) {
+  const auto started = dmm::SharedDevice::Clock::now();
+  core_.context_loaded_locked(g, started);  // no context: the switch is counted only
+  const std::vector<std::uint8_t> frame = g.shadow_.tx_bytes(d.target.bytes);
+  card_.write(reg::kLen, 2, static_cast<std::uint32_t>(frame.size()));
+  card_.write_string(reg::kData, 2, frame.size() % 2 == 0 ? std::span(frame)
+                                                          : std::span(frame).first(frame.size() - 1));
+  if (frame.size() % 2 != 0) card_.write(reg::kData, 1, frame.back());
+  card_.write(reg::kCmd, 1, reg::kCmdSend);
+  if ((card_.read(reg::kStatus, 1) & reg::kStatusSent) != 0) ++g.frames_sent_;
+  card_.write(reg::kStatus, 1, reg::kStatusSent);
+  // The card does not hear itself: frames for other guests on it go round.
+  if (demux_.addressed_to_others(frame, &g)) {
+    ++frames_looped_;
+    demux_.deliver(frame, &g);
+  }
+}
+
+bool TemplateMonitor::has_events() {
+  return (card_.read(reg::kStatus, 1) & reg::kStatusReceived) != 0;
+}
+
+void TemplateMonitor::service() {
+  for (std::size_t n = 0; n < reg::kRxQueueFrames && has_events(); ++n) {
+    const std::uint32_t bytes = card_.read(reg::kLen, 2);
+    std::vector<std::uint8_t> frame(bytes);
+    card_.read_string(reg::kData, 1, frame);
+    card_.write(reg::kCmd, 1, reg::kCmdNext);
+    ++frames_drained_;
+    if (bytes <= hw::kMaxFrameBytes) demux_.deliver(frame, nullptr);
+  }
+  card_.write(reg::kStatus, 1, reg::kStatusReceived);
+  demux_.flush_all();
+}
+
+}  // namespace vpio::devices

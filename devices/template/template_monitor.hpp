@@ -1,0 +1,108 @@
+// The template device's side of the Device Modeling Monitor: one physical
+// template card shared by several guests, on the device-generic core
+// (dmm/shared_device.hpp) and the shared NIC machinery (dmm/nic/). Each
+// guest sees a whole card through its window, every access hooked
+// (TemplateModel: question 3). This part:
+//  - keeps each guest's card in a shadow (a TemplateNic of its own, with
+//    the guest's MAC): everything the guest writes lands there;
+//  - runs a send the model passed on the card (after the core has checked
+//    its target against the guest's share), then on the shadow, which tells
+//    the guest the send ended;
+//  - owns the card's receive queue (promiscuous), drains it, and hands each
+//    frame to the demultiplexer; the shadows are its receivers.
+// The card holds no guest's state between sends: its declared guest
+// context is empty, and a switch between guests is only counted.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "devices/template/template_model.hpp"
+#include "devices/template/template_nic.hpp"
+#include "dmm/nic/frame_demux.hpp"
+#include "dmm/nic/nic_monitor.hpp"
+#include "dmm/shared_device.hpp"
+#include "hw/physical_device.hpp"
+
+namespace vpio::devices {
+
+struct TemplateMonitorConfig {
+  std::size_t queue_frames = 64;  // per-guest receive queue bound
+  unsigned max_guests = 8;
+  dmm::SharingConfig sharing;
+};
+
+class TemplateMonitor final : public dmm::nic::NicMonitor, private dmm::DeviceDriver {
+ public:
+  class Guest;
+
+  // Takes the card over: resets it, makes it promiscuous, starts the core.
+  TemplateMonitor(hw::PhysicalDevice& card, TemplateMonitorConfig config = {});
+  TemplateMonitor(const TemplateMonitor&) = delete;
+  TemplateMonitor& operator=(const TemplateMonitor&) = delete;
+  ~TemplateMonitor() override;
+
+  std::string describe_device() const override { return card_.describe(); }
+  dmm::Report report() const override;
+  void stop() override { core_.stop(); }
+  // Drains the card's queue now (tests; the service thread does it otherwise).
+  void service_now() override { core_.service_now(); }
+
+  class Guest final : public dmm::SharedGuest, public dmm::nic::FrameReceiver {
+   public:
+    const hw::MacAddress& mac() const noexcept override { return shadow_.mac(); }
+    dmm::Report report() const override;
+
+    std::uint32_t hooked_read(std::uint16_t offset, unsigned size) noexcept override;
+    void hooked_write(std::uint16_t offset, unsigned size, std::uint32_t value) noexcept override;
+    void hooked_read_string(std::uint16_t offset, unsigned size,
+                            std::span<std::uint8_t> data) noexcept override;
+    void hooked_write_string(std::uint16_t offset, unsigned size,
+                             std::span<const std::uint8_t> data) noexcept override;
+
+    bool receiving() const override { return true; }
+    bool can_store(std::size_t) const override { return shadow_.has_room(); }
+    bool store(std::span<const std::uint8_t> frame) override { return shadow_.accept(frame); }
+
+   private:
+    friend class TemplateMonitor;
+    Guest(TemplateMonitor& monitor, std::string name, hw::MacAddress mac,
+          dmm::GuestCallbacks callbacks);
+
+    TemplateMonitor& monitor_;
+    TemplateModel model_;
+    TemplateNic shadow_;
+    std::size_t demux_index_ = 0;
+    std::uint64_t frames_sent_ = 0;
+  };
+
+  // After Guest: a covariant return type must be complete.
+  Guest& add_guest(std::string name, hw::MacAddress mac, dmm::GuestCallbacks callbacks) override;
+
+ private:
+  using Lock = dmm::SharedDevice::Lock;
+
+  // dmm::DeviceDriver. A send never outlives its access, so the core never
+  // sees an operation in flight.
+  bool operation_ended(dmm::SharedGuest&) override { return true; }
+  dmm::ViolationReport stop_stalled_operation(dmm::SharedGuest&) override { return {}; }
+  void service() override;
+  bool has_events() override;
+
+  // Each byte of a guest's write; false when it was refused (the rest of
+  // the access is dropped with it).
+  bool write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset, std::uint8_t value);
+  void send_locked(Guest& g, const TemplateDecision& d);
+
+  hw::PhysicalDevice& card_;
+  TemplateMonitorConfig config_;
+  dmm::SharedDevice core_;
+  dmm::nic::FrameDemux demux_;
+  std::vector<std::unique_ptr<Guest>> guests_;
+  std::uint64_t frames_drained_ = 0, frames_looped_ = 0;
+};
+
+}  // namespace vpio::devices

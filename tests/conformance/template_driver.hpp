@@ -1,0 +1,9 @@
+#pragma once
+
+#include "tests/conformance/guest_driver.hpp"
+
+namespace vpio::conformance {
+
+std::unique_ptr<GuestDriver> template_driver(PassthroughWindow& window);
+
+}  // namespace vpio::conformance
