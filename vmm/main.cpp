@@ -705,16 +705,18 @@ void add_run_options(CLI::App* run, RunOptions& options) {
       ->check(quiet(CLI::Range(0u, 86400u)));
   run->add_option(
          "--nic", options.nics,
-         wrapped("Give guests an NE2000 card; repeatable. SPEC is MODE[,KEY=VALUE]..., "
+         wrapped("Give guests a network card (an NE2000 unless model= says otherwise); "
+                 "repeatable. SPEC is MODE[,KEY=VALUE]..., "
                  "MODE one of\n"
                  "  emulate       the guest's own emulated card\n"
                  "  passthrough   the host's card (hw=) given whole to one guest: every access "
                  "direct\n"
                  "  vpio          the host's card shared by up to 8 guests through the monitor\n"
                  "What the guest sees (its card):\n"
-                 "  model=NAME    the device: ne2000 (the default, and today the only one)\n"
-                 "  port=BASE     I/O base of its 0x20 ports, a multiple of 0x20 (default "
-                 "0x300)\n"
+                 "  model=NAME    the device: ne2000 (the default), or template (the "
+                 "template device of docs/model-authoring.md: 16 ports, flat guests only)\n"
+                 "  port=BASE     I/O base of its window (an NE2000's 0x20 ports), a "
+                 "multiple of the window's size (default 0x300)\n"
                  "  irq=N         ISA IRQ 0-15, at vector 0x20+N (default 9)\n"
                  "  mac=MAC       its MAC (default 52:54:00:12:34:56 + guest index; not for "
                  "passthrough of hw=port)\n"
