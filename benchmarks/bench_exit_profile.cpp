@@ -9,7 +9,7 @@
 #include <chrono>
 #include <vector>
 
-#include "vmm/exit_profile.hpp"
+#include "profile/exit_profile.hpp"
 #include "vmm/machine.hpp"
 
 namespace {

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <tuple>
 
-#include "vmm/disassembler.hpp"
-#include "vmm/io_site.hpp"
+#include "profile/disassembler.hpp"
+#include "profile/io_site.hpp"
 #include "vmm/run_stats.hpp"
 
 namespace vpio {

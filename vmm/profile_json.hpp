@@ -11,14 +11,14 @@
 
 #include "hooks/mmio_bus.hpp"
 #include "hooks/port_bus.hpp"
-#include "vmm/exit_profile.hpp"
+#include "profile/exit_profile.hpp"
 #include "vmm/kvm_identity.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio {
 
 // /2: the KVM identity, and a status per KVM comparison row instead of /1's
-// "expected" (vmm/profile_report.cpp still reads /1).
+// "expected" (profile/render/profile_report.cpp still reads /1).
 inline constexpr const char* kProfileSchema = "vpio-profile/2";
 
 // The status of a row comparing a KVM counter with vpio's count.

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support.hpp"
-#include "vmm/profile_report.hpp"
+#include "profile/render/profile_report.hpp"
 
 namespace vpio::test {
 namespace {

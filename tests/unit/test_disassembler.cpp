@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "vmm/disassembler.hpp"
+#include "profile/disassembler.hpp"
 
 namespace vpio {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <linux/kvm.h>
 
-#include "vmm/exit_profile.hpp"
+#include "profile/exit_profile.hpp"
 
 namespace vpio {
 namespace {

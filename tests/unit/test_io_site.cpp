@@ -7,10 +7,10 @@
 #include <tuple>
 #include <vector>
 
-#include "vmm/disassembler.hpp"
-#include "vmm/io_site.hpp"
+#include "profile/disassembler.hpp"
+#include "profile/io_site.hpp"
 #include "vmm/profile_json.hpp"
-#include "vmm/profile_report.hpp"
+#include "profile/render/profile_report.hpp"
 
 namespace vpio {
 namespace {

@@ -5,7 +5,7 @@
 #include <linux/kvm.h>
 
 #include "vmm/profile_json.hpp"
-#include "vmm/profile_report.hpp"
+#include "profile/render/profile_report.hpp"
 
 namespace vpio {
 namespace {

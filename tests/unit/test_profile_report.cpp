@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "vmm/profile_report.hpp"
+#include "profile/render/profile_report.hpp"
 
 namespace vpio {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/profile_svg.hpp"
+#include "profile/render/profile_svg.hpp"
 
 namespace vpio {
 namespace {

@@ -1,6 +1,6 @@
 // Counting one exit into the profile: a few array adds and up to three hash
 // lookups (benchmarks/bench_exit_profile.cpp measures it).
-#include "vmm/exit_profile.hpp"
+#include "profile/exit_profile.hpp"
 
 #include <linux/kvm.h>
 

@@ -1,7 +1,7 @@
 // Draws an exit profile as SVG. All text is monospace so that a string's width
 // is its length times a fixed advance: the layout computes every position
 // itself and needs no font metrics, and the output depends only on the input.
-#include "vmm/profile_svg.hpp"
+#include "profile/render/profile_svg.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -36,7 +36,7 @@ struct DecodedInstruction {
   std::size_t length = 0;  // bytes of the instruction; 0 when !valid
   bool string_io = false;  // ins/outs of any width, with or without rep
   bool rep = false;        // a rep/repe/repne prefix capstone applied to the instruction
-  // in/out/ins/outs as capstone read them (vmm/io_site.hpp checks this
+  // in/out/ins/outs as capstone read them (profile/io_site.hpp checks this
   // against its own decode: capstone 4 misreads `66 f3 6f` as outsd).
   bool port_io = false;
   bool port_in = false;

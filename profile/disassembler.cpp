@@ -1,5 +1,5 @@
 // The capstone side of X86Disassembler: open, decode one instruction, close.
-#include "vmm/disassembler.hpp"
+#include "profile/disassembler.hpp"
 
 #include <capstone/capstone.h>
 

@@ -1,10 +1,10 @@
 // Decoding port I/O encodings by hand (twelve opcodes and their prefixes) and
 // placing an I/O exit at its instruction from the code around rip.
-#include "vmm/io_site.hpp"
+#include "profile/io_site.hpp"
 
 #include <algorithm>
 
-#include "vmm/disassembler.hpp"
+#include "profile/disassembler.hpp"
 
 namespace vpio {
 namespace {

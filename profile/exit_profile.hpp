@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include "hooks/port_bus.hpp"
-#include "vmm/io_site.hpp"
+#include "profile/io_site.hpp"
 
 namespace vpio {
 

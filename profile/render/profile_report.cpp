@@ -1,7 +1,7 @@
 // Validation and text rendering of a vpio-profile/2 document (and of /1, which
 // older vpio wrote). The validator is the only place that looks at JSON types;
 // the report reads what it checked.
-#include "vmm/profile_report.hpp"
+#include "profile/render/profile_report.hpp"
 
 #include <algorithm>
 #include <array>
