@@ -53,6 +53,12 @@ struct DeviceRange {
 struct DmaShare {
   std::vector<DeviceRange> device_memory;
   const GuestMemory* ram = nullptr;  // none: the device never reaches guest RAM
+
+  // The share of a guest whose operations touch one range of the device's
+  // memory and never the guest's RAM.
+  static DmaShare device_range(std::uint64_t address, std::uint64_t bytes) {
+    return {{DeviceRange{address, bytes}}, nullptr};
+  }
 };
 
 // Whether `target` lies wholly in `share`: a device-memory target inside

@@ -55,7 +55,7 @@ class Reader {
 class Run {
  public:
   explicit Run(const devices::NicKind& kind, const conformance::ConformanceDevice& device)
-      : card_(kind.make_stand_in(kStation)) {
+      : device_(device), card_(kind.make_stand_in(kStation)) {
     card_->network_chip().set_transmit_sink(&wire_);
     devices::NicMonitorOptions options;
     options.sharers = 2;
@@ -124,7 +124,7 @@ class Run {
   void honest_send(unsigned size_code, unsigned to) {
     const hw::MacAddress& destination = to % 3 == 0 ? kStation : to % 3 == 1 ? kHostile : kBroadcast;
     if (destination == kHostile || destination == kBroadcast) ++for_hostile_;
-    const Bytes frame = make_frame(destination, kHonest, 60 + size_code * 57 % 1455,
+    const Bytes frame = make_frame(destination, kHonest, carried_size(device_, 60 + size_code * 57 % 1455),
                                    static_cast<unsigned>(sent_.size()));
     for (unsigned round = 0; !driver_->send(frame); ++round) {
       if (round == kSettleRounds) {
@@ -140,7 +140,7 @@ class Run {
   // The wire sends a frame to the honest guest, the hostile one or both.
   void wire_sends(unsigned size_code, unsigned to) {
     const hw::MacAddress& destination = to % 3 == 0 ? kHonest : to % 3 == 1 ? kHostile : kBroadcast;
-    const Bytes frame = make_frame(destination, kStation, 60 + size_code * 57 % 1455,
+    const Bytes frame = make_frame(destination, kStation, carried_size(device_, 60 + size_code * 57 % 1455),
                                    static_cast<unsigned>(to_honest_.size()));
     if (destination != kHostile) to_honest_.push_back(frame);
     if (destination != kHonest) ++for_hostile_;
@@ -201,6 +201,7 @@ class Run {
     if (broken_.empty()) broken_ = std::move(what);
   }
 
+  const conformance::ConformanceDevice device_;
   Wire wire_;
   std::unique_ptr<hw::StandInDevice> card_;
   std::unique_ptr<dmm::nic::NicMonitor> monitor_;

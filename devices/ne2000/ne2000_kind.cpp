@@ -47,20 +47,20 @@ std::unique_ptr<dmm::nic::NicMonitor> make_monitor(hw::PhysicalDevice& card,
 
 const NicKind& ne2000_kind() noexcept {
   static const NicKind kind{
-      "ne2000",
-      "NE2000",
-      "NE2000 (DP8390, 0x20 ports; an RTL8029 PCI function to a Linux guest): emulate, "
-      "passthrough, vpio",
-      Ne2000::kWindowPorts,
-      hw::pci::kRtl8029,
-      Ne2000::kDataPort,
-      kPostedDataPortBytes,
-      kMinTxPages,                      // one maximal frame
-      kCardMemoryPages - kMinRingPages,  // the monitor's ring keeps the rest
-      make_chip,
-      make_stand_in,
-      make_host_card,
-      make_monitor,
+      .name = "ne2000",
+      .display = "NE2000",
+      .what = "NE2000 (DP8390, 0x20 ports; an RTL8029 PCI function to a Linux guest): emulate, "
+              "passthrough, vpio",
+      .window_ports = Ne2000::kWindowPorts,
+      .pci = hw::pci::kRtl8029,
+      .posted_offset = Ne2000::kDataPort,
+      .posted_ports = kPostedDataPortBytes,
+      .min_tx_pages = kMinTxPages,                      // one maximal frame
+      .max_tx_pages = kCardMemoryPages - kMinRingPages,  // the monitor's ring keeps the rest
+      .make_chip = make_chip,
+      .make_stand_in = make_stand_in,
+      .make_host_card = make_host_card,
+      .make_monitor = make_monitor,
   };
   return kind;
 }

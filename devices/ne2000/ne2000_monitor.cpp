@@ -220,8 +220,8 @@ Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress 
   guests_.push_back(
       std::unique_ptr<Guest>(new Guest(*this, std::move(name), mac, layout, std::move(callbacks))));
   // The guest's operations may touch its transmit area on the card, nothing else.
-  guests_.back()->set_share(
-      {{{std::uint64_t{layout.card_tx_page} << 8, std::uint64_t{layout.tx_pages} << 8}}, nullptr});
+  guests_.back()->set_share(dmm::DmaShare::device_range(std::uint64_t{layout.card_tx_page} << 8,
+                                                         std::uint64_t{layout.tx_pages} << 8));
   guests_.back()->demux_index_ = demux_.add(*guests_.back());
   return *guests_.back();
 }

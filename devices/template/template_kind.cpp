@@ -35,20 +35,17 @@ std::unique_ptr<dmm::nic::NicMonitor> make_monitor(hw::PhysicalDevice& card,
 
 const NicKind& template_kind() noexcept {
   static const NicKind kind{
-      "template",
-      "template NIC",
-      "the template device (16 ports; docs/model-authoring.md): emulate, passthrough, vpio; "
-      "flat guests only",
-      template_nic::kWindowPorts,
-      hw::PciIdentity{},  // no PCI function
-      0,                  // no posted writes: every access is hooked
-      0,
-      0,  // no tx-pages option
-      0,
-      make_chip,
-      make_stand_in,
-      nullptr,  // no real card
-      make_monitor,
+      .name = "template",
+      .display = "template NIC",
+      .what = "the template device (16 ports; docs/model-authoring.md): emulate, passthrough, "
+              "vpio; flat guests only",
+      .window_ports = template_nic::kWindowPorts,
+      .pci = hw::PciIdentity{},  // no PCI function
+      // No posted writes (every access is hooked), no tx-pages option, no
+      // real card.
+      .make_chip = make_chip,
+      .make_stand_in = make_stand_in,
+      .make_monitor = make_monitor,
   };
   return kind;
 }

@@ -19,7 +19,7 @@ TemplateMonitor::Guest::Guest(TemplateMonitor& monitor, std::string name, hw::Ma
   });
   // A send makes the card read its transmit buffer, which is the sender's
   // while its send runs under the gate: that is the guest's whole share.
-  set_share({{{0, reg::kTxBufferBytes}}, nullptr});
+  set_share(dmm::DmaShare::device_range(0, reg::kTxBufferBytes));
   set_hooked(model_.hooked());
 }
 

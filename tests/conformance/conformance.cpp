@@ -218,6 +218,11 @@ class Conformance : public ::testing::TestWithParam<ConformanceDevice> {
     ASSERT_EQ(got.size(), wanted.size()) << what;
     for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], wanted[i]) << what << ", frame " << i;
   }
+  // A frame the device carries intact: its length as the device has it.
+  static Bytes sized_frame(const hw::MacAddress& to, const hw::MacAddress& from, std::size_t size,
+                           unsigned seed) {
+    return make_frame(to, from, carried_size(GetParam(), size), seed);
+  }
   std::uint64_t targets_refused() const { return monitor_->report().count("targets_refused"); }
 
   const devices::NicKind* kind_ = nullptr;
@@ -241,24 +246,24 @@ TEST_P(Conformance, FramesReachTheWireAndTheOtherGuestIntactUnderTheirSendersMac
   for (unsigned i = 0; i < std::size(kSizes); ++i) {
     const hw::MacAddress& a_to = i % 2 == 0 ? kStation : kMacB;
     const hw::MacAddress& b_to = i % 2 == 0 ? kMacA : kStation;
-    const Bytes from_a = make_frame(a_to, kMacA, kSizes[i], i);
-    const Bytes from_b = make_frame(b_to, kMacB, kSizes[(i + 5) % std::size(kSizes)], 0x40 + i);
+    const Bytes from_a = sized_frame(a_to, kMacA, kSizes[i], i);
+    const Bytes from_b = sized_frame(b_to, kMacB, kSizes[(i + 5) % std::size(kSizes)], 0x40 + i);
     send(a_, from_a);
     send(b_, from_b);
     if (HasFatalFailure()) return;
     if (a_to == kMacB) to_b.push_back(from_a);
     if (b_to == kMacA) to_a.push_back(from_b);
-    const Bytes for_a = make_frame(kMacA, kStation, kSizes[(i + 3) % std::size(kSizes)], 0x80 + i);
-    const Bytes for_b = make_frame(kMacB, kStation, kSizes[(i + 7) % std::size(kSizes)], 0xc0 + i);
+    const Bytes for_a = sized_frame(kMacA, kStation, kSizes[(i + 3) % std::size(kSizes)], 0x80 + i);
+    const Bytes for_b = sized_frame(kMacB, kStation, kSizes[(i + 7) % std::size(kSizes)], 0xc0 + i);
     from_wire_to(for_a, {&a_});
     from_wire_to(for_b, {&b_});
     to_a.push_back(for_a);
     to_b.push_back(for_b);
     // Frames for neither guest are for nobody here.
-    from_wire(make_frame(kStation, kStation, 60, i));
+    from_wire(sized_frame(kStation, kStation, 60, i));
     receive_until(to_a.size(), to_b.size());
   }
-  const Bytes broadcast = make_frame(kBroadcast, kStation, 60, 0xee);
+  const Bytes broadcast = sized_frame(kBroadcast, kStation, 60, 0xee);
   from_wire_to(broadcast, {&a_, &b_});
   to_a.push_back(broadcast);
   to_b.push_back(broadcast);
@@ -285,8 +290,8 @@ TEST_P(Conformance, TheGuestsTakeTurnsOnTheCardFrameByFrameAndNothingIsLost) {
   open(a_);
   open(b_);
   for (unsigned i = 0; i < 40; ++i) {
-    send(a_, make_frame(kStation, kMacA, kSizes[i % std::size(kSizes)], i));
-    send(b_, make_frame(kStation, kMacB, kSizes[(i + 1) % std::size(kSizes)], 0x80 + i));
+    send(a_, sized_frame(kStation, kMacA, kSizes[i % std::size(kSizes)], i));
+    send(b_, sized_frame(kStation, kMacB, kSizes[(i + 1) % std::size(kSizes)], 0x80 + i));
     if (HasFatalFailure()) return;
   }
   receive_until(0, 0);
@@ -307,9 +312,9 @@ TEST_P(Conformance, AFreshDriverWorksFromAnyStateAGuestLeftItsCardIn) {
     open(a_);
     a_.inbox.clear();
     b_.inbox.clear();
-    const Bytes to_b = make_frame(kMacB, kMacA, kSizes[seed % std::size(kSizes)], seed);
-    const Bytes to_a = make_frame(kMacA, kMacB, kSizes[(seed + 3) % std::size(kSizes)], seed);
-    const Bytes from_station = make_frame(kMacA, kStation, 200, seed);
+    const Bytes to_b = sized_frame(kMacB, kMacA, kSizes[seed % std::size(kSizes)], seed);
+    const Bytes to_a = sized_frame(kMacA, kMacB, kSizes[(seed + 3) % std::size(kSizes)], seed);
+    const Bytes from_station = sized_frame(kMacA, kStation, 200, seed);
     send(a_, to_b);
     send(b_, to_a);
     if (HasFatalFailure()) return;
@@ -340,11 +345,11 @@ TEST_P(Conformance, AHostileGuestBesideAnHonestOneReachesNothingOfIts) {
     std::vector<Bytes> to_b;
     for (unsigned i = 0; i < 20; ++i) {
       for (unsigned n = 0; n < 20; ++n) random_access(a_, rng);
-      send(b_, make_frame(kStation, kMacB, kSizes[(seed + i) % std::size(kSizes)], i));
+      send(b_, sized_frame(kStation, kMacB, kSizes[(seed + i) % std::size(kSizes)], i));
       if (HasFatalFailure()) return;
       for (unsigned n = 0; n < 20; ++n) random_access(a_, rng);
-      to_b.push_back(make_frame(kMacB, kStation, kSizes[(seed + 2 * i) % std::size(kSizes)], i));
-      if (i % 5 == 0) from_wire(make_frame(kMacA, kStation, 100, i));  // for the hostile guest
+      to_b.push_back(sized_frame(kMacB, kStation, kSizes[(seed + 2 * i) % std::size(kSizes)], i));
+      if (i % 5 == 0) from_wire(sized_frame(kMacA, kStation, 100, i));  // for the hostile guest
       // The wire waits for the honest guest to take each frame: a burst
       // faster than the card drains would be lost on the card (its queue
       // full), which is no fault of the hostile guest's.

@@ -41,7 +41,15 @@ struct ConformanceDevice {
   std::string_view kind;  // the device table's name (devices/registry.cpp)
   // A fresh driver instance (a module loaded) on the guest's window.
   std::unique_ptr<GuestDriver> (*driver)(PassthroughWindow& window);
+  // The length a frame of `wanted` bytes (60..1514) can have on this device,
+  // for a device that carries lengths only in units (the suite sends and
+  // expects frames of that length); null: every length as wanted.
+  std::size_t (*frame_size)(std::size_t wanted) = nullptr;
 };
+
+inline std::size_t carried_size(const ConformanceDevice& device, std::size_t wanted) {
+  return device.frame_size != nullptr ? device.frame_size(wanted) : wanted;
+}
 
 inline void PrintTo(const ConformanceDevice& device, std::ostream* out) { *out << device.kind; }
 
