@@ -36,9 +36,7 @@ class ChipStandIn : public hw::StandInDevice {
   }
   // The line's rising edge is the interrupt.
   void set_interrupt_handler(std::function<void()> handler) override {
-    chip_.set_irq_line([h = std::move(handler)](bool asserted) {
-      if (asserted && h) h();
-    });
+    chip_.set_irq_line(hw::on_rising_edge(std::move(handler)));
   }
 
  private:

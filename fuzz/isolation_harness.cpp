@@ -1,5 +1,6 @@
 // The isolation harness: the card, the monitor with an honest and a hostile
 // guest, the honest guest's script, the hostile guest's ops, the invariants.
+#include "hw/bytes.hpp"
 #include "fuzz/isolation_harness.hpp"
 
 #include <algorithm>
@@ -56,8 +57,8 @@ constexpr const char* kWireFrames =
 constexpr const char* kShareHeld =
     "5 (every DMA target the model passes lies in the guest's share, as the core checks it)";
 
-std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
-std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
+using hw::hi;
+using hw::lo;
 
 std::string hex(unsigned v, int digits = 0) {
   char text[16];

@@ -205,9 +205,7 @@ EmulatedNic::EmulatedNic(std::unique_ptr<hw::NetworkChip> chip, hw::MacAddress m
                          std::function<void()> raise_irq)
     : mac_(mac), chip_(std::move(chip)) {
   // ISA interrupts are edge-triggered: a rising line raises the IRQ once.
-  chip_->set_irq_line([raise = std::move(raise_irq)](bool asserted) {
-    if (asserted && raise) raise();
-  });
+  chip_->set_irq_line(hw::on_rising_edge(std::move(raise_irq)));
 }
 
 // The chip and the wires behind it may throw (out of memory, a pcap write

@@ -1,4 +1,5 @@
 // The NE2000's side of the Device Modeling Monitor.
+#include "hw/bytes.hpp"
 #include "devices/ne2000/ne2000_monitor.hpp"
 
 #include <algorithm>
@@ -28,8 +29,8 @@ constexpr std::uint8_t kReceiveEvents = reg::kIsrPrx | reg::kIsrRxe | reg::kIsrO
 // The chip and QEMU finish at once; real cards within microseconds.
 constexpr unsigned kCardPolls = 100000;
 
-std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
-std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
+using hw::hi;
+using hw::lo;
 
 
 }  // namespace
@@ -43,9 +44,7 @@ Ne2000Monitor::Guest::Guest(Ne2000Monitor& monitor, std::string name, hw::MacAdd
       mac_(mac),
       model_(layout),
       shadow_(mac) {
-  shadow_.set_irq_line([raise = this->callbacks().raise_irq](bool asserted) {
-    if (asserted && raise) raise();
-  });
+  shadow_.set_irq_line(hw::on_rising_edge(this->callbacks().raise_irq));
 }
 
 std::optional<CardRange> Ne2000Monitor::Guest::card_dma_range() const {

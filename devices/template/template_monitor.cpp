@@ -14,9 +14,7 @@ TemplateMonitor::Guest::Guest(TemplateMonitor& monitor, std::string name, hw::Ma
       monitor_(monitor),
       model_(mac),
       shadow_(mac) {
-  shadow_.set_irq_line([raise = this->callbacks().raise_irq](bool asserted) {
-    if (asserted && raise) raise();
-  });
+  shadow_.set_irq_line(hw::on_rising_edge(this->callbacks().raise_irq));
   // A send makes the card read its transmit buffer, which is the sender's
   // while its send runs under the gate: that is the guest's whole share.
   set_share(dmm::DmaShare::device_range(0, reg::kTxBufferBytes));

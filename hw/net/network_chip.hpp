@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <utility>
 
 #include "hw/net/frame_sink.hpp"
 
@@ -38,5 +39,13 @@ class NetworkChip : public FrameSink {
   virtual void set_irq_line(std::function<void(bool asserted)> line) = 0;
   virtual NetworkChipCounts counts() const = 0;
 };
+
+// A chip's line as an edge-triggered (ISA) interrupt: `raise` once each
+// time the line rises.
+inline std::function<void(bool asserted)> on_rising_edge(std::function<void()> raise) {
+  return [raise = std::move(raise)](bool asserted) {
+    if (asserted && raise) raise();
+  };
+}
 
 }  // namespace vpio::hw

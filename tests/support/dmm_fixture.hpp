@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "hw/bytes.hpp"
 #include "tests/support/frame_recorder.hpp"
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "devices/ne2000/chip_device.hpp"
@@ -57,8 +58,8 @@ inline constexpr std::uint16_t kDataPort = 0x10;
 inline constexpr std::uint16_t kResetPort = 0x1f;
 inline constexpr unsigned kPolls = 1000;  // the chip answers at once; a bound, not a delay
 
-inline std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
-inline std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
+using hw::hi;
+using hw::lo;
 
 inline Bytes make_frame(const hw::MacAddress& destination, const hw::MacAddress& source,
                         std::size_t length, std::uint8_t seed) {

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "hw/bytes.hpp"
 #include "tests/support/frame_recorder.hpp"
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "devices/ne2000/chip_device.hpp"
@@ -43,8 +44,8 @@ constexpr std::uint8_t kStoppedPage1 = kCrPage1 | kCrNoDma | kCrStop;
 constexpr std::uint8_t kWordDcr = kDcrWordTransfer | kDcrNormal | kDcrFifo8Bytes;
 constexpr std::uint8_t kByteDcr = kDcrNormal | kDcrFifo8Bytes;
 
-std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
-std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
+using hw::hi;
+using hw::lo;
 
 // Every frame the card puts on the wire, runts and all (a hub would drop
 // frames without a header before anyone saw them).

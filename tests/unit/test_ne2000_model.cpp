@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "hw/bytes.hpp"
 #include "devices/ne2000/ne2000_model.hpp"
 #include "devices/ne2000/ne2000.hpp"
 
@@ -41,8 +42,8 @@ constexpr std::uint8_t kRxStart = 0x46;
 constexpr std::uint8_t kRxStop = 0x80;
 constexpr std::uint8_t kMac[6] = {0x52, 0x54, 0x00, 0x00, 0x00, 0x0a};
 
-std::uint8_t lo(unsigned v) { return static_cast<std::uint8_t>(v & 0xff); }
-std::uint8_t hi(unsigned v) { return static_cast<std::uint8_t>((v >> 8) & 0xff); }
+using hw::hi;
+using hw::lo;
 
 // The registers as text, so that a difference reads as one.
 std::string describe(const Ne2000GuestRegisters& r) {
