@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "hw/net/frame_queue.hpp"
+#include "net/frame_queue.hpp"
 #include "vmm/launcher.hpp"
 #include "vmm/nic.hpp"
 #include "vmm/progress.hpp"
@@ -32,7 +32,7 @@ std::optional<std::string> run_workload(const Kvm& kvm, const Workload& w, RowPr
   config.name = "blast";
   config.image = read_image(std::string(VPIO_BUILD_DIR) + "/guests/" + w.image, kDefaultRamBytes);
   Network network;
-  hw::FrameQueue sink(1u << 16);
+  net::FrameQueue sink(1u << 16);
   network.hub().attach(sink, "sink");
   Machine machine(kvm, std::move(config), &console);
   network.attach_emulated(machine, NicSpec{}, default_mac(0));

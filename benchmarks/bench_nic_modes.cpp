@@ -36,7 +36,7 @@
 
 #include "devices/ne2000/ne2000.hpp"
 #include "devices/ne2000/port_io_card.hpp"
-#include "hw/net/frame_queue.hpp"
+#include "net/frame_queue.hpp"
 #include "tests/kvm/net_endpoint.hpp"
 #include "vmm/launcher.hpp"
 #include "vmm/nic.hpp"
@@ -99,7 +99,7 @@ class SinkFeeder final : public hw::FrameSink {
     bool gave_up = false;  // one window went unacknowledged kMaxResendsPerWindow times
   };
 
-  explicit SinkFeeder(hw::Hub& hub) : hub_(hub) {
+  explicit SinkFeeder(net::Hub& hub) : hub_(hub) {
     port_ = &hub_.attach(*this, "sink-feeder");
     thread_ = std::thread([this] { run(); });
   }
@@ -188,8 +188,8 @@ class SinkFeeder final : public hw::FrameSink {
     }
   }
 
-  hw::Hub& hub_;
-  hw::HubPort* port_ = nullptr;
+  net::Hub& hub_;
+  net::HubPort* port_ = nullptr;
   mutable std::mutex mutex_;  // guards everything below but the thread
   std::condition_variable changed_;
   std::optional<hw::MacAddress> sink_mac_;
@@ -266,7 +266,7 @@ std::optional<Measurement> measure(const Kvm& kvm, const Row& row, RowProgress& 
   const std::string label = row.label();
   std::ostringstream console_text;
   ConsoleSink console(console_text, w.guests > 1);
-  hw::FrameQueue tx_sink(kTxSinkCapacity);  // declared first: outlives the hub it joins
+  net::FrameQueue tx_sink(kTxSinkCapacity);  // declared first: outlives the hub it joins
   Network network;
   std::vector<std::unique_ptr<Machine>> machines;
   std::vector<hw::MacAddress> macs;

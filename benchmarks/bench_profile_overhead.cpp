@@ -15,7 +15,7 @@
 #include <sstream>
 #include <string>
 
-#include "hw/net/frame_queue.hpp"
+#include "net/frame_queue.hpp"
 #include "vmm/launcher.hpp"
 #include "vmm/nic.hpp"
 #include "vmm/progress.hpp"
@@ -39,7 +39,7 @@ Sample run_once(const Kvm& kvm, bool profile) {
   config.image =
       read_image(std::string(VPIO_BUILD_DIR) + "/guests/net_blast_64.img", kDefaultRamBytes);
   Network network;
-  hw::FrameQueue sink(1u << 16);
+  net::FrameQueue sink(1u << 16);
   network.hub().attach(sink, "sink");
   Machine machine(kvm, std::move(config), &console);
   network.attach_emulated(machine, NicSpec{}, default_mac(0));

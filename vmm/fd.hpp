@@ -1,16 +1,16 @@
 // Owned file descriptors and the error convention of setup code: a failed
 // call throws with the call's name and errno. One implementation serves the
-// whole project; it lives in hw/ because hw/ sits below vmm/.
+// whole project; it lives in base/, which every folder may use.
 #pragma once
 
-#include "hw/net/owned_fd.hpp"
+#include "base/owned_fd.hpp"
 
 namespace vpio {
 
-using Fd = hw::OwnedFd;
+using Fd = base::OwnedFd;
 
 [[noreturn]] inline void throw_errno(const std::string& what, int err = errno) {
-  hw::throw_net_errno(what, err);
+  base::throw_net_errno(what, err);
 }
 
 }  // namespace vpio

@@ -243,7 +243,7 @@ void EmulatedNic::port_write_string(std::uint16_t offset, unsigned size,
 
 Network::Network(std::optional<std::filesystem::path> pcap) {
   if (pcap) {
-    recorder_ = std::make_unique<hw::PcapRecorder>(*pcap);
+    recorder_ = std::make_unique<net::PcapRecorder>(*pcap);
     hub("").add_observer(*recorder_);
   }
 }
@@ -254,13 +254,13 @@ Network::~Network() {
   stop_monitors();
 }
 
-hw::Hub& Network::hub(const std::string& name) {
+net::Hub& Network::hub(const std::string& name) {
   auto& slot = hubs_[name];
-  if (!slot) slot = std::make_unique<hw::Hub>();
+  if (!slot) slot = std::make_unique<net::Hub>();
   return *slot;
 }
 
-hw::Hub* Network::hub_for_wire(const std::string& wire) {
+net::Hub* Network::hub_for_wire(const std::string& wire) {
   if (wire == "hub") return &hub("");
   if (wire.starts_with("hub:")) return &hub(wire.substr(4));
   return nullptr;
@@ -321,10 +321,10 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw:
   if (kind.posted_ports != 0)
     machine.post_writes(static_cast<std::uint16_t>(spec.port + kind.posted_offset),
                         kind.posted_ports, true);
-  if (hw::Hub* wire_hub = hub_for_wire(spec.wire)) {
+  if (net::Hub* wire_hub = hub_for_wire(spec.wire)) {
     nic->chip().set_transmit_sink(&wire_hub->attach(nic->chip(), machine.name()));
   } else if (spec.wire.starts_with("tap:")) {
-    auto tap = std::make_unique<hw::TapDevice>(spec.wire.substr(4));
+    auto tap = std::make_unique<net::TapDevice>(spec.wire.substr(4));
     tap->up();
     nic->chip().set_transmit_sink(tap.get());
     tap->start(nic->chip());
@@ -369,7 +369,7 @@ hw::PhysicalDevice& Network::physical_card(const NicSpec& spec, hw::MacAddress m
     }
     return *card;
   }
-  hw::Hub* wire_hub = hub_for_wire(spec.wire);
+  net::Hub* wire_hub = hub_for_wire(spec.wire);
   if (wire_hub == nullptr && spec.wire != "none")
     throw std::invalid_argument("--nic: a physical chip supports wire=hub, hub:NAME or none");
   auto chip = nic_kind(spec).make_stand_in(mac);

@@ -18,10 +18,10 @@
 #include "hooks/port_bus.hpp"
 #include "devices/registry.hpp"
 #include "hw/host_ports.hpp"
-#include "hw/net/hub.hpp"
+#include "net/hub.hpp"
 #include "hw/net/network_chip.hpp"
-#include "hw/net/pcap_recorder.hpp"
-#include "hw/net/tap_device.hpp"
+#include "net/pcap_recorder.hpp"
+#include "net/tap_device.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio {
@@ -157,9 +157,9 @@ class Network {
   // Stops every monitor's thread and its calls into guests; call once the
   // machines have stopped running and before they go.
   void stop_monitors();
-  hw::Hub& hub(const std::string& name = "");
+  net::Hub& hub(const std::string& name = "");
   // The hub a `wire=` value names (hub, hub:NAME), or nullptr for other wires.
-  hw::Hub* hub_for_wire(const std::string& wire);
+  net::Hub* hub_for_wire(const std::string& wire);
   const std::vector<std::unique_ptr<EmulatedNic>>& nics() const noexcept { return nics_; }
   const std::vector<std::unique_ptr<PassthroughNic>>& passthrough_nics() const noexcept {
     return passthrough_;
@@ -170,9 +170,9 @@ class Network {
   std::error_code pcap_write_error() const;
 
  private:
-  std::map<std::string, std::unique_ptr<hw::Hub>> hubs_;
-  std::unique_ptr<hw::PcapRecorder> recorder_;
-  std::vector<std::unique_ptr<hw::TapDevice>> taps_;
+  std::map<std::string, std::unique_ptr<net::Hub>> hubs_;
+  std::unique_ptr<net::PcapRecorder> recorder_;
+  std::vector<std::unique_ptr<net::TapDevice>> taps_;
   std::vector<std::unique_ptr<EmulatedNic>> nics_;
   std::unique_ptr<hw::SystemPorts> host_ports_;
   std::map<std::string, std::unique_ptr<hw::PhysicalDevice>> physical_cards_;

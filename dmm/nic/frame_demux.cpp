@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "hw/net/hub.hpp"
+#include "hw/net/frame_sink.hpp"
 
 namespace vpio::dmm::nic {
 namespace {

@@ -10,6 +10,9 @@ namespace vpio::hw {
 // Ethernet frames without preamble or FCS, as drivers see them.
 inline constexpr std::size_t kMinFrameBytes = 60;
 inline constexpr std::size_t kMaxFrameBytes = 1514;
+inline constexpr std::size_t kEthernetHeaderBytes = 14;  // destination, source, type
+inline constexpr std::size_t kVlanTagBytes = 4;
+inline constexpr std::size_t kMaxTaggedFrameBytes = kMaxFrameBytes + kVlanTagBytes;
 
 class FrameSink {
  public:

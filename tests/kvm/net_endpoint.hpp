@@ -1,4 +1,4 @@
-// A test endpoint on an in-process hw::Hub that plays the echo side of
+// A test endpoint on an in-process net::Hub that plays the echo side of
 // guests/net_proto.h for several senders at once, announcing itself to each
 // by unicast, and that can send trigger frames to guests (hostile.c) once a
 // sender has got far enough.
@@ -22,7 +22,7 @@
 
 #include "guests/net_proto.h"
 #include "devices/ne2000/ne2000.hpp"
-#include "hw/net/hub.hpp"
+#include "net/hub.hpp"
 
 namespace vpio::test {
 
@@ -67,7 +67,7 @@ class NetEchoEndpoint final : public hw::FrameSink {
   static constexpr std::chrono::milliseconds kAnnounceInterval{20};
   static constexpr std::size_t kInboxCapacity = 4096;
 
-  NetEchoEndpoint(hw::Hub& hub, hw::MacAddress mac, std::vector<hw::MacAddress> announce_to,
+  NetEchoEndpoint(net::Hub& hub, hw::MacAddress mac, std::vector<hw::MacAddress> announce_to,
                   std::string name = "echo-endpoint")
       : hub_(hub), mac_(mac), announce_to_(std::move(announce_to)) {
     port_ = &hub_.attach(*this, std::move(name));
@@ -258,10 +258,10 @@ class NetEchoEndpoint final : public hw::FrameSink {
     }
   }
 
-  hw::Hub& hub_;
+  net::Hub& hub_;
   const hw::MacAddress mac_;
   const std::vector<hw::MacAddress> announce_to_;
-  hw::HubPort* port_ = nullptr;
+  net::HubPort* port_ = nullptr;
 
   mutable std::mutex mutex_;  // guards everything below but the thread
   std::condition_variable wake_;

@@ -4,7 +4,7 @@
 // where the KVM offers KVM_CAP_COALESCED_PIO, and nothing changes where not.
 #include <filesystem>
 
-#include "hw/net/pcap_recorder.hpp"
+#include "net/pcap_recorder.hpp"
 #include "support.hpp"
 #include "vmm/nic.hpp"
 
@@ -67,7 +67,7 @@ class CoalescedPioTest : public KvmTest {
       if (window != nullptr) result.window_coalesced = window->total(IoPath::coalesced);
       network.reset();  // closes the pcap file before the machine goes
     }
-    result.wire = hw::read_pcap_frames(pcap);
+    result.wire = net::read_pcap_frames(pcap);
     return result;
   }
 

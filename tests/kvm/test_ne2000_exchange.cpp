@@ -5,7 +5,7 @@
 #include <set>
 
 #include "guests/net_proto.h"
-#include "hw/net/pcap_recorder.hpp"
+#include "net/pcap_recorder.hpp"
 #include "support.hpp"
 #include "vmm/nic.hpp"
 
@@ -116,7 +116,7 @@ void ExchangeTest::exchange_and_check(const std::string& echo_image,
   }
   network.reset();  // closes the pcap file
 
-  const std::vector<Frame> frames = hw::read_pcap_frames(pcap);
+  const std::vector<Frame> frames = net::read_pcap_frames(pcap);
   ASSERT_FALSE(frames.empty());
   std::size_t i = 0;
   std::size_t announces = 0;

@@ -6,7 +6,7 @@
 // machine check and the core refuses no target the model passed.
 #include <filesystem>
 
-#include "hw/net/pcap_recorder.hpp"
+#include "net/pcap_recorder.hpp"
 #include "support.hpp"
 #include "vmm/nic.hpp"
 
@@ -46,7 +46,7 @@ class TemplateDeviceTest : public KvmTest {
     }
     nics_.clear();
     network.reset();  // closes the pcap file
-    const auto frames = hw::read_pcap_frames(pcap);
+    const auto frames = net::read_pcap_frames(pcap);
     EXPECT_GE(frames.size(), 401u);  // 200 pings, 200 echoes, DONE
     for (const auto& f : frames) {
       ASSERT_GE(f.size(), 14u);

@@ -12,7 +12,7 @@
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "guests/hostile.h"
 #include "guests/net_proto.h"
-#include "hw/net/pcap_recorder.hpp"
+#include "net/pcap_recorder.hpp"
 #include "net_endpoint.hpp"
 #include "support.hpp"
 #include "vmm/nic.hpp"
@@ -82,7 +82,7 @@ class VpioTest : public KvmTest {
     endpoint_counters_ = endpoint_->counters();
     endpoint_.reset();
     network_.reset();  // closes the pcap file
-    frames_ = hw::read_pcap_frames(pcap_);
+    frames_ = net::read_pcap_frames(pcap_);
   }
 
   std::string transcript(std::size_t i) const { return guests_[i].machine->console_transcript(); }

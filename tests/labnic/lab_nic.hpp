@@ -22,8 +22,8 @@
 #include <thread>
 #include <vector>
 
-#include "hw/net/hub.hpp"
-#include "hw/net/udp_wire.hpp"
+#include "net/hub.hpp"
+#include "net/udp_wire.hpp"
 
 namespace vpio::test {
 
@@ -152,8 +152,8 @@ class OutsideWire {
   OutsideWire& operator=(const OutsideWire&) = delete;
   ~OutsideWire() { udp_.stop(); }
 
-  hw::Hub& hub() noexcept { return hub_; }
-  hw::UdpWire& udp() noexcept { return udp_; }
+  net::Hub& hub() noexcept { return hub_; }
+  net::UdpWire& udp() noexcept { return udp_; }
   // The lab's --nic keys that join the card's wire to this one.
   std::string nic_keys() const {
     return "udp=127.0.0.1:" + std::to_string(udp_.local_port()) +
@@ -162,9 +162,9 @@ class OutsideWire {
 
  private:
   std::uint16_t qemu_port_;
-  hw::Hub hub_;
-  hw::UdpWire udp_;
-  hw::HubPort& port_;
+  net::Hub hub_;
+  net::UdpWire udp_;
+  net::HubPort& port_;
 };
 
 // A directory of the build tree (visible to the lab) for one test's files.

@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "../kvm/wire_checks.hpp"
-#include "hw/net/pcap_recorder.hpp"
+#include "net/pcap_recorder.hpp"
 #include "lab_nic.hpp"
 #include "tests/support/lab_kernel.hpp"
 #include "tests/support/linux_net.hpp"
@@ -199,7 +199,7 @@ TEST_F(LinuxOnQemusCard, TwoLinuxGuestsShareItInVpioMode) {
 
   // QEMU's record of the card's wire: each guest's frames under its own MAC
   // only, and each one's 4 MiB crossed it.
-  const auto wire_frames = hw::read_pcap_frames(dir_ / "wire.pcap");
+  const auto wire_frames = net::read_pcap_frames(dir_ / "wire.pcap");
   const std::vector<hw::MacAddress> macs = {default_mac(0), default_mac(1)};
   const auto tally = tally_by_sender(wire_frames, macs);
   for (std::size_t i = 0; i < tally.size(); ++i) {
@@ -216,7 +216,7 @@ TEST_F(LinuxOnQemusCard, TwoLinuxGuestsShareItInVpioMode) {
 // on the hub must not send back into it from its delivery.
 class PingResponder final : public hw::FrameSink {
  public:
-  PingResponder(hw::Hub& hub, hw::MacAddress mac, std::array<std::uint8_t, 4> ip)
+  PingResponder(net::Hub& hub, hw::MacAddress mac, std::array<std::uint8_t, 4> ip)
       : hub_(hub), mac_(mac), ip_(ip) {
     port_ = &hub_.attach(*this, "ping-responder");
     thread_ = std::thread([this] { serve(); });
@@ -306,10 +306,10 @@ class PingResponder final : public hw::FrameSink {
     return r;
   }
 
-  hw::Hub& hub_;
+  net::Hub& hub_;
   hw::MacAddress mac_;
   std::array<std::uint8_t, 4> ip_;
-  hw::HubPort* port_ = nullptr;
+  net::HubPort* port_ = nullptr;
   std::thread thread_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -346,7 +346,7 @@ TEST_F(LinuxOnQemusCard, ALinuxGuestHasItInPassthrough) {
   EXPECT_EQ(r.figures[0].mode, "passthrough");
   EXPECT_EQ(r.figures[0].hooked, 0u);
   // Everything on the wire is the guest's (under the card's MAC) or the station's.
-  const auto wire_frames = hw::read_pcap_frames(dir_ / "wire.pcap");
+  const auto wire_frames = net::read_pcap_frames(dir_ / "wire.pcap");
   std::size_t from_guest = 0;
   for (const Frame& f : wire_frames) {
     const std::string src = mac_at(f, 6).to_string();

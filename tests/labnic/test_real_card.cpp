@@ -8,7 +8,7 @@
 #include "../kvm/net_endpoint.hpp"
 #include "../kvm/wire_checks.hpp"
 #include "guests/net_proto.h"
-#include "hw/net/pcap_recorder.hpp"
+#include "net/pcap_recorder.hpp"
 #include "lab_nic.hpp"
 #include "vmm/nic.hpp"
 
@@ -95,7 +95,7 @@ TEST(RealCard, TwoGuestsShareQemusNe2000InVpioMode) {
       std::chrono::seconds(300)))
       << lab.output();
   NullSink deaf;
-  hw::HubPort& probe = wire.hub().attach(deaf, "probe");
+  net::HubPort& probe = wire.hub().attach(deaf, "probe");
   std::uint32_t sequence = 0;
   for (int i = 0; i < 3; ++i) probe.deliver(probe_frame(g0, sequence++));
   for (int i = 0; i < 5; ++i) probe.deliver(probe_frame(g1, sequence++));
@@ -103,7 +103,7 @@ TEST(RealCard, TwoGuestsShareQemusNe2000InVpioMode) {
   ASSERT_EQ(lab.wait(), 0) << lab.output();
   endpoint.stop();
   const std::string log = lab.output();
-  const auto wire_frames = hw::read_pcap_frames(dir / "wire.pcap");
+  const auto wire_frames = net::read_pcap_frames(dir / "wire.pcap");
   const auto stats = nlohmann::json::parse(read_text(dir / "stats.json"));
 
   for (std::size_t i = 0; i < 2; ++i) {
@@ -162,7 +162,7 @@ TEST(RealCard, HostileGuestsOnQemusNe2000GetMachineChecks) {
   ASSERT_EQ(lab.wait(), 0) << lab.output();
   endpoint.stop();
   const std::string log = lab.output();
-  const auto wire_frames = hw::read_pcap_frames(dir / "wire.pcap");
+  const auto wire_frames = net::read_pcap_frames(dir / "wire.pcap");
   const auto stats = nlohmann::json::parse(read_text(dir / "stats.json"));
 
   EXPECT_NE(log.find("sent 200, echoed 200 intact, 0 bad, 0 retransmits"), std::string::npos)
@@ -291,8 +291,8 @@ TEST(RealCard, PassthroughOnQemusNe2000MatchesVpiosChip) {
       << qemu_exchange;
   EXPECT_EQ(timing_free_results(chip_sender), timing_free_results(qemu_exchange));
 
-  const auto chip_frames = frames_from(hw::read_pcap_frames(dir / "chip.pcap"), default_mac(0));
-  const auto qemu_frames = frames_from(hw::read_pcap_frames(dir / "wire.pcap"), default_mac(0));
+  const auto chip_frames = frames_from(net::read_pcap_frames(dir / "chip.pcap"), default_mac(0));
+  const auto qemu_frames = frames_from(net::read_pcap_frames(dir / "wire.pcap"), default_mac(0));
   EXPECT_EQ(chip_frames.size(), 501u);
   ASSERT_EQ(chip_frames.size(), qemu_frames.size());
   for (std::size_t n = 0; n < chip_frames.size(); ++n)

@@ -24,7 +24,7 @@
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "devices/ne2000/chip_device.hpp"
 #include "devices/ne2000/ne2000.hpp"
-#include "hw/net/hub.hpp"
+#include "net/hub.hpp"
 #include "tests/support/lax_card.hpp"
 
 namespace vpio::testing_support {
@@ -99,7 +99,7 @@ class Station final : public testing_support::FrameRecorder {
     return static_cast<std::size_t>(
         std::count_if(all.begin(), all.end(), [&](const Bytes& f) { return from(f, source); }));
   }
-  hw::HubPort* port = nullptr;
+  net::HubPort* port = nullptr;
   void send(const Bytes& frame) { port->deliver(frame); }
 };
 
@@ -340,7 +340,7 @@ struct FakeGuest {
 class DmmTest : public ::testing::Test {
  protected:
   DmmTest() : card_(kCardMac) {
-    hw::HubPort& card_port = hub_.attach(card_.chip(), "card");
+    net::HubPort& card_port = hub_.attach(card_.chip(), "card");
     card_.chip().set_transmit_sink(card_port);
     station_.port = &hub_.attach(station_, "station");
   }
@@ -373,7 +373,7 @@ class DmmTest : public ::testing::Test {
   devices::ChipDevice card_;
   testing_support::LaxCard lax_card_{card_};
   bool lax_ = false;  // the monitor drives lax_card_ rather than card_
-  hw::Hub hub_;
+  net::Hub hub_;
   std::unique_ptr<Ne2000Monitor> monitor_;
 };
 

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "hw/net/frame_queue.hpp"
+#include "net/frame_queue.hpp"
 #include "tests/kvm/net_endpoint.hpp"
 
 namespace vpio::test {
@@ -46,7 +46,7 @@ hw::MacAddress mac_of(const std::uint8_t* bytes) {
 // frames addressed to it (the hub hands every port every frame).
 class FakePeer {
  public:
-  FakePeer(hw::Hub& hub, hw::MacAddress mac)
+  FakePeer(net::Hub& hub, hw::MacAddress mac)
       : hub_(hub), mac_(mac), port_(hub.attach(inbox_, "fake " + mac.to_string())) {}
   FakePeer(const FakePeer&) = delete;
   FakePeer& operator=(const FakePeer&) = delete;
@@ -79,14 +79,14 @@ class FakePeer {
   }
 
  private:
-  hw::Hub& hub_;
+  net::Hub& hub_;
   hw::MacAddress mac_;
-  hw::FrameQueue inbox_{kQueueFrames};
-  hw::HubPort& port_;
+  net::FrameQueue inbox_{kQueueFrames};
+  net::HubPort& port_;
 };
 
 TEST(NetEchoEndpointTest, AnnouncesByUnicastUntilDataArrives) {
-  hw::Hub hub;
+  net::Hub hub;
   FakePeer sender(hub, kSenderA);
   NetEchoEndpoint endpoint(hub, kEndpointMac, {kSenderA});
 
@@ -105,7 +105,7 @@ TEST(NetEchoEndpointTest, AnnouncesByUnicastUntilDataArrives) {
 }
 
 TEST(NetEchoEndpointTest, EchoesDataIntactWithMacsSwapped) {
-  hw::Hub hub;
+  net::Hub hub;
   FakePeer sender(hub, kSenderA);
   NetEchoEndpoint endpoint(hub, kEndpointMac, {});
 
@@ -131,7 +131,7 @@ TEST(NetEchoEndpointTest, EchoesDataIntactWithMacsSwapped) {
 }
 
 TEST(NetEchoEndpointTest, EchoesDuplicatesButDropsBadData) {
-  hw::Hub hub;
+  net::Hub hub;
   FakePeer sender(hub, kSenderA);
   NetEchoEndpoint endpoint(hub, kEndpointMac, {});
 
@@ -152,7 +152,7 @@ TEST(NetEchoEndpointTest, EchoesDuplicatesButDropsBadData) {
 }
 
 TEST(NetEchoEndpointTest, DoneAckCarriesTheDistinctDataCount) {
-  hw::Hub hub;
+  net::Hub hub;
   FakePeer sender(hub, kSenderA);
   NetEchoEndpoint endpoint(hub, kEndpointMac, {});
 
@@ -173,7 +173,7 @@ TEST(NetEchoEndpointTest, DoneAckCarriesTheDistinctDataCount) {
 }
 
 TEST(NetEchoEndpointTest, TriggerFiresOnceAfterTheWatchedSendersNthFrame) {
-  hw::Hub hub;
+  net::Hub hub;
   FakePeer sender(hub, kSenderA), target(hub, kTarget);
   NetEchoEndpoint endpoint(hub, kEndpointMac, {});
   endpoint.add_trigger(kTarget, kSenderA, 3);
@@ -201,7 +201,7 @@ TEST(NetEchoEndpointTest, TriggerFiresOnceAfterTheWatchedSendersNthFrame) {
 }
 
 TEST(NetEchoEndpointTest, FramesForOtherMacsAreNotEchoed) {
-  hw::Hub hub;
+  net::Hub hub;
   FakePeer sender(hub, kSenderA);
   NetEchoEndpoint endpoint(hub, kEndpointMac, {});
 
@@ -220,7 +220,7 @@ TEST(NetEchoEndpointTest, FramesForOtherMacsAreNotEchoed) {
 // keeps them apart and never sends from inside the hub's fan-out.
 TEST(NetEchoEndpointTest, ServesSeveralSendersAtOnce) {
   constexpr std::uint32_t kFrames = 200;
-  hw::Hub hub;
+  net::Hub hub;
   FakePeer a(hub, kSenderA), b(hub, kSenderB);
   NetEchoEndpoint endpoint(hub, kEndpointMac, {kSenderA, kSenderB});
 

@@ -10,11 +10,20 @@
 #include <thread>
 #include <vector>
 
-#include "hw/net/frame_queue.hpp"
-#include "hw/net/hub.hpp"
+#include "hw/net/mac_address.hpp"
+#include "net/frame_queue.hpp"
+#include "net/hub.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 namespace {
+
+// The wires carry hw/'s frames.
+using hw::FrameSink;
+using hw::kEthernetHeaderBytes;
+using hw::kMaxFrameBytes;
+using hw::kMaxTaggedFrameBytes;
+using hw::kMinFrameBytes;
+using hw::MacAddress;
 
 using namespace std::chrono_literals;
 
@@ -401,4 +410,4 @@ TEST(FrameQueueTest, WaitForCountWakesWhenFramesArrive) {
 TEST(FrameQueueTest, ZeroCapacityIsRejected) { EXPECT_THROW(FrameQueue(0), std::invalid_argument); }
 
 }  // namespace
-}  // namespace vpio::hw
+}  // namespace vpio::net

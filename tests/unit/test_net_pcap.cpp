@@ -21,12 +21,21 @@
 #include <thread>
 #include <vector>
 
-#include "hw/net/frame_queue.hpp"
-#include "hw/net/hub.hpp"
-#include "hw/net/pcap_recorder.hpp"
+#include "hw/net/mac_address.hpp"
+#include "net/frame_queue.hpp"
+#include "net/hub.hpp"
+#include "net/pcap_recorder.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 namespace {
+
+// The wires carry hw/'s frames.
+using hw::FrameSink;
+using hw::kEthernetHeaderBytes;
+using hw::kMaxFrameBytes;
+using hw::kMaxTaggedFrameBytes;
+using hw::kMinFrameBytes;
+using hw::MacAddress;
 
 namespace fs = std::filesystem;
 
@@ -299,4 +308,4 @@ TEST(PcapRecorderTest, AsHubObserverRecordsEachFrameOnce) {
 }
 
 }  // namespace
-}  // namespace vpio::hw
+}  // namespace vpio::net

@@ -24,12 +24,23 @@
 #include <thread>
 #include <vector>
 
-#include "hw/net/frame_queue.hpp"
-#include "hw/net/owned_fd.hpp"
-#include "hw/net/tap_device.hpp"
+#include "hw/net/mac_address.hpp"
+#include "net/frame_queue.hpp"
+#include "base/owned_fd.hpp"
+#include "net/tap_device.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 namespace {
+
+// The wires carry hw/'s frames.
+using hw::FrameSink;
+using hw::kEthernetHeaderBytes;
+using hw::kMaxFrameBytes;
+using hw::kMaxTaggedFrameBytes;
+using hw::kMinFrameBytes;
+using hw::MacAddress;
+using base::OwnedFd;
+using base::throw_net_errno;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -289,4 +300,4 @@ TEST(TapDeviceTest, OverlongNameIsRejectedBeforeTouchingTheKernel) {
 }
 
 }  // namespace
-}  // namespace vpio::hw
+}  // namespace vpio::net

@@ -16,13 +16,24 @@
 #include <system_error>
 #include <vector>
 
-#include "hw/net/frame_queue.hpp"
-#include "hw/net/hub.hpp"
-#include "hw/net/owned_fd.hpp"
-#include "hw/net/udp_wire.hpp"
+#include "hw/net/mac_address.hpp"
+#include "net/frame_queue.hpp"
+#include "net/hub.hpp"
+#include "base/owned_fd.hpp"
+#include "net/udp_wire.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 namespace {
+
+// The wires carry hw/'s frames.
+using hw::FrameSink;
+using hw::kEthernetHeaderBytes;
+using hw::kMaxFrameBytes;
+using hw::kMaxTaggedFrameBytes;
+using hw::kMinFrameBytes;
+using hw::MacAddress;
+using base::OwnedFd;
+using base::throw_net_errno;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -317,4 +328,4 @@ TEST(UdpWireTest, MalformedEndpointsAreRejectedBeforeTouchingTheKernel) {
 }
 
 }  // namespace
-}  // namespace vpio::hw
+}  // namespace vpio::net

@@ -4,8 +4,8 @@
 
 #include "devices/ne2000/ne2000.hpp"
 #include "devices/ne2000/ne2000_monitor.hpp"
-#include "hw/net/frame_queue.hpp"
-#include "hw/net/hub.hpp"
+#include "net/frame_queue.hpp"
+#include "net/hub.hpp"
 #include "vmm/nic.hpp"
 
 namespace vpio {
@@ -180,10 +180,10 @@ TEST(EmulatedNic, PortsReachTheChipAndTheWire) {
   int irqs = 0;
   EmulatedNic nic(devices::nic_kinds()[0]->make_chip(default_mac(0)), default_mac(0),
                   [&] { ++irqs; });
-  hw::Hub hub;
-  hw::FrameQueue far_end(16);
+  net::Hub hub;
+  net::FrameQueue far_end(16);
   nic.chip().set_transmit_sink(&hub.attach(nic.chip(), "nic"));
-  hw::HubPort& far_port = hub.attach(far_end, "far");
+  net::HubPort& far_port = hub.attach(far_end, "far");
 
   nic.port_write(devices::Ne2000::kResetPort, 1, 0);
   EXPECT_EQ(nic.port_read(0x07, 1) & 0x80, 0x80u) << "ISR.RST after reset";

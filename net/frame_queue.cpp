@@ -1,9 +1,9 @@
 // The bounded frame mailbox.
-#include "hw/net/frame_queue.hpp"
+#include "net/frame_queue.hpp"
 
 #include <stdexcept>
 
-namespace vpio::hw {
+namespace vpio::net {
 
 FrameQueue::FrameQueue(std::size_t capacity) : capacity_(capacity) {
   if (capacity == 0) throw std::invalid_argument("FrameQueue: capacity must be at least 1");
@@ -53,4 +53,4 @@ std::uint64_t FrameQueue::accepted() const {
   return accepted_;
 }
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

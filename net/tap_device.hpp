@@ -7,11 +7,11 @@
 #include <span>
 #include <string>
 
-#include "hw/net/fd_reader.hpp"
+#include "net/fd_reader.hpp"
 #include "hw/net/frame_sink.hpp"
-#include "hw/net/owned_fd.hpp"
+#include "base/owned_fd.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 
 struct TapCounters {
   std::uint64_t frames_written = 0;  // delivered to the host stack
@@ -19,7 +19,7 @@ struct TapCounters {
   std::uint64_t write_failures = 0;  // link down (EIO), queue full, ...
   std::uint64_t frames_read = 0;     // handed to the receiver
   std::uint64_t bytes_read = 0;      // after padding runts
-  std::uint64_t runts_padded = 0;    // shorter than kMinFrameBytes on the tap
+  std::uint64_t runts_padded = 0;    // shorter than hw::kMinFrameBytes on the tap
   std::uint64_t oversize_dropped = 0;
 };
 
@@ -30,7 +30,7 @@ struct TapCounters {
 //
 // The interface lives as long as this object (it is not made persistent) and
 // belongs to the network namespace of the thread that constructs it.
-class TapDevice final : public FrameSink {
+class TapDevice final : public hw::FrameSink {
  public:
   // Creates the tap `requested_name`, or lets the kernel choose ("tapN") when
   // it is empty. Throws std::system_error naming the device and the failed
@@ -46,7 +46,7 @@ class TapDevice final : public FrameSink {
   void up();
 
   // Starts the reader thread. Throws std::logic_error if already started.
-  void start(FrameSink& receiver);
+  void start(hw::FrameSink& receiver);
   // Wakes and joins the reader; idempotent, and start() may follow again.
   void stop() noexcept;
 
@@ -60,10 +60,10 @@ class TapDevice final : public FrameSink {
 
  private:
   // Reads what the tap has queued; the errno that ends the reader, or 0.
-  int drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer);
+  int drain_tap(hw::FrameSink& receiver, std::span<std::uint8_t> buffer);
 
   std::string name_;
-  OwnedFd tap_;
+  base::OwnedFd tap_;
 
   std::atomic<std::uint64_t> frames_written_{0};
   std::atomic<std::uint64_t> bytes_written_{0};
@@ -77,4 +77,4 @@ class TapDevice final : public FrameSink {
   FdReader reader_;
 };
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

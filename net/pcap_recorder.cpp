@@ -1,5 +1,5 @@
 // pcap recording and reading through libpcap.
-#include "hw/net/pcap_recorder.hpp"
+#include "net/pcap_recorder.hpp"
 
 #include <pcap/pcap.h>
 #include <sys/time.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <system_error>
 
-namespace vpio::hw {
+namespace vpio::net {
 
 namespace {
 
@@ -116,4 +116,4 @@ std::vector<std::vector<std::uint8_t>> read_pcap_frames(const std::filesystem::p
   return frames;
 }
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

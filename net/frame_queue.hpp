@@ -14,12 +14,12 @@
 
 #include "hw/net/frame_sink.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 
 // Thread-safe: any number of threads may deliver, pop and wait at once.
 // A full queue drops the new frame (as a full receive ring would) rather than
 // block the sender, whose thread is usually a vCPU.
-class FrameQueue final : public FrameSink {
+class FrameQueue final : public hw::FrameSink {
  public:
   explicit FrameQueue(std::size_t capacity);
 
@@ -44,4 +44,4 @@ class FrameQueue final : public FrameSink {
   std::uint64_t accepted_ = 0;
 };
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

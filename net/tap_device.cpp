@@ -1,6 +1,6 @@
 // TAP creation through /dev/net/tun, link control through SIOCSIFFLAGS, and
 // the reader thread that turns the tap's queue into deliver() calls.
-#include "hw/net/tap_device.hpp"
+#include "net/tap_device.hpp"
 
 // struct ifreq comes from glibc's <net/if.h>; <linux/if.h> would clash with it.
 #include <fcntl.h>
@@ -17,9 +17,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "hw/net/hub.hpp"
+#include "net/hub.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 
 namespace {
 
@@ -52,14 +52,14 @@ TapDevice::TapDevice(const std::string& requested_name) {
   }
   // Non-blocking, so the reader drains the queue and returns to poll, and a
   // write never stalls a vCPU thread.
-  tap_ = OwnedFd(::open(kTunDevicePath, O_RDWR | O_CLOEXEC | O_NONBLOCK));
+  tap_ = base::OwnedFd(::open(kTunDevicePath, O_RDWR | O_CLOEXEC | O_NONBLOCK));
   if (!tap_.valid()) {
-    throw_net_errno(std::string("open ") + kTunDevicePath + " for " + describe(requested_name));
+    base::throw_net_errno(std::string("open ") + kTunDevicePath + " for " + describe(requested_name));
   }
   ifreq request = request_for(requested_name);
   request.ifr_flags = static_cast<short>(IFF_TAP | IFF_NO_PI);
   if (::ioctl(tap_.get(), TUNSETIFF, &request) < 0) {
-    throw_net_errno("ioctl TUNSETIFF for " + describe(requested_name));
+    base::throw_net_errno("ioctl TUNSETIFF for " + describe(requested_name));
   }
   name_.assign(request.ifr_name, ::strnlen(request.ifr_name, IFNAMSIZ));
 }
@@ -68,19 +68,19 @@ TapDevice::~TapDevice() { stop(); }
 
 void TapDevice::up() {
   // Interface flags are set through any socket of the tap's namespace.
-  OwnedFd control(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!control.valid()) throw_net_errno("socket(AF_INET) to bring up " + describe(name_));
+  base::OwnedFd control(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!control.valid()) base::throw_net_errno("socket(AF_INET) to bring up " + describe(name_));
   ifreq request = request_for(name_);
   if (::ioctl(control.get(), SIOCGIFFLAGS, &request) < 0) {
-    throw_net_errno("ioctl SIOCGIFFLAGS on " + describe(name_));
+    base::throw_net_errno("ioctl SIOCGIFFLAGS on " + describe(name_));
   }
   request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
   if (::ioctl(control.get(), SIOCSIFFLAGS, &request) < 0) {
-    throw_net_errno("ioctl SIOCSIFFLAGS (IFF_UP) on " + describe(name_));
+    base::throw_net_errno("ioctl SIOCSIFFLAGS (IFF_UP) on " + describe(name_));
   }
 }
 
-void TapDevice::start(FrameSink& receiver) {
+void TapDevice::start(hw::FrameSink& receiver) {
   if (reader_.running())
     throw std::logic_error("TapDevice::start: " + describe(name_) + " already started");
   reader_.start(tap_.get(), POLLIN,
@@ -117,7 +117,7 @@ TapCounters TapDevice::counters() const noexcept {
   return c;
 }
 
-int TapDevice::drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer) {
+int TapDevice::drain_tap(hw::FrameSink& receiver, std::span<std::uint8_t> buffer) {
   for (int i = 0; i < kMaxFramesPerWakeup; ++i) {
     const ssize_t got = ::read(tap_.get(), buffer.data(), buffer.size());
     if (got < 0) {
@@ -126,16 +126,16 @@ int TapDevice::drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer) {
       return errno;
     }
     std::size_t length = static_cast<std::size_t>(got);
-    if (length > kMaxTaggedFrameBytes) {
+    if (length > hw::kMaxTaggedFrameBytes) {
       oversize_dropped_.fetch_add(1, kRelaxed);
       continue;
     }
     // The host stack hands over frames as short as 42 bytes (ARP); a real
     // wire carries them padded to the minimum, and chips drop runts.
-    if (length < kMinFrameBytes) {
+    if (length < hw::kMinFrameBytes) {
       std::fill(buffer.begin() + static_cast<std::ptrdiff_t>(length),
-                buffer.begin() + static_cast<std::ptrdiff_t>(kMinFrameBytes), std::uint8_t{0});
-      length = kMinFrameBytes;
+                buffer.begin() + static_cast<std::ptrdiff_t>(hw::kMinFrameBytes), std::uint8_t{0});
+      length = hw::kMinFrameBytes;
       runts_padded_.fetch_add(1, kRelaxed);
     }
     frames_read_.fetch_add(1, kRelaxed);
@@ -145,4 +145,4 @@ int TapDevice::drain_tap(FrameSink& receiver, std::span<std::uint8_t> buffer) {
   return 0;
 }
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

@@ -1,13 +1,13 @@
 // The hub's fan-out and topology changes; see hub.hpp for the threading
 // contract.
-#include "hw/net/hub.hpp"
+#include "net/hub.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 
-namespace vpio::hw {
+namespace vpio::net {
 
 namespace {
 
@@ -47,7 +47,7 @@ class DeliveryScope {
 
 }  // namespace
 
-HubPort::HubPort(Hub& hub, FrameSink& receiver, std::string name)
+HubPort::HubPort(Hub& hub, hw::FrameSink& receiver, std::string name)
     : hub_(hub), receiver_(receiver), name_(std::move(name)) {}
 
 void HubPort::deliver(std::span<const std::uint8_t> frame) { hub_.forward(*this, frame); }
@@ -116,7 +116,7 @@ void Hub::leave_fan_out(Topology& topology) noexcept {
   }
 }
 
-HubPort& Hub::attach(FrameSink& receiver, std::string name) {
+HubPort& Hub::attach(hw::FrameSink& receiver, std::string name) {
   refuse_topology_change_during_delivery("attach");
   // new, not make_unique: the constructor is private to keep ports hub-made.
   std::unique_ptr<HubPort> port(new HubPort(*this, receiver, std::move(name)));
@@ -143,7 +143,7 @@ void Hub::detach(HubPort& port) {
   publish_and_drain(std::move(next));
 }
 
-void Hub::add_observer(FrameSink& observer) {
+void Hub::add_observer(hw::FrameSink& observer) {
   refuse_topology_change_during_delivery("add_observer");
   std::lock_guard lock(topology_change_mutex_);
   auto next = copy_of_current_topology();
@@ -156,7 +156,7 @@ void Hub::add_observer(FrameSink& observer) {
   publish_and_drain(std::move(next));
 }
 
-void Hub::remove_observer(FrameSink& observer) {
+void Hub::remove_observer(hw::FrameSink& observer) {
   refuse_topology_change_during_delivery("remove_observer");
   std::lock_guard lock(topology_change_mutex_);
   auto next = copy_of_current_topology();
@@ -184,12 +184,12 @@ HubCounters Hub::counters() const noexcept {
 }
 
 void Hub::forward(HubPort& sender, std::span<const std::uint8_t> frame) {
-  if (frame.size() < kEthernetHeaderBytes) {
+  if (frame.size() < hw::kEthernetHeaderBytes) {
     runts_dropped_.fetch_add(1, kRelaxed);
     sender.frames_refused_.fetch_add(1, kRelaxed);
     return;
   }
-  if (frame.size() > kMaxTaggedFrameBytes) {
+  if (frame.size() > hw::kMaxTaggedFrameBytes) {
     oversize_dropped_.fetch_add(1, kRelaxed);
     sender.frames_refused_.fetch_add(1, kRelaxed);
     return;
@@ -221,7 +221,7 @@ void Hub::forward(HubPort& sender, std::span<const std::uint8_t> frame) {
   sender.bytes_sent_.fetch_add(frame.size(), kRelaxed);
   // Observers first: a receiver may answer (on its own thread) before this
   // loop ends, and a recording must show the frame before its answer.
-  for (FrameSink* observer : topology->observers) observer->deliver(frame);
+  for (hw::FrameSink* observer : topology->observers) observer->deliver(frame);
   for (HubPort* port : topology->ports) {
     if (port == &sender) continue;  // a hub never echoes to the sender
     port->frames_received_.fetch_add(1, kRelaxed);
@@ -230,4 +230,4 @@ void Hub::forward(HubPort& sender, std::span<const std::uint8_t> frame) {
   }
 }
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

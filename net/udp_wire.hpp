@@ -9,11 +9,11 @@
 #include <string>
 #include <string_view>
 
-#include "hw/net/fd_reader.hpp"
+#include "net/fd_reader.hpp"
 #include "hw/net/frame_sink.hpp"
-#include "hw/net/owned_fd.hpp"
+#include "base/owned_fd.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 
 // A numeric IPv4 address and a UDP port; no name resolution.
 struct UdpEndpoint {
@@ -33,10 +33,10 @@ struct UdpWireCounters {
   std::uint64_t send_failures = 0;    // socket buffer full, no route, ...
   std::uint64_t frames_received = 0;  // handed to the receiver
   std::uint64_t bytes_received = 0;
-  std::uint64_t short_frames_received = 0;  // below kMinFrameBytes, handed on unpadded
+  std::uint64_t short_frames_received = 0;  // below hw::kMinFrameBytes, handed on unpadded
   std::uint64_t foreign_source_frames = 0;  // from a source other than the remote, handed on
   std::uint64_t runts_dropped = 0;          // shorter than an Ethernet header
-  std::uint64_t oversize_dropped = 0;       // longer than kMaxTaggedFrameBytes
+  std::uint64_t oversize_dropped = 0;       // longer than hw::kMaxTaggedFrameBytes
 };
 
 // Threading: deliver() may be called from any thread, also while the reader
@@ -51,7 +51,7 @@ struct UdpWireCounters {
 // foreign_source_frames, so a misdirected peer shows up in the counters.
 // Short frames are not padded: a QEMU peer sends what its chip model sent,
 // and padding is the sending chip's job (see hub.hpp).
-class UdpWire final : public FrameSink {
+class UdpWire final : public hw::FrameSink {
  public:
   // Binds `local` (port 0: the kernel chooses) without SO_REUSEADDR, so a
   // second wire on a busy port fails instead of splitting its traffic.
@@ -69,7 +69,7 @@ class UdpWire final : public FrameSink {
   const UdpEndpoint& remote() const noexcept { return remote_; }
 
   // Starts the reader thread. Throws std::logic_error if already started.
-  void start(FrameSink& receiver);
+  void start(hw::FrameSink& receiver);
   // Wakes and joins the reader; idempotent, and start() may follow again.
   // Datagrams that arrive while stopped wait in the socket's buffer.
   void stop() noexcept;
@@ -85,7 +85,7 @@ class UdpWire final : public FrameSink {
 
  private:
   // Receives what the socket has queued; the errno that ends the reader, or 0.
-  int drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer);
+  int drain_socket(hw::FrameSink& receiver, std::span<std::uint8_t> buffer);
   std::string describe() const;
 
   UdpEndpoint local_;
@@ -94,7 +94,7 @@ class UdpWire final : public FrameSink {
   // recvfrom see them; plain integers so users need not see socket headers.
   std::uint32_t remote_address_ = 0;
   std::uint16_t remote_port_ = 0;
-  OwnedFd socket_;
+  base::OwnedFd socket_;
 
   std::atomic<std::uint64_t> frames_sent_{0};
   std::atomic<std::uint64_t> bytes_sent_{0};
@@ -110,4 +110,4 @@ class UdpWire final : public FrameSink {
   FdReader reader_;
 };
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

@@ -6,9 +6,9 @@
 #include <functional>
 #include <thread>
 
-#include "hw/net/owned_fd.hpp"
+#include "base/owned_fd.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 
 class FdReader {
  public:
@@ -34,9 +34,9 @@ class FdReader {
  private:
   void run(int fd, short events, const OnReady& on_ready);
 
-  OwnedFd stop_event_;  // an eventfd; written once to wake the thread's poll
+  base::OwnedFd stop_event_;  // an eventfd; written once to wake the thread's poll
   std::thread thread_;
   std::atomic<int> error_{0};
 };
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

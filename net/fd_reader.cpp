@@ -1,5 +1,5 @@
 // The reader thread shared by the wire backends.
-#include "hw/net/fd_reader.hpp"
+#include "net/fd_reader.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -10,10 +10,10 @@
 #include <cstdint>
 #include <stdexcept>
 
-namespace vpio::hw {
+namespace vpio::net {
 
 FdReader::FdReader() : stop_event_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (!stop_event_.valid()) throw_net_errno("eventfd for a wire's reader thread");
+  if (!stop_event_.valid()) base::throw_net_errno("eventfd for a wire's reader thread");
 }
 
 void FdReader::start(int fd, short events, OnReady on_ready) {
@@ -53,4 +53,4 @@ void FdReader::run(int fd, short events, const OnReady& on_ready) {
   }
 }
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

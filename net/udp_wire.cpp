@@ -1,6 +1,6 @@
 // Endpoint parsing, the bound UDP socket, and the reader thread that turns
 // received datagrams into deliver() calls.
-#include "hw/net/udp_wire.hpp"
+#include "net/udp_wire.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "hw/net/hub.hpp"
+#include "net/hub.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 
 namespace {
 
@@ -89,16 +89,16 @@ UdpWire::UdpWire(UdpEndpoint local, UdpEndpoint remote)
   // Non-blocking, so the reader drains the queue and returns to poll, and a
   // send never stalls a vCPU thread. Unconnected, so datagrams from any
   // source arrive (connect() would filter them to the remote).
-  socket_ = OwnedFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!socket_.valid()) throw_net_errno("socket(AF_INET, SOCK_DGRAM) for " + describe());
+  socket_ = base::OwnedFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!socket_.valid()) base::throw_net_errno("socket(AF_INET, SOCK_DGRAM) for " + describe());
   if (::bind(socket_.get(), reinterpret_cast<const sockaddr*>(&local_address),
              sizeof local_address) != 0) {
-    throw_net_errno("bind to " + local_.to_string() + " for " + describe());
+    base::throw_net_errno("bind to " + local_.to_string() + " for " + describe());
   }
   sockaddr_in bound{};
   socklen_t bound_length = sizeof bound;
   if (::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0) {
-    throw_net_errno("getsockname for " + describe());
+    base::throw_net_errno("getsockname for " + describe());
   }
   local_.port = ntohs(bound.sin_port);
 }
@@ -109,7 +109,7 @@ std::string UdpWire::describe() const {
   return "udp wire " + local_.to_string() + " -> " + remote_.to_string();
 }
 
-void UdpWire::start(FrameSink& receiver) {
+void UdpWire::start(hw::FrameSink& receiver) {
   if (reader_.running())
     throw std::logic_error("UdpWire::start: " + describe() + " already started");
   // MSG_TRUNC reports a datagram's real length, so one longer than this
@@ -117,7 +117,7 @@ void UdpWire::start(FrameSink& receiver) {
   // POLLERR is a pending ICMP report; the receive in drain_socket clears it.
   reader_.start(socket_.get(), POLLIN | POLLERR,
                 [this, &receiver,
-                 buffer = std::vector<std::uint8_t>(kMaxTaggedFrameBytes)](short revents) mutable {
+                 buffer = std::vector<std::uint8_t>(hw::kMaxTaggedFrameBytes)](short revents) mutable {
                   if ((revents & POLLNVAL) != 0) return EBADF;
                   return (revents & (POLLIN | POLLERR)) != 0 ? drain_socket(receiver, buffer) : 0;
                 });
@@ -154,7 +154,7 @@ UdpWireCounters UdpWire::counters() const noexcept {
   return c;
 }
 
-int UdpWire::drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer) {
+int UdpWire::drain_socket(hw::FrameSink& receiver, std::span<std::uint8_t> buffer) {
   for (int i = 0; i < kMaxFramesPerWakeup; ++i) {
     sockaddr_in from{};
     socklen_t from_length = sizeof from;
@@ -166,7 +166,7 @@ int UdpWire::drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer) {
       return errno;
     }
     const std::size_t length = static_cast<std::size_t>(got);
-    if (length < kEthernetHeaderBytes) {
+    if (length < hw::kEthernetHeaderBytes) {
       runts_dropped_.fetch_add(1, kRelaxed);
       continue;
     }
@@ -174,7 +174,7 @@ int UdpWire::drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer) {
       oversize_dropped_.fetch_add(1, kRelaxed);
       continue;
     }
-    if (length < kMinFrameBytes) short_frames_received_.fetch_add(1, kRelaxed);
+    if (length < hw::kMinFrameBytes) short_frames_received_.fetch_add(1, kRelaxed);
     const bool from_remote = from_length == sizeof from && from.sin_family == AF_INET &&
                              from.sin_addr.s_addr == remote_address_ &&
                              from.sin_port == remote_port_;
@@ -186,4 +186,4 @@ int UdpWire::drain_socket(FrameSink& receiver, std::span<std::uint8_t> buffer) {
   return 0;
 }
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

@@ -16,7 +16,7 @@
 struct pcap;
 struct pcap_dumper;
 
-namespace vpio::hw {
+namespace vpio::net {
 
 // Thread-safe. Each frame is written whole, with the wall-clock time of its
 // delivery, and flushed at once so the file can be read while the VM runs and
@@ -24,7 +24,7 @@ namespace vpio::hw {
 // once. A failed write never throws into the sender (a guest's transmit): the
 // recorder keeps its error, records nothing more, and the owner asks
 // write_error() at the end.
-class PcapRecorder final : public FrameSink {
+class PcapRecorder final : public hw::FrameSink {
  public:
   // Creates or truncates `path` and writes the file header; throws naming the
   // file if it cannot.
@@ -61,4 +61,4 @@ class PcapRecorder final : public FrameSink {
 // Throws naming the file if libpcap cannot open or read it.
 std::vector<std::vector<std::uint8_t>> read_pcap_frames(const std::filesystem::path& path);
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

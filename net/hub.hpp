@@ -13,14 +13,11 @@
 
 #include "hw/net/frame_sink.hpp"
 
-namespace vpio::hw {
+namespace vpio::net {
 
 // The hub forwards anything that has an Ethernet header and fits a maximal
-// frame plus one 802.1Q tag; it does not pad runts up to kMinFrameBytes,
+// frame plus one 802.1Q tag; it does not pad runts up to hw::kMinFrameBytes,
 // because padding is the sending chip's job and a model may want to see it.
-inline constexpr std::size_t kEthernetHeaderBytes = 14;
-inline constexpr std::size_t kVlanTagBytes = 4;
-inline constexpr std::size_t kMaxTaggedFrameBytes = kMaxFrameBytes + kVlanTagBytes;
 
 struct HubPortCounters {
   std::uint64_t frames_sent = 0;  // accepted from this port and forwarded
@@ -33,7 +30,7 @@ struct HubPortCounters {
 struct HubCounters {
   std::uint64_t frames_forwarded = 0;
   std::uint64_t runts_dropped = 0;     // shorter than an Ethernet header
-  std::uint64_t oversize_dropped = 0;  // longer than kMaxTaggedFrameBytes
+  std::uint64_t oversize_dropped = 0;  // longer than hw::kMaxTaggedFrameBytes
   std::uint64_t detached_dropped = 0;  // sent through a port after detach
   std::uint64_t loop_dropped = 0;      // sent into the hub from its own delivery
 
@@ -46,7 +43,7 @@ class Hub;
 
 // One attachment to the hub. Sending through it (deliver) fans the frame out
 // to the other ports; the receiver given at attach gets what the others send.
-class HubPort final : public FrameSink {
+class HubPort final : public hw::FrameSink {
  public:
   HubPort(const HubPort&) = delete;
   HubPort& operator=(const HubPort&) = delete;
@@ -58,10 +55,10 @@ class HubPort final : public FrameSink {
 
  private:
   friend class Hub;
-  HubPort(Hub& hub, FrameSink& receiver, std::string name);
+  HubPort(Hub& hub, hw::FrameSink& receiver, std::string name);
 
   Hub& hub_;
-  FrameSink& receiver_;
+  hw::FrameSink& receiver_;
   const std::string name_;
   std::atomic<bool> attached_{true};
 
@@ -94,12 +91,12 @@ class Hub {
 
   // The receiver must outlive its attachment (until detach returns or the hub
   // is destroyed).
-  HubPort& attach(FrameSink& receiver, std::string name);
+  HubPort& attach(hw::FrameSink& receiver, std::string name);
   void detach(HubPort& port);
 
   // Observers see every forwarded frame exactly once (a recorder, a tracer).
-  void add_observer(FrameSink& observer);
-  void remove_observer(FrameSink& observer);
+  void add_observer(hw::FrameSink& observer);
+  void remove_observer(hw::FrameSink& observer);
 
   std::size_t port_count() const;
   HubCounters counters() const noexcept;
@@ -113,7 +110,7 @@ class Hub {
   // Changes are serialised, so when one returns no older snapshot is in use.
   struct Topology {
     std::vector<HubPort*> ports;
-    std::vector<FrameSink*> observers;
+    std::vector<hw::FrameSink*> observers;
     std::atomic<int> fan_outs_in_flight{0};
     std::atomic<bool> replaced{false};
   };
@@ -141,4 +138,4 @@ class Hub {
   std::atomic<std::uint64_t> loop_dropped_{0};
 };
 
-}  // namespace vpio::hw
+}  // namespace vpio::net

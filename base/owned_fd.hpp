@@ -1,5 +1,5 @@
-// The project's file descriptor owner, header-only. It lives in hw/ because
-// hw/ sits below vmm/; vmm/fd.hpp names it Fd.
+// The project's file descriptor owner, header-only: everything may use it
+// (base/ includes nothing of the project); vmm/fd.hpp names it Fd.
 #pragma once
 
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <system_error>
 #include <utility>
 
-namespace vpio::hw {
+namespace vpio::base {
 
 // Setup errors name the call (and the object it was about) and carry errno.
 [[noreturn]] inline void throw_net_errno(const std::string& what, int err = errno) {
@@ -46,4 +46,4 @@ class OwnedFd {
   int fd_ = -1;
 };
 
-}  // namespace vpio::hw
+}  // namespace vpio::base
