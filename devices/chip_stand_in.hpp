@@ -34,6 +34,15 @@ class ChipStandIn : public hw::StandInDevice {
                     std::span<const std::uint8_t> data) override {
     chip_.write_string(offset, size, data);
   }
+  // The chip's MMIO window, if it has one, is the device's.
+  std::uint32_t mmio_bytes() const noexcept override { return chip_.mmio_bytes(); }
+  std::uint64_t mmio_read(std::uint32_t offset, unsigned size) override {
+    return chip_.mmio_read(offset, size);
+  }
+  void mmio_write(std::uint32_t offset, unsigned size, std::uint64_t value) override {
+    chip_.mmio_write(offset, size, value);
+  }
+  std::uint8_t* mmio_page(std::uint32_t page) noexcept override { return chip_.mmio_page(page); }
   // The line's rising edge is the interrupt.
   void set_interrupt_handler(std::function<void()> handler) override {
     chip_.set_irq_line(hw::on_rising_edge(std::move(handler)));

@@ -66,6 +66,9 @@ struct NicKind {
   // tx_pages); both 0: the device takes no such option.
   unsigned min_tx_pages = 0;
   unsigned max_tx_pages = 0;
+  // The size of the chip's MMIO window (hw::MemoryMapped), which a flat
+  // guest may have placed with `--nic ...,mmio=ADDRESS`; 0: none.
+  std::uint32_t mmio_bytes = 0;
 
   // A guest's own emulated card (emulate mode), with this MAC in its PROM.
   std::unique_ptr<hw::NetworkChip> (*make_chip)(hw::MacAddress mac) = nullptr;

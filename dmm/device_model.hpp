@@ -17,6 +17,7 @@
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "dmm/dma.hpp"
 #include "hooks/hooked_ports.hpp"
@@ -32,6 +33,15 @@ using PortSet = std::bitset<kMaxWindowPorts>;
 struct HookedAccesses {
   PortSet reads;
   PortSet writes;
+  // The device's MMIO window, if it has one: the byte ranges whose accesses
+  // go direct, both ways; every other byte is hooked. A page left with no
+  // hooked byte is exit-free where the device can map it
+  // (hooks/mmio_window.hpp).
+  struct ByteRange {
+    std::uint32_t offset = 0;
+    std::uint32_t bytes = 0;
+  };
+  std::vector<ByteRange> mmio_direct;
   static HookedAccesses all() noexcept {
     HookedAccesses h;
     h.reads.set();

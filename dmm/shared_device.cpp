@@ -13,11 +13,35 @@ constexpr std::chrono::microseconds kOwnerPoll{200};
 // ---- A guest's share ----
 
 SharedGuest::SharedGuest(SharedDevice& device, std::string name, GuestCallbacks callbacks,
-                         std::uint16_t window_ports)
+                         std::uint16_t window_ports, HookedMmioHandler* mmio_handler)
     : name_(std::move(name)),
       callbacks_(std::move(callbacks)),
       window_(window_ports, device.device(), *this, &device.gate()) {
   window_.hook_all();
+  if (mmio_handler != nullptr && device.device().mmio_bytes() != 0)
+    mmio_window_ = std::make_unique<MmioWindow>(device.device(), device.device().describe(),
+                                                *mmio_handler, &device.gate());
+}
+
+void SharedGuest::set_hooked(const HookedAccesses& hooked) noexcept {
+  set_hooked(hooked.reads, hooked.writes);
+  if (!mmio_window_) return;
+  // Runs between the direct ranges hooked, the ranges direct: a byte
+  // changes only if its answer does, so a direct page is never unmapped
+  // and mapped again on the way.
+  const std::uint32_t bytes = mmio_window_->bytes();
+  std::vector<bool> direct(bytes, false);
+  for (const auto& range : hooked.mmio_direct)
+    for (std::uint64_t i = range.offset; i < std::uint64_t{range.offset} + range.bytes && i < bytes;
+         ++i)
+      direct[i] = true;
+  std::uint32_t start = 0;
+  while (start < bytes) {
+    std::uint32_t end = start;
+    while (end < bytes && direct[end] == direct[start]) ++end;
+    mmio_window_->set_hooked(start, end - start, !direct[start], !direct[start]);
+    start = end;
+  }
 }
 
 void SharedGuest::set_hooked(const PortSet& reads, const PortSet& writes) noexcept {
@@ -102,12 +126,12 @@ void SharedDevice::violation_locked(SharedGuest& g, const ViolationReport& repor
 }
 
 bool SharedDevice::check_targets_locked(SharedGuest& g, std::span<const DmaTarget> targets,
-                                        std::uint32_t window_offset) {
+                                        std::uint32_t window_offset, bool in_mmio) {
   for (const DmaTarget& target : targets) {
     ++stats_.targets_checked;
     if (share_holds(g.share_, target)) continue;
     ++stats_.targets_refused;
-    violation_locked(g, {kViolationOutsideShare, target.guest_address, window_offset});
+    violation_locked(g, {kViolationOutsideShare, target.guest_address, window_offset, in_mmio});
     return false;
   }
   return true;

@@ -26,6 +26,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -37,6 +38,7 @@
 #include "dmm/dma.hpp"
 #include "dmm/violation.hpp"
 #include "hooks/hooked_ports.hpp"
+#include "hooks/mmio_window.hpp"
 #include "hw/physical_device.hpp"
 
 namespace vpio::dmm {
@@ -104,20 +106,25 @@ class SharedGuest : public HookedIoHandler {
   SharedGuest& operator=(const SharedGuest&) = delete;
 
   PassthroughWindow& window() noexcept { return window_; }
+  // The guest's view of the device's MMIO window, when the device has one
+  // and the device's monitor serves it; else nullptr.
+  MmioWindow* mmio_window() noexcept { return mmio_window_.get(); }
   const std::string& name() const noexcept { return name_; }
   // This guest's share as its device's side counts it (takes the gate).
   virtual Report report() const = 0;
 
  protected:
-  // The window covers `window_ports` ports of the device, all hooked.
+  // The window covers `window_ports` ports of the device, all hooked; with
+  // an MMIO handler (the derived guest) and a device that has an MMIO
+  // window, the guest gets a view of that too, all hooked.
   SharedGuest(SharedDevice& device, std::string name, GuestCallbacks callbacks,
-              std::uint16_t window_ports);
+              std::uint16_t window_ports, HookedMmioHandler* mmio_handler = nullptr);
   ~SharedGuest() override = default;
 
   const GuestCallbacks& callbacks() const noexcept { return callbacks_; }
   // The hooked-I/O list, per direction, as the model gives it now.
   void set_hooked(const PortSet& reads, const PortSet& writes) noexcept;
-  void set_hooked(const HookedAccesses& hooked) noexcept { set_hooked(hooked.reads, hooked.writes); }
+  void set_hooked(const HookedAccesses& hooked) noexcept;
   // What this guest's operations may make the device touch (dma.hpp);
   // declared once, when the device's monitor adds the guest. Until then,
   // nothing.
@@ -128,6 +135,7 @@ class SharedGuest : public HookedIoHandler {
   std::string name_;
   GuestCallbacks callbacks_;
   PassthroughWindow window_;
+  std::unique_ptr<MmioWindow> mmio_window_;
   DmaShare share_;
   SharedGuestCounts counts_;  // under the gate
 };
@@ -200,10 +208,11 @@ class SharedDevice {
   // Question 2, checked again: every target of an operation g is about to
   // run on the device must lie in g's share. On the first that does not,
   // g gets a violation (kViolationOutsideShare, at the target's guest
-  // address; `window_offset` is the access that started it) and the result
-  // is false: the operation must not run.
+  // address; `window_offset` is the access that started it, in the MMIO
+  // window when `in_mmio`) and the result is false: the operation must not
+  // run.
   bool check_targets_locked(SharedGuest& g, std::span<const DmaTarget> targets,
-                            std::uint32_t window_offset);
+                            std::uint32_t window_offset, bool in_mmio = false);
 
   // ---- Context switches ----
   // The driver has loaded g's context on the device, starting at `started`:

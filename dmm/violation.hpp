@@ -13,7 +13,8 @@ namespace vpio::dmm {
 struct ViolationReport {
   std::uint16_t code = 0;           // the model's violation number (docs/vpio.md per device)
   std::uint64_t address = 0;        // what the refused access aimed at
-  std::uint32_t window_offset = 0;  // where in the device's port window the access was
+  std::uint32_t window_offset = 0;  // where in the device's window the access was:
+  bool in_mmio = false;             // its MMIO window, else its port window
 };
 
 }  // namespace vpio::dmm

@@ -3,7 +3,9 @@
    echo (role 1, the next default MAC) and checks that each comes back
    intact; then it sends DONE, and the echo exits. Exit statuses: 0 all
    echoed; 10 no card; 11 a send the card never reported; 12 an echo lost
-   after retries; 13 an echo that differs; 14 the echo heard nothing. */
+   after retries; 13 an echo that differs; 14 the echo heard nothing.
+   Built with TEMPLATE_MMIO set, a guest sends through the transmit buffer
+   in the card's MMIO window at that address (--nic ...,mmio=ADDRESS). */
 #include "runtime/guest.h"
 #include "template_nic/template_nic.h"
 
@@ -100,6 +102,9 @@ int main(void) {
     print("template_ping: no template card at 0x300\n");
     guest_exit(10);
   }
+#ifdef TEMPLATE_MMIO
+  tn_use_mmio(&card, TEMPLATE_MMIO);
+#endif
 #if TEMPLATE_PING_ROLE == 0
   pinger();
 #else

@@ -15,10 +15,10 @@ constexpr bool valid_size(unsigned size) noexcept {
   return size == 1 || size == 2 || size == 4 || size == 8;
 }
 
-std::uint32_t checked_bytes(const hw::PhysicalDevice& device) {
+std::uint32_t checked_bytes(const hw::MemoryMapped& device, const std::string& name) {
   const std::uint32_t bytes = device.mmio_bytes();
   if (bytes < 8 || bytes > MmioWindow::kMaxBytes || bytes % 8 != 0)
-    throw std::invalid_argument(device.describe() + ": an MMIO window of " +
+    throw std::invalid_argument(name + ": an MMIO window of " +
                                 std::to_string(bytes) + " bytes (8 to " +
                                 std::to_string(MmioWindow::kMaxBytes) + ", a multiple of 8)");
   return bytes;
@@ -26,11 +26,12 @@ std::uint32_t checked_bytes(const hw::PhysicalDevice& device) {
 
 }  // namespace
 
-MmioWindow::MmioWindow(hw::PhysicalDevice& device, HookedMmioHandler& monitor, std::mutex* gate)
+MmioWindow::MmioWindow(hw::MemoryMapped& device, const std::string& name,
+                       HookedMmioHandler& monitor, std::mutex* gate)
     : device_(device),
       monitor_(monitor),
       gate_(gate),
-      bytes_(checked_bytes(device)),
+      bytes_(checked_bytes(device, name)),
       flags_(std::make_unique<std::atomic<std::uint8_t>[]>(bytes_)),
       counters_(static_cast<std::uint16_t>(bytes_ / 4)),
       mapped_((bytes_ + kPageBytes - 1) / kPageBytes, false) {

@@ -13,11 +13,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "hooks/hooked_ports.hpp"
 #include "hooks/mmio_bus.hpp"
-#include "hw/physical_device.hpp"
+#include "hw/memory_mapped.hpp"
 
 namespace vpio {
 
@@ -46,16 +47,18 @@ class PageMapper {
 
 class MmioWindow final : public MmioDevice {
  public:
-  static constexpr std::uint32_t kPageBytes = hw::PhysicalDevice::kPageBytes;
+  static constexpr std::uint32_t kPageBytes = hw::kMmioPageBytes;
   // The largest window: an e1000's register BAR.
   static constexpr std::uint32_t kMaxBytes = 128 * 1024;
 
-  // Covers the device's whole MMIO window (device.mmio_bytes(), 8 to
-  // kMaxBytes bytes, a multiple of 8), every byte hooked. With a gate, each
-  // direct access that exits holds it and re-checks the list under it, as
-  // PassthroughWindow's do. Throws std::invalid_argument for a device whose
+  // Covers the whole MMIO window of `device` (a physical device, or a
+  // guest's own chip in emulate mode), which is 8 to kMaxBytes bytes, a
+  // multiple of 8; every byte hooked. With a gate, each direct access that
+  // exits holds it and re-checks the list under it, as PassthroughWindow's
+  // do. Throws std::invalid_argument naming `name` for a device whose
   // window is absent or out of range.
-  MmioWindow(hw::PhysicalDevice& device, HookedMmioHandler& monitor, std::mutex* gate = nullptr);
+  MmioWindow(hw::MemoryMapped& device, const std::string& name, HookedMmioHandler& monitor,
+             std::mutex* gate = nullptr);
   ~MmioWindow() override;
   MmioWindow(const MmioWindow&) = delete;
   MmioWindow& operator=(const MmioWindow&) = delete;
@@ -103,7 +106,7 @@ class MmioWindow final : public MmioDevice {
   template <typename Access>
   bool run_direct(std::uint64_t offset, unsigned size, bool write, Access&& access) noexcept;
 
-  hw::PhysicalDevice& device_;
+  hw::MemoryMapped& device_;
   HookedMmioHandler& monitor_;
   std::mutex* gate_;
   std::uint32_t bytes_;

@@ -9,11 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "hw/memory_mapped.hpp"
 #include "hw/net/network_chip.hpp"
 
 namespace vpio::hw {
 
-class PhysicalDevice {
+class PhysicalDevice : public MemoryMapped {
  public:
   virtual ~PhysicalDevice() = default;
   virtual std::string describe() const = 0;
@@ -24,26 +25,7 @@ class PhysicalDevice {
   virtual void read_string(std::uint16_t offset, unsigned size, std::span<std::uint8_t> data) = 0;
   virtual void write_string(std::uint16_t offset, unsigned size,
                             std::span<const std::uint8_t> data) = 0;
-  // The device's MMIO window (a PCI memory BAR), if it has one: its size in
-  // bytes, 0 for none. Accesses at an offset in it; size 1, 2, 4 or 8,
-  // little-endian in the low bytes. A device with no window reads all ones.
-  virtual std::uint32_t mmio_bytes() const noexcept { return 0; }
-  virtual std::uint64_t mmio_read(std::uint32_t offset, unsigned size) {
-    (void)offset;
-    return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * size)) - 1;
-  }
-  virtual void mmio_write(std::uint32_t offset, unsigned size, std::uint64_t value) {
-    (void)offset, (void)size, (void)value;
-  }
-  // Host memory behind page `page` (kPageBytes) of the MMIO window that a
-  // guest may map and access with no exit, as a VFIO device's mmap'd BAR
-  // is; nullptr for a page reached only by accesses (an emulated chip's
-  // registers). The memory stays valid while the device lives.
-  static constexpr std::uint32_t kPageBytes = 4096;
-  virtual std::uint8_t* mmio_page(std::uint32_t page) noexcept {
-    (void)page;
-    return nullptr;
-  }
+  // Its MMIO window, if it has one: see hw::MemoryMapped.
   // Called (from any thread) when the device raises its interrupt. A device
   // without interrupt delivery to userspace calls it from its poller.
   virtual void set_interrupt_handler(std::function<void()> handler) = 0;

@@ -132,6 +132,16 @@ void Vm::map_memory(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes, 
     throw_errno("KVM_SET_USER_MEMORY_REGION");
 }
 
+int Vm::set_memory_region(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes,
+                          void* host) noexcept {
+  kvm_userspace_memory_region region{};
+  region.slot = slot;
+  region.guest_phys_addr = gpa;
+  region.memory_size = bytes;
+  region.userspace_addr = reinterpret_cast<std::uint64_t>(host);
+  return ioctl_arg(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0 ? errno : 0;
+}
+
 void Vm::enable_cap(std::uint32_t capability, std::uint64_t arg, const char* what) {
   kvm_enable_cap cap{};
   cap.cap = capability;

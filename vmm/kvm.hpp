@@ -66,6 +66,10 @@ class Vm {
 
   int fd() const noexcept { return fd_.get(); }
   void map_memory(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes, void* host);
+  // KVM_SET_USER_MEMORY_REGION without throwing: 0 or an errno value.
+  // bytes = 0 deletes the slot. Safe from any thread.
+  int set_memory_region(std::uint32_t slot, std::uint64_t gpa, std::uint64_t bytes,
+                        void* host) noexcept;
   // KVM_ENABLE_CAP on the VM with one argument; throws naming the capability.
   void enable_cap(std::uint32_t capability, std::uint64_t arg, const char* what);
   // Port writes inside [port, port + bytes) go to the vCPU's coalesced ring

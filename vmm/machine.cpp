@@ -170,6 +170,9 @@ Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
       exit_port_(std::make_unique<ExitPort>(exit_status_)) {
   install_kick_handler();
   vm_.map_memory(0, 0, memory_.size(), memory_.host_base());
+  // Without the capability KVM offers its old fixed 32 slots.
+  const int slots = kvm.check_extension(KVM_CAP_NR_MEMSLOTS);
+  memory_slots_ = slots > 0 ? static_cast<std::uint32_t>(slots) : 32;
   if (config_.linux_guest) {
     load_linux(kvm);
   } else {
@@ -637,6 +640,50 @@ bool Machine::place_store(SiteTotals& site, const ExitEvent& event, const kvm_re
     }
   }
   return false;
+}
+
+bool Machine::map_page(std::uint64_t guest_physical, std::uint8_t* host) noexcept {
+  constexpr std::uint64_t kPage = hw::kMmioPageBytes;
+  if (host == nullptr || reinterpret_cast<std::uintptr_t>(host) % kPage != 0 ||
+      guest_physical % kPage != 0 || guest_physical < memory_.size())
+    return false;
+  std::lock_guard lock(page_slots_mutex_);
+  if (page_slots_.contains(guest_physical)) return false;
+  // The lowest slot no page holds.
+  std::vector<bool> taken(memory_slots_, false);
+  for (const auto& [address, slot] : page_slots_) taken[slot] = true;
+  std::uint32_t slot = 1;
+  while (slot < memory_slots_ && taken[slot]) ++slot;
+  if (slot >= memory_slots_) return false;
+  if (const int error = vm_.set_memory_region(slot, guest_physical, kPage, host); error != 0) {
+    std::fprintf(stderr, "vpio: %s: mapping a device page at 0x%llx: %s\n", config_.name.c_str(),
+                 static_cast<unsigned long long>(guest_physical), std::strerror(error));
+    return false;
+  }
+  try {
+    page_slots_.emplace(guest_physical, slot);
+  } catch (...) {
+    vm_.set_memory_region(slot, guest_physical, 0, host);
+    return false;
+  }
+  return true;
+}
+
+void Machine::unmap_page(std::uint64_t guest_physical) noexcept {
+  std::lock_guard lock(page_slots_mutex_);
+  const auto it = page_slots_.find(guest_physical);
+  if (it == page_slots_.end()) return;
+  // KVM returns once no vCPU can reach the old mapping.
+  if (const int error = vm_.set_memory_region(it->second, guest_physical, 0, nullptr); error != 0)
+    std::fprintf(stderr, "vpio: %s: unmapping the device page at 0x%llx: %s\n",
+                 config_.name.c_str(), static_cast<unsigned long long>(guest_physical),
+                 std::strerror(error));
+  page_slots_.erase(it);
+}
+
+std::size_t Machine::pages_mapped() const {
+  std::lock_guard lock(page_slots_mutex_);
+  return page_slots_.size();
 }
 
 void Machine::post_writes(std::uint16_t port, std::uint16_t bytes, bool on) noexcept {

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "hooks/mmio_bus.hpp"
+#include "hooks/mmio_window.hpp"
 #include "hooks/port_bus.hpp"
 #include "vmm/console.hpp"
 #include "profile/disassembler.hpp"
@@ -89,7 +91,7 @@ struct ExitCounters {
   std::atomic<std::uint64_t> machine_checks_delivered{0};
 };
 
-class Machine final : public PostedWrites {
+class Machine final : public PostedWrites, public PageMapper {
  public:
   static constexpr std::uint16_t kExitPort = 0xf4;
 
@@ -156,6 +158,14 @@ class Machine final : public PostedWrites {
   // thread; a failure is reported on stderr and leaves the writes exiting.
   void post_writes(std::uint16_t port, std::uint16_t bytes, bool on) noexcept override;
 
+  // PageMapper: a device's exit-free page as a memory slot of its own, above
+  // RAM. Refuses (false) an unaligned page, one over RAM or already mapped,
+  // and one past KVM's slot count. Safe from any thread.
+  bool map_page(std::uint64_t guest_physical, std::uint8_t* host) noexcept override;
+  void unmap_page(std::uint64_t guest_physical) noexcept override;
+  // Device pages mapped now.
+  std::size_t pages_mapped() const;
+
  private:
   class ExitPort;
   class CmosClock;
@@ -213,6 +223,12 @@ class Machine final : public PostedWrites {
   std::mutex posted_mutex_;
   std::array<PostedZone, kMaxPostedZones> posted_zones_{};
   std::size_t posted_count_ = 0;
+
+  // Device pages mapped into the guest (PageMapper), by guest-physical
+  // address: their memory slots (slot 0 is RAM).
+  mutable std::mutex page_slots_mutex_;
+  std::map<std::uint64_t, std::uint32_t> page_slots_;
+  std::uint32_t memory_slots_ = 0;  // KVM_CAP_NR_MEMSLOTS
 
   std::mutex events_mutex_;
   std::condition_variable events_changed_;

@@ -732,6 +732,8 @@ void add_run_options(CLI::App* run, RunOptions& options) {
                  "(default 64)\n"
                  "  tx-pages=N    vpio: each guest's transmit area on the card, 6 to 52 pages "
                  "(default 12, two buffers, for up to 4 guests, else 6)\n"
+                 "  mmio=ADDRESS  flat guests: where the card's MMIO window goes, for a "
+                 "model with one (template)\n"
                  "README, \"--nic\"; docs/vpio.md, docs/real-hardware.md"))
       ->type_name("SPEC")
       ->allow_extra_args(false);

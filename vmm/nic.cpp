@@ -8,7 +8,9 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "hw/hex.hpp"
 #include "hw/pci.hpp"
+#include "vmm/long_mode.hpp"
 #include "vmm/dmm_machine_check.hpp"
 
 namespace vpio {
@@ -175,6 +177,12 @@ NicSpec parse_nic_spec(std::string_view text) {
     } else if (key == "queue") {
       spec.queue = parse_number(key, value, 65536);
       if (spec.queue == 0) throw std::invalid_argument("--nic: queue must be at least 1");
+    } else if (key == "mmio") {
+      const unsigned address = parse_number(key, value, 0xffffffffu);
+      if (address % hw::kMmioPageBytes != 0)
+        throw std::invalid_argument("--nic: mmio=" + std::string(value) +
+                                    " is not page-aligned (a multiple of 0x1000)");
+      spec.mmio = address;
     } else if (key == "tx-pages") {
       tx_pages_text = value;
       spec.tx_pages = parse_number(key, value, 0xffff);
@@ -192,6 +200,17 @@ NicSpec parse_nic_spec(std::string_view text) {
     }
   }
   check_for_device(spec, port_text, tx_pages_text);
+  if (spec.mmio) {
+    const devices::NicKind& kind = nic_kind(spec);
+    if (kind.mmio_bytes == 0)
+      throw std::invalid_argument("--nic: mmio= does not apply to model " + std::string(kind.name) +
+                                  ": the " + std::string(kind.display) + " has no MMIO window");
+    if (*spec.mmio + kind.mmio_bytes > layout::kIdentityMapBytes)
+      throw std::invalid_argument("--nic: mmio=" + hex(static_cast<unsigned>(*spec.mmio)) + ": the " +
+                                  std::string(kind.display) + "'s " +
+                                  std::to_string(kind.mmio_bytes) +
+                                  "-byte MMIO window must end below 4 GiB");
+  }
   return spec;
 }
 
@@ -285,6 +304,17 @@ void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const
     machine.ports().add(spec.port, kind.window_ports, window, name);
 }
 
+// A card's MMIO window goes on a flat guest, above its RAM.
+void check_mmio_placement(Machine& machine, const NicSpec& spec) {
+  if (machine.is_linux())
+    throw std::invalid_argument("--nic: mmio= is for flat guests; a Linux guest finds a card's "
+                                "windows through its PCI function, which has no memory BAR yet");
+  if (*spec.mmio < machine.memory().size())
+    throw std::invalid_argument("--nic: mmio=" + hex(static_cast<unsigned>(*spec.mmio)) +
+                                " lies in the RAM of guest '" + machine.name() + "' (" +
+                                std::to_string(machine.memory().size() >> 20) + " MiB)");
+}
+
 std::string card_name(const NicSpec& spec, const char* mode) {
   return std::string(nic_kind(spec).name) + (*mode ? " " : "") + mode;
 }
@@ -330,6 +360,7 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw:
     tap->start(nic->chip());
     taps_.push_back(std::move(tap));
   }
+  if (spec.mmio) place_mmio_direct(machine, spec, nic->chip(), card_name(spec, "") + " MMIO");
   nics_.push_back(std::move(nic));
   return *nics_.back();
 }
@@ -401,6 +432,9 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
              move_posted(nic->window()));
   if (kind.posted_ports != 0)
     nic->window().post_direct_writes(machine, spec.port, kind.posted_offset, kind.posted_ports);
+  if (spec.mmio)
+    nic->set_mmio_window(
+        &place_mmio_direct(machine, spec, card, card_name(spec, "passthrough") + " MMIO"));
   card.set_interrupt_handler([&machine, irq = spec.irq] { machine.raise_irq(irq); });
   machine.add_interrupt_source();
   passthrough_.push_back(std::move(nic));
@@ -435,8 +469,8 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
   auto base = std::make_shared<std::atomic<std::uint32_t>>(spec.port);
   dmm::GuestCallbacks callbacks;
   callbacks.raise_irq = [&machine, irq = spec.irq] { machine.raise_irq(irq); };
-  callbacks.violation = [&machine, base](const dmm::ViolationReport& r) {
-    machine.inject_machine_check(dmm_machine_check(r, base->load()));
+  callbacks.violation = [&machine, base, mmio = spec.mmio](const dmm::ViolationReport& r) {
+    machine.inject_machine_check(dmm_machine_check(r, r.in_mmio && mmio ? *mmio : base->load()));
   };
   auto& share = monitor->add_guest(machine.name(), mac, std::move(callbacks));
   place_card(machine, spec, share.window(), card_name(spec, "vpio"),
@@ -448,9 +482,29 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
   // Posted while the model leaves the data port direct (a checked DMA).
   if (kind.posted_ports != 0)
     share.window().post_direct_writes(machine, spec.port, kind.posted_offset, kind.posted_ports);
+  if (spec.mmio) {
+    MmioWindow* window = share.mmio_window();
+    if (window == nullptr)
+      throw std::invalid_argument("--nic: model " + std::string(kind.name) +
+                                  "'s monitor does not serve its MMIO window in vpio mode");
+    check_mmio_placement(machine, spec);
+    machine.mmio().add(*spec.mmio, window->bytes(), *window, card_name(spec, "vpio") + " MMIO");
+    window->place(*spec.mmio, &machine);
+  }
   machine.add_interrupt_source();
   vpio_.push_back(std::make_unique<VpioNic>(VpioNic{machine.name(), monitor.get(), &share}));
   return *vpio_.back();
+}
+
+MmioWindow& Network::place_mmio_direct(Machine& machine, const NicSpec& spec,
+                                       hw::MemoryMapped& device, const std::string& name) {
+  check_mmio_placement(machine, spec);
+  auto window = std::make_unique<MmioWindow>(device, name, no_mmio_monitor_);
+  machine.mmio().add(*spec.mmio, window->bytes(), *window, name);
+  window->set_hooked(0, window->bytes(), false, false);
+  window->place(*spec.mmio, &machine);
+  mmio_windows_.push_back(std::move(window));
+  return *mmio_windows_.back();
 }
 
 void Network::stop_monitors() {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "hooks/hooked_ports.hpp"
+#include "hooks/mmio_window.hpp"
 #include "hooks/port_bus.hpp"
 #include "devices/registry.hpp"
 #include "hw/host_ports.hpp"
@@ -29,7 +30,7 @@ namespace vpio {
 enum class NicMode { emulate, passthrough, vpio };
 
 // `MODE[,port=0x300][,irq=9][,wire=hub|hub:NAME|tap:IFNAME|none][,mac=..][,guest=N]
-//  [,hw=chip|port:BASE][,queue=N][,tx-pages=N]`. hw names the physical card of
+//  [,hw=chip|port:BASE][,queue=N][,tx-pages=N][,mmio=ADDRESS]`. hw names the physical card of
 // passthrough and vpio modes: `chip` is vpio's own chip on the wire standing
 // in for hardware; `port:0x300` a real NE2000 at that host I/O base, reached
 // by ioperm port I/O (its wire is its own cable). queue bounds each vpio
@@ -48,6 +49,10 @@ struct NicSpec {
   std::string hw = "chip";
   std::size_t queue = 64;
   std::optional<unsigned> tx_pages;  // unset: the device's default for the card's guests
+  // Where a flat guest sees the card's MMIO window (a device with one:
+  // NicKind::mmio_bytes), page-aligned, above RAM and below 4 GiB; unset:
+  // the window is not placed.
+  std::optional<std::uint64_t> mmio;
 };
 
 // The largest number of guests one card can be shared by in vpio mode.
@@ -104,6 +109,9 @@ class PassthroughNic {
   PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports);
 
   PassthroughWindow& window() noexcept { return window_; }
+  // The card's MMIO window as the guest has it placed (mmio=), or nullptr.
+  MmioWindow* mmio_window() noexcept { return mmio_window_; }
+  void set_mmio_window(MmioWindow* window) noexcept { mmio_window_ = window; }
   const std::string& guest() const noexcept { return guest_; }
   hw::PhysicalDevice& device() noexcept { return device_; }
 
@@ -118,6 +126,7 @@ class PassthroughNic {
   hw::PhysicalDevice& device_;
   NoMonitor no_monitor_;
   PassthroughWindow window_;
+  MmioWindow* mmio_window_ = nullptr;
 };
 
 // A guest's card in vpio mode: its part of the monitor of a shared card.
@@ -180,8 +189,21 @@ class Network {
   std::vector<std::unique_ptr<PassthroughNic>> passthrough_;
   std::map<std::string, std::unique_ptr<dmm::nic::NicMonitor>> monitors_;
   std::vector<std::unique_ptr<VpioNic>> vpio_;
+  // Cards' MMIO windows (mmio=), each mapping its exit-free pages through
+  // its machine, which outlives the network.
+  class NoMmioMonitor final : public HookedMmioHandler {
+   public:
+    std::uint64_t hooked_mmio_read(std::uint32_t, unsigned) noexcept override { return ~0ull; }
+    void hooked_mmio_write(std::uint32_t, unsigned, std::uint64_t) noexcept override {}
+  };
+  NoMmioMonitor no_mmio_monitor_;
+  std::vector<std::unique_ptr<MmioWindow>> mmio_windows_;
 
   hw::PhysicalDevice& physical_card(const NicSpec& spec, hw::MacAddress mac);
+  // Places `device`'s MMIO window at spec.mmio on `machine`, every byte
+  // direct (emulate, passthrough): its memory pages are mapped, exit-free.
+  MmioWindow& place_mmio_direct(Machine& machine, const NicSpec& spec, hw::MemoryMapped& device,
+                                const std::string& name);
 };
 
 }  // namespace vpio

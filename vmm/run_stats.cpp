@@ -15,6 +15,28 @@ const char* outcome_name(GuestOutcome::Kind kind) noexcept {
   return "unknown";
 }
 
+namespace {
+
+// A placed MMIO window's exits, by path, into `t`.
+void add_mmio(NicTotals& t, const MmioWindow* window) {
+  if (window == nullptr || !window->base()) return;
+  t.direct += window->counters().total(IoPath::direct);
+  t.hooked += window->counters().total(IoPath::hooked);
+}
+
+// A placed MMIO window's figures for a card's stats entry.
+void add_mmio(nlohmann::json& entry, const MmioWindow* window) {
+  if (window == nullptr || !window->base()) return;
+  const PortCounters& c = window->counters();
+  entry["mmio"] = {{"base", *window->base()},
+                   {"bytes", window->bytes()},
+                   {"pages_mapped", window->pages_mapped()},
+                   {"direct_exits", c.total(IoPath::direct)},
+                   {"hooked_exits", c.total(IoPath::hooked)}};
+}
+
+}  // namespace
+
 NicTotals nic_totals(const GuestNics& nics) {
   NicTotals t;
   for (EmulatedNic* nic : nics.emulated) {
@@ -25,6 +47,7 @@ NicTotals nic_totals(const GuestNics& nics) {
   for (PassthroughNic* nic : nics.passthrough) {
     t.direct += nic->window().counters().total(IoPath::direct);
     t.hooked += nic->window().counters().total(IoPath::hooked);
+    add_mmio(t, nic->mmio_window());
     if (auto* chip = dynamic_cast<hw::StandInDevice*>(&nic->device())) {
       const auto counts = chip->network_chip().counts();
       t.frames_sent += counts.frames_sent;
@@ -37,6 +60,7 @@ NicTotals nic_totals(const GuestNics& nics) {
     t.frames_received += g.count("frames_received");
     t.direct += nic->share->window().counters().total(IoPath::direct);
     t.hooked += nic->share->window().counters().total(IoPath::hooked);
+    add_mmio(t, nic->share->mmio_window());
     t.context_switches += g.count("context_switches");
     t.violations += g.count("violations");
   }
@@ -85,6 +109,7 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
         entry["frames_sent"] = counts.frames_sent;
         entry["frames_received"] = counts.frames_received;
       }
+      add_mmio(entry, nic->mmio_window());
       // What the device counts of itself (a host card: its polled interrupt).
       for (const auto& [name, value] : nic->device().counts()) entry[name] = value;
       nics.push_back(entry);
@@ -98,6 +123,7 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
                               {"hooked", ports.total(IoPath::hooked)},
                               {"emulated", ports.total(IoPath::emulated)},
                               {"coalesced", ports.total(IoPath::coalesced)}};
+      add_mmio(entry, nic->share->mmio_window());
       // The rest is the device's: what its monitor counts of this guest's
       // share, and of the card ("card").
       const dmm::Report share = nic->share->report();

@@ -37,12 +37,13 @@ const NicKind& template_kind() noexcept {
   static const NicKind kind{
       .name = "template",
       .display = "template NIC",
-      .what = "the template device (16 ports; docs/model-authoring.md): emulate, passthrough, "
+      .what = "the template device (16 ports, 2 MMIO pages; docs/model-authoring.md): emulate, passthrough, "
               "vpio; flat guests only",
       .window_ports = template_nic::kWindowPorts,
       .pci = hw::PciIdentity{},  // no PCI function
-      // No posted writes (every access is hooked), no tx-pages option, no
-      // real card.
+      // No posted writes (every access is hooked), no tx-pages option.
+      .mmio_bytes = template_nic::kMmioBytes,
+      // No real card.
       .make_chip = make_chip,
       .make_stand_in = make_stand_in,
       .make_monitor = make_monitor,

@@ -8,7 +8,9 @@
 //      is no Ethernet frame's, and a frame whose source address is not the
 //      guest's own; otherwise its target is that range of card memory.
 //   3. Hooked? Everything: the card's STATUS, LEN and receive queue are the
-//      monitor's, and each guest has its own in its shadow.
+//      monitor's, and each guest has its own in its shadow. So is the MMIO
+//      window's transmit buffer page: the card's one buffer cannot be mapped
+//      into several guests, so each writes its shadow's, exit by exit.
 // Knows nothing of KVM, of the monitor or of other guests.
 #pragma once
 
@@ -48,6 +50,12 @@ class TemplateModel final : public dmm::DeviceModel {
   // A guest write of one byte at an offset of the window, before it
   // reaches anything (wider writes and string writes come byte by byte).
   TemplateDecision on_write(std::uint16_t offset, std::uint8_t value) noexcept;
+  // A guest write of one byte into the transmit buffer page of the MMIO
+  // window (hooked, as everything: the card's buffer is no guest's own),
+  // at `at` bytes into the buffer. It lands on the guest's shadow.
+  void on_buffer_write(std::uint32_t at, std::uint8_t value) noexcept {
+    if (at >= 6 && at < 12) source_.bytes[at - 6] = value;
+  }
 
   bool reusable() const noexcept override { return true; }
   dmm::HookedAccesses hooked() const noexcept override { return dmm::HookedAccesses::all(); }

@@ -10,7 +10,8 @@ namespace reg = template_nic;
 
 TemplateMonitor::Guest::Guest(TemplateMonitor& monitor, std::string name, hw::MacAddress mac,
                               dmm::GuestCallbacks callbacks)
-    : dmm::SharedGuest(monitor.core_, std::move(name), std::move(callbacks), reg::kWindowPorts),
+    : dmm::SharedGuest(monitor.core_, std::move(name), std::move(callbacks), reg::kWindowPorts,
+                       this),
       monitor_(monitor),
       model_(mac),
       shadow_(mac) {
@@ -69,6 +70,32 @@ void TemplateMonitor::Guest::hooked_write_string(std::uint16_t offset, unsigned 
         return;
 }
 
+std::uint64_t TemplateMonitor::Guest::hooked_mmio_read(std::uint32_t offset,
+                                                       unsigned size) noexcept {
+  Lock lock(monitor_.core_.gate());
+  if (offset < hw::kMmioPageBytes && offset <= reg::kStatus &&
+      reg::kStatus < offset + size)
+    monitor_.core_.check_on_wait_locked();
+  return shadow_.mmio_read(offset, size);
+}
+
+void TemplateMonitor::Guest::hooked_mmio_write(std::uint32_t offset, unsigned size,
+                                               std::uint64_t value) noexcept {
+  Lock lock(monitor_.core_.gate());
+  constexpr std::uint32_t kBuffer = reg::kMmioTxPage * hw::kMmioPageBytes;
+  for (unsigned i = 0; i < size; ++i) {
+    const std::uint32_t at = offset + i;
+    const auto byte = static_cast<std::uint8_t>(value >> (8 * i));
+    if (at >= kBuffer) {
+      model_.on_buffer_write(at - kBuffer, byte);
+      shadow_.mmio_write(at, 1, byte);
+    } else if (at < reg::kWindowPorts) {
+      if (!monitor_.write_byte_locked(lock, *this, static_cast<std::uint16_t>(at), byte, true))
+        return;
+    }  // the rest of the register page ignores writes
+  }
+}
+
 // ---- The monitor ----
 
 TemplateMonitor::TemplateMonitor(hw::PhysicalDevice& card, TemplateMonitorConfig config)
@@ -113,15 +140,16 @@ dmm::Report TemplateMonitor::report() const {
 }
 
 bool TemplateMonitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset,
-                                        std::uint8_t value) {
+                                        std::uint8_t value, bool in_mmio) {
   const TemplateDecision d = g.model_.on_write(offset, value);
   if (d.action == TemplateDecision::Action::refuse) {
-    core_.violation_locked(g, {static_cast<std::uint16_t>(d.violation), d.address, offset});
+    core_.violation_locked(g,
+                           {static_cast<std::uint16_t>(d.violation), d.address, offset, in_mmio});
     return false;
   }
   if (d.action == TemplateDecision::Action::send) {
     if (!core_.wait_free_locked(lock, &g)) return false;
-    if (!core_.check_targets_locked(g, {&d.target, 1}, offset)) return false;
+    if (!core_.check_targets_locked(g, {&d.target, 1}, offset, in_mmio)) return false;
     send_locked(g, d);
   }
   g.shadow_.write(offset, 1, value);

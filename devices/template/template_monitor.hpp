@@ -51,7 +51,9 @@ class TemplateMonitor final : public dmm::nic::NicMonitor, private dmm::DeviceDr
   // Drains the card's queue now (tests; the service thread does it otherwise).
   void service_now() override { core_.service_now(); }
 
-  class Guest final : public dmm::SharedGuest, public dmm::nic::FrameReceiver {
+  class Guest final : public dmm::SharedGuest,
+                      public dmm::nic::FrameReceiver,
+                      private HookedMmioHandler {
    public:
     const hw::MacAddress& mac() const noexcept override { return shadow_.mac(); }
     dmm::Report report() const override;
@@ -62,6 +64,12 @@ class TemplateMonitor final : public dmm::nic::NicMonitor, private dmm::DeviceDr
                             std::span<std::uint8_t> data) noexcept override;
     void hooked_write_string(std::uint16_t offset, unsigned size,
                              std::span<const std::uint8_t> data) noexcept override;
+
+    // The MMIO window (when the guest has it placed): page 0 is the
+    // registers, served as the port window's; page 1 the transmit buffer,
+    // written on the shadow with the model watching.
+    std::uint64_t hooked_mmio_read(std::uint32_t offset, unsigned size) noexcept override;
+    void hooked_mmio_write(std::uint32_t offset, unsigned size, std::uint64_t value) noexcept override;
 
     bool receiving() const override { return true; }
     bool can_store(std::size_t) const override { return shadow_.has_room(); }
@@ -94,7 +102,9 @@ class TemplateMonitor final : public dmm::nic::NicMonitor, private dmm::DeviceDr
 
   // Each byte of a guest's write; false when it was refused (the rest of
   // the access is dropped with it).
-  bool write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset, std::uint8_t value);
+  // `in_mmio`: it came through the MMIO window's register page.
+  bool write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset, std::uint8_t value,
+                         bool in_mmio = false);
   void send_locked(Guest& g, const TemplateDecision& d);
 
   hw::PhysicalDevice& card_;

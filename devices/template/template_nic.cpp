@@ -94,7 +94,7 @@ void TemplateNic::write_byte_locked(std::uint16_t offset, std::uint8_t value,
   } else if (offset == reg::kLen + 1) {
     tx_len_ = static_cast<std::uint16_t>((tx_len_ & 0x00ff) | (value << 8));
   } else if (is_data(offset)) {
-    if (tx_ptr_ < tx_.size())
+    if (tx_ptr_ < reg::kTxBufferBytes)
       tx_[tx_ptr_++] = value;
     else
       ++counts_.bad_programming;  // past the buffer: dropped
@@ -142,8 +142,37 @@ bool TemplateNic::accept(std::span<const std::uint8_t> frame) {
 
 std::vector<std::uint8_t> TemplateNic::tx_bytes(std::size_t bytes) const {
   Lock lock(mutex_);
-  bytes = std::min(bytes, tx_.size());
+  bytes = std::min(bytes, reg::kTxBufferBytes);
   return {tx_.begin(), tx_.begin() + static_cast<std::ptrdiff_t>(bytes)};
+}
+
+// Page 0 is the register window; wider than 4 bytes, an access is two of 4.
+std::uint64_t TemplateNic::mmio_read(std::uint32_t offset, unsigned size) {
+  if (offset >= reg::kMmioBytes || size > reg::kMmioBytes - offset) return ~std::uint64_t{0};
+  if (offset < hw::kMmioPageBytes) {
+    if (size <= 4) return read(static_cast<std::uint16_t>(offset), size);
+    return read(static_cast<std::uint16_t>(offset), 4) |
+           std::uint64_t{read(static_cast<std::uint16_t>(offset + 4), size - 4)} << 32;
+  }
+  Lock lock(mutex_);
+  std::uint64_t value = 0;
+  for (unsigned i = 0; i < size; ++i)
+    value |= std::uint64_t{tx_[offset - hw::kMmioPageBytes + i]} << (8 * i);
+  return value;
+}
+
+void TemplateNic::mmio_write(std::uint32_t offset, unsigned size, std::uint64_t value) {
+  if (offset >= reg::kMmioBytes || size > reg::kMmioBytes - offset) return;
+  if (offset < hw::kMmioPageBytes) {
+    const unsigned low = size <= 4 ? size : 4;
+    write(static_cast<std::uint16_t>(offset), low, static_cast<std::uint32_t>(value));
+    if (size > 4)
+      write(static_cast<std::uint16_t>(offset + 4), size - 4, static_cast<std::uint32_t>(value >> 32));
+    return;
+  }
+  Lock lock(mutex_);
+  for (unsigned i = 0; i < size; ++i)
+    tx_[offset - hw::kMmioPageBytes + i] = static_cast<std::uint8_t>(value >> (8 * i));
 }
 
 void TemplateNic::set_transmit_sink(hw::FrameSink* sink) {

@@ -19,6 +19,12 @@
 //                    card's own MAC and group addresses.
 //   +0x8..0xd MAC (r) the card's address.
 //
+// Its MMIO window (kMmioBytes, two pages), for a guest that has one placed
+// (`--nic ...,mmio=ADDRESS`): page 0 holds the same 16 registers at the
+// same offsets (the rest of the page reads 0xff and ignores writes); page 1
+// is the transmit buffer as plain memory (its first kTxBufferBytes count),
+// which a guest may have mapped and fill with no exit before a kCmdSend.
+//
 // Hardened against bad programming: a send of a TXLEN that is no Ethernet
 // frame's, or DATA past the transmit buffer, is refused and counted, never
 // performed.
@@ -47,6 +53,8 @@ inline constexpr std::uint16_t kWindowPorts = 16;
 inline constexpr std::size_t kTxBufferBytes = 2048;
 inline constexpr std::size_t kRxQueueFrames = 8;
 inline constexpr std::uint16_t kMinSendBytes = 14;  // destination, source, type
+inline constexpr std::uint32_t kMmioBytes = 2 * hw::kMmioPageBytes;
+inline constexpr std::uint32_t kMmioTxPage = 1;  // the page holding the transmit buffer
 }  // namespace template_nic
 
 class TemplateNic final : public hw::NetworkChip {
@@ -64,6 +72,12 @@ class TemplateNic final : public hw::NetworkChip {
   void set_transmit_sink(hw::FrameSink* sink) override;
   void set_irq_line(std::function<void(bool asserted)> line) override;
   hw::NetworkChipCounts counts() const override;
+  std::uint32_t mmio_bytes() const noexcept override { return template_nic::kMmioBytes; }
+  std::uint64_t mmio_read(std::uint32_t offset, unsigned size) override;
+  void mmio_write(std::uint32_t offset, unsigned size, std::uint64_t value) override;
+  std::uint8_t* mmio_page(std::uint32_t page) noexcept override {
+    return page == template_nic::kMmioTxPage ? tx_.data() : nullptr;
+  }
 
   const hw::MacAddress& mac() const noexcept { return mac_; }
   // Whether a frame of this size would be queued now.
@@ -82,7 +96,9 @@ class TemplateNic final : public hw::NetworkChip {
 
   mutable std::mutex mutex_;
   const hw::MacAddress mac_;
-  std::array<std::uint8_t, template_nic::kTxBufferBytes> tx_{};
+  // The transmit buffer, a whole page so that a guest may map it: only its
+  // first kTxBufferBytes are sent or written through DATA.
+  alignas(hw::kMmioPageBytes) std::array<std::uint8_t, hw::kMmioPageBytes> tx_{};
   std::size_t tx_ptr_ = 0;
   std::uint16_t tx_len_ = 0;
   std::deque<std::vector<std::uint8_t>> rx_;

@@ -21,13 +21,22 @@
 #define TN_MAC_BYTES 6
 #define TN_MAX_FRAME 1514
 
+/* The card's MMIO window (vpio run --nic ...,mmio=ADDRESS): page 0 the
+   registers, page 1 the transmit buffer as memory. */
+#define TN_MMIO_TX_BUFFER 0x1000
+
 struct tn_card {
   uint16_t iobase;
   uint8_t mac[TN_MAC_BYTES];
+  /* The transmit buffer in the MMIO window, or 0: sends go through DATA. */
+  volatile uint64_t* tx_buffer;
 };
 
 /* Resets the card and reads its MAC. Returns 0, or <0 when nothing answers. */
 int tn_open(struct tn_card* card, uint16_t iobase);
+/* Sends from now on by writing frames into the transmit buffer of the
+   card's MMIO window at `mmio` (identity-mapped), not through DATA. */
+void tn_use_mmio(struct tn_card* card, uintptr_t mmio);
 /* Sends one frame (14..1514 bytes) and waits for the card to report it.
    Returns 0, or <0 when the card never did. */
 int tn_send(struct tn_card* card, const void* frame, size_t len);

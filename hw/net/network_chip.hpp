@@ -11,6 +11,7 @@
 #include <span>
 #include <utility>
 
+#include "hw/memory_mapped.hpp"
 #include "hw/net/frame_sink.hpp"
 
 namespace vpio::hw {
@@ -24,7 +25,7 @@ struct NetworkChipCounts {
 
 // Thread safety: every member may be called from any thread; the transmit
 // sink and the interrupt line are called with no lock of the chip's held.
-class NetworkChip : public FrameSink {
+class NetworkChip : public FrameSink, public MemoryMapped {
  public:
   // size is 1, 2 or 4; the string forms move data.size() / size elements.
   virtual std::uint32_t read(std::uint16_t offset, unsigned size) = 0;

@@ -84,7 +84,7 @@ class FakeMapper final : public PageMapper {
 TEST(MmioWindow, StartsAllHookedAndEachAccessGoesOneWay) {
   FakeBarDevice device;
   FakeMonitor monitor;
-  MmioWindow window(device, monitor);
+  MmioWindow window(device, "fake BAR", monitor);
   EXPECT_EQ(window.bytes(), 3 * kPage);
   EXPECT_TRUE(window.reads_hooked(0));
   EXPECT_TRUE(window.writes_hooked(3 * kPage - 1));
@@ -111,7 +111,7 @@ TEST(MmioWindow, StartsAllHookedAndEachAccessGoesOneWay) {
 TEST(MmioWindow, AWideAccessTouchingAHookedByteIsHooked) {
   FakeBarDevice device;
   FakeMonitor monitor;
-  MmioWindow window(device, monitor);
+  MmioWindow window(device, "fake BAR", monitor);
   window.set_hooked(0, 0x40, false, false);
   window.set_hooked(0x37, 1, false, true);  // a command byte: writes bounded
   window.mmio_write(0x34, 4, 0x10000000);   // covers 0x37
@@ -131,7 +131,7 @@ TEST(MmioWindow, AWideAccessTouchingAHookedByteIsHooked) {
 TEST(MmioWindow, MalformedAccessesReachNeitherSide) {
   FakeBarDevice device;
   FakeMonitor monitor;
-  MmioWindow window(device, monitor);
+  MmioWindow window(device, "fake BAR", monitor);
   window.set_hooked(0, window.bytes(), false, false);
   EXPECT_EQ(window.mmio_read(3 * kPage - 2, 4), 0xffffffffu);  // runs past the end
   EXPECT_EQ(window.mmio_read(0, 3), 0xffffffu);                 // no such size
@@ -144,7 +144,7 @@ TEST(MmioWindow, APageIsMappedExactlyWhileNothingInItIsHooked) {
   FakeBarDevice device;
   FakeMonitor monitor;
   FakeMapper mapper;
-  MmioWindow window(device, monitor);
+  MmioWindow window(device, "fake BAR", monitor);
   constexpr std::uint64_t kBase = 0xfebf0000;
   window.place(kBase, &mapper);
   EXPECT_EQ(window.pages_mapped(), 0u) << "all hooked at first";
@@ -177,7 +177,7 @@ TEST(MmioWindow, AnUnalignedBaseOrARefusingMapperMapsNothingAndAccessesStillWork
   FakeBarDevice device;
   FakeMonitor monitor;
   FakeMapper mapper;
-  MmioWindow window(device, monitor);
+  MmioWindow window(device, "fake BAR", monitor);
   window.set_hooked(0, window.bytes(), false, false);
   window.place(0xfebf0100, &mapper);
   EXPECT_EQ(window.pages_mapped(), 0u);
@@ -194,7 +194,7 @@ TEST(MmioWindow, TheWindowTakesItsMappingsAwayWhenItGoes) {
   FakeMonitor monitor;
   FakeMapper mapper;
   {
-    MmioWindow window(device, monitor);
+    MmioWindow window(device, "fake BAR", monitor);
     window.set_hooked(0, window.bytes(), false, false);
     window.place(0x80000000, &mapper);
     EXPECT_EQ(mapper.pages.size(), 2u);
@@ -207,13 +207,13 @@ TEST(MmioWindow, ADeviceWithoutAWindowIsRefusedByName) {
   FakeMonitor monitor;
   device.bytes = 0;
   try {
-    MmioWindow window(device, monitor);
+    MmioWindow window(device, "fake BAR", monitor);
     FAIL() << "no window accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("fake BAR"), std::string::npos) << e.what();
   }
   device.bytes = MmioWindow::kMaxBytes + 8;
-  EXPECT_THROW(MmioWindow(device, monitor), std::invalid_argument);
+  EXPECT_THROW(MmioWindow(device, "fake BAR", monitor), std::invalid_argument);
 }
 
 }  // namespace

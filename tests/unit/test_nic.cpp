@@ -93,6 +93,8 @@ TEST(NicSpec, TheTemplateDeviceIsInTheTable) {
 }
 
 // Two buffers each while the card keeps a ring of 12 pages, else one.
+// Two buffers each while the card keeps a ring of 12 pages, else one.
+
 TEST(NicSpec, TheDefaultTransmitAreaSplitsTheCardsMemory) {
   for (unsigned guests = 1; guests <= kMaxVpioGuests; ++guests) {
     const unsigned pages = devices::default_tx_pages(guests);
@@ -147,6 +149,22 @@ TEST(NicSpec, BadItemsAreNamed) {
   expect_error("vpio,tx-pages=5", "tx-pages must be at least 6");
   expect_error("vpio,tx-pages=53", "tx-pages '53'");  // the ring keeps 12 of 64 pages
 }
+
+TEST(NicSpec, AnMmioWindowIsPlacedOnlyForADeviceThatHasOne) {
+  const NicSpec spec = parse_nic_spec("vpio,model=template,mmio=0xd0000000");
+  ASSERT_TRUE(spec.mmio.has_value());
+  EXPECT_EQ(*spec.mmio, 0xd0000000u);
+  EXPECT_FALSE(parse_nic_spec("vpio,model=template").mmio.has_value());
+  // The window's last page may be the last below 4 GiB.
+  EXPECT_EQ(*parse_nic_spec("emulate,model=template,mmio=0xffffe000").mmio, 0xffffe000u);
+  expect_error("emulate,mmio=0xd0000000", "mmio= does not apply to model ne2000");
+  expect_error("emulate,model=template,mmio=0xd0000800", "mmio=0xd0000800 is not page-aligned");
+  expect_error("emulate,model=template,mmio=0xfffff000", "must end below 4 GiB");
+  expect_error("emulate,model=template,mmio=0x100000000", "bad mmio '0x100000000'");
+  expect_error("emulate,model=template,mmio=high", "bad mmio 'high'");
+}
+
+
 
 // A card's own address is a station's: unicast and not all zeros.
 TEST(NicSpec, GroupAndZeroMacsAreRefusedNamingTheValue) {
