@@ -29,8 +29,11 @@ void put(std::array<std::uint8_t, kConfigBytes>& bytes, unsigned at, std::uint32
 }  // namespace
 
 PciFunction::PciFunction(const PciIdentity& identity, std::uint16_t io_bytes,
-                         std::uint8_t interrupt_pin)
-    : io_bytes_(io_bytes) {
+                         std::uint8_t interrupt_pin, std::uint32_t mem_bytes)
+    : io_bytes_(io_bytes), mem_bytes_(mem_bytes) {
+  if (mem_bytes != 0 && (mem_bytes < 16 || mem_bytes > (256u << 20) || !std::has_single_bit(mem_bytes)))
+    throw std::invalid_argument("PCI memory BAR of " + std::to_string(mem_bytes) +
+                                " bytes: a power of two from 16 bytes to 256 MiB");
   if (io_bytes != 0 && (io_bytes < 4 || io_bytes > 256 || !std::has_single_bit(io_bytes)))
     throw std::invalid_argument("PCI I/O BAR of " + std::to_string(io_bytes) +
                                 " ports: a power of two from 4 to 256");
@@ -55,6 +58,8 @@ PciFunction::PciFunction(const PciIdentity& identity, std::uint16_t io_bytes,
     put(space_, kBar0, kBarIo, 4);
     put(writable_, kBar0, static_cast<std::uint16_t>(~(io_bytes - 1u)) & 0xfffcu, 4);
   }
+  // 32-bit, anywhere below 4 GiB, not prefetchable: type bits 0.
+  if (mem_bytes != 0) put(writable_, kBar1, ~(mem_bytes - 1u) & ~0xfu, 4);
 }
 
 std::uint32_t PciFunction::read(std::uint8_t offset, unsigned size) const noexcept {
@@ -67,6 +72,7 @@ std::uint32_t PciFunction::read(std::uint8_t offset, unsigned size) const noexce
 void PciFunction::write(std::uint8_t offset, unsigned size, std::uint32_t value) noexcept {
   if (!valid_access(offset, size)) return;
   const auto before = io_window();
+  const auto mem_before = mem_window();
   for (unsigned i = 0; i < size; ++i) {
     const auto byte = static_cast<std::uint8_t>(value >> (8 * i));
     const std::uint8_t mask = writable_[offset + i];
@@ -74,12 +80,19 @@ void PciFunction::write(std::uint8_t offset, unsigned size, std::uint32_t value)
   }
   const auto after = io_window();
   if (before != after && moved_) moved_(before, after);
+  const auto mem_after = mem_window();
+  if (mem_before != mem_after && mem_moved_) mem_moved_(mem_before, mem_after);
 }
 
-void PciFunction::place(std::uint16_t io_base, std::uint8_t interrupt_line) noexcept {
+void PciFunction::place(std::uint16_t io_base, std::uint8_t interrupt_line,
+                        std::uint32_t mem_base) noexcept {
   if (io_bytes_ != 0) {
     put(space_, kBar0, (io_base & ~(io_bytes_ - 1u)) | kBarIo, 4);
     put(space_, kCommand, read(kCommand, 2) | kCommandIo, 2);
+  }
+  if (mem_bytes_ != 0) {
+    put(space_, kBar1, mem_base & ~(mem_bytes_ - 1u), 4);
+    put(space_, kCommand, read(kCommand, 2) | kCommandMemory, 2);
   }
   put(space_, kInterruptLine, interrupt_line, 1);
 }
@@ -89,6 +102,13 @@ std::optional<std::uint16_t> PciFunction::io_window() const noexcept {
   const std::uint32_t base = read(kBar0, 4) & ~std::uint32_t{3};
   if (base == 0 || base + io_bytes_ > 0x10000) return std::nullopt;
   return static_cast<std::uint16_t>(base);
+}
+
+std::optional<std::uint32_t> PciFunction::mem_window() const noexcept {
+  if (mem_bytes_ == 0 || (read(kCommand, 2) & kCommandMemory) == 0) return std::nullopt;
+  const std::uint32_t base = read(kBar1, 4) & ~std::uint32_t{0xf};
+  if (base == 0 || std::uint64_t{base} + mem_bytes_ > (std::uint64_t{1} << 32)) return std::nullopt;
+  return base;
 }
 
 void PciConfigMechanism1::attach(unsigned device, PciFunction& function) {

@@ -1,7 +1,8 @@
 // PCI configuration space as a PC's host bridge offers it through
 // configuration mechanism #1 (ports 0xCF8 address, 0xCFC-0xCFF data), with
 // conventional functions of header type 0 on bus 0: identity, command
-// register, one I/O BAR, the interrupt line and pin. Enough for Linux's
+// register, one I/O BAR (BAR0), one 32-bit memory BAR (BAR1), the interrupt
+// line and pin. Enough for Linux's
 // `pci_direct_probe` and its bus scan, BAR sizing and claiming, and a driver's
 // `pci_enable_device`. Leaves out: other buses and bridges, memory BARs,
 // expansion ROMs, capabilities, the status register's error bits, INTx
@@ -28,7 +29,7 @@ struct PciIdentity {
 namespace pci {
 inline constexpr std::uint8_t kVendorId = 0x00, kCommand = 0x04, kStatus = 0x06,
                               kRevision = 0x08, kClass = 0x09, kCacheLine = 0x0c,
-                              kLatency = 0x0d, kHeaderType = 0x0e, kBar0 = 0x10,
+                              kLatency = 0x0d, kHeaderType = 0x0e, kBar0 = 0x10, kBar1 = 0x14,
                               kSubsystemVendor = 0x2c, kInterruptLine = 0x3c,
                               kInterruptPin = 0x3d;
 inline constexpr std::uint16_t kCommandIo = 1u << 0, kCommandMemory = 1u << 1,
@@ -49,8 +50,11 @@ inline constexpr PciIdentity kHostBridge{0x8086, 0x1237, 0x060000, 0x02, 0, 0};
 class PciFunction {
  public:
   // io_bytes: the size of its one I/O BAR (BAR0), a power of two from 4 to
-  // 256, or 0 for none. interrupt_pin: 0 for none, 1 for INTA.
-  PciFunction(const PciIdentity& identity, std::uint16_t io_bytes, std::uint8_t interrupt_pin);
+  // 256, or 0 for none. interrupt_pin: 0 for none, 1 for INTA. mem_bytes:
+  // the size of its 32-bit memory BAR (BAR1), a power of two from 16 bytes
+  // to 256 MiB, or 0 for none.
+  PciFunction(const PciIdentity& identity, std::uint16_t io_bytes, std::uint8_t interrupt_pin,
+              std::uint32_t mem_bytes = 0);
 
   // `offset` is a byte offset; `size` 1, 2 or 4 bytes that stay inside one
   // dword. Other accesses read all ones and are ignored.
@@ -58,25 +62,37 @@ class PciFunction {
   void write(std::uint8_t offset, unsigned size, std::uint32_t value) noexcept;
 
   // Firmware's placement, before the guest runs: BAR0 at `base`, I/O decode
-  // on, the interrupt line register.
-  void place(std::uint16_t io_base, std::uint8_t interrupt_line) noexcept;
+  // on, the interrupt line register; with a memory BAR, BAR1 at `mem_base`
+  // and memory decode on.
+  void place(std::uint16_t io_base, std::uint8_t interrupt_line,
+             std::uint32_t mem_base = 0) noexcept;
 
   // Where the I/O BAR decodes now: nullopt while I/O decode is off, BAR0 is
   // 0 or the window would run past port 0xFFFF (a BAR being sized).
   std::optional<std::uint16_t> io_window() const noexcept;
   std::uint16_t io_bytes() const noexcept { return io_bytes_; }
+  // Where the memory BAR decodes now: nullopt while memory decode is off,
+  // BAR1 is 0 or the window would run past 4 GiB (a BAR being sized).
+  std::optional<std::uint32_t> mem_window() const noexcept;
+  std::uint32_t mem_bytes() const noexcept { return mem_bytes_; }
 
   // Called after a configuration write that changed io_window(), with the
   // window before and after.
   using WindowMoved =
       std::function<void(std::optional<std::uint16_t> before, std::optional<std::uint16_t> after)>;
   void on_window_moved(WindowMoved moved) { moved_ = std::move(moved); }
+  // The same for mem_window().
+  using MemWindowMoved =
+      std::function<void(std::optional<std::uint32_t> before, std::optional<std::uint32_t> after)>;
+  void on_mem_window_moved(MemWindowMoved moved) { mem_moved_ = std::move(moved); }
 
  private:
   std::array<std::uint8_t, pci::kConfigBytes> space_{};
   std::array<std::uint8_t, pci::kConfigBytes> writable_{};  // per bit
   std::uint16_t io_bytes_;
+  std::uint32_t mem_bytes_;
   WindowMoved moved_;
+  MemWindowMoved mem_moved_;
 };
 
 // Configuration mechanism #1 on bus 0: the address register at 0xCF8

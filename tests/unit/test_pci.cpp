@@ -133,6 +133,50 @@ TEST(PciFunction, TheWindowFollowsTheBarAndTheIoDecodeBit) {
   EXPECT_EQ(nic.io_window(), std::nullopt);
 }
 
+// An RTL8139's BARs: 256 ports of I/O and 256 bytes of memory.
+TEST(PciFunction, SizingTheMemoryBarGivesItsSizeAsLinuxComputesIt) {
+  PciFunction nic(kRtl8029, 256, kPinIntA, 256);
+  nic.place(0xc000, 11, 0xfebf1000);
+  EXPECT_EQ(nic.read(kBar1, 4), 0xfebf1000u);  // 32-bit, not prefetchable
+  EXPECT_EQ(nic.mem_window(), 0xfebf1000u);
+  EXPECT_NE(nic.read(kCommand, 2) & kCommandMemory, 0u);
+  nic.write(kBar1, 4, 0xffffffff);
+  const std::uint32_t sized = nic.read(kBar1, 4);
+  EXPECT_EQ(sized, 0xffffff00u);
+  const std::uint32_t mask = sized & ~0xfu;
+  EXPECT_EQ(mask & ~(mask - 1), 256u);
+  nic.write(kBar1, 4, 0xfebf10ff);  // low bits of the window are not the base's
+  EXPECT_EQ(nic.read(kBar1, 4), 0xfebf1000u);
+  // No memory BAR: BAR1 reads 0 and sizes to 0, as Linux expects of an absent BAR.
+  PciFunction io_only(kRtl8029, 32, kPinIntA);
+  io_only.write(kBar1, 4, 0xffffffff);
+  EXPECT_EQ(io_only.read(kBar1, 4), 0u);
+  EXPECT_EQ(io_only.mem_window(), std::nullopt);
+}
+
+TEST(PciFunction, TheMemoryWindowFollowsTheBarAndTheMemoryDecodeBit) {
+  PciFunction nic(kRtl8029, 256, kPinIntA, 4096);
+  std::vector<std::pair<std::optional<std::uint32_t>, std::optional<std::uint32_t>>> moves;
+  nic.on_mem_window_moved([&](auto before, auto after) { moves.emplace_back(before, after); });
+  bool io_moved = false;
+  nic.on_window_moved([&](auto, auto) { io_moved = true; });
+  EXPECT_EQ(nic.mem_window(), std::nullopt);
+  nic.place(0xc000, 11, 0xd0000000);
+  EXPECT_TRUE(moves.empty());
+  const std::uint32_t command = nic.read(kCommand, 2);
+  nic.write(kCommand, 2, command & ~kCommandMemory);
+  nic.write(kBar1, 4, 0xffffffff);
+  nic.write(kBar1, 4, 0xe0000000);
+  nic.write(kCommand, 2, command);
+  ASSERT_EQ(moves.size(), 2u);
+  EXPECT_EQ(moves[0].first, 0xd0000000u);
+  EXPECT_EQ(moves[0].second, std::nullopt);
+  EXPECT_EQ(moves[1].second, 0xe0000000u);
+  EXPECT_FALSE(io_moved) << "the I/O window stayed where it was";
+  nic.write(kBar1, 4, 0xfffff000);  // the last page below 4 GiB still decodes
+  EXPECT_EQ(nic.mem_window(), 0xfffff000u);
+}
+
 TEST(PciFunction, IntxDisableIsNotImplementedAndSaysSo) {
   PciFunction nic(kRtl8029, 32, kPinIntA);
   nic.write(kCommand, 2, 1u << 10);
@@ -143,6 +187,8 @@ TEST(PciFunction, RefusesABarThatIsNotAPowerOfTwo) {
   EXPECT_THROW(PciFunction(kRtl8029, 24, kPinIntA), std::invalid_argument);
   EXPECT_THROW(PciFunction(kRtl8029, 512, kPinIntA), std::invalid_argument);
   EXPECT_THROW(PciFunction(kRtl8029, 32, 5), std::invalid_argument);
+  EXPECT_THROW(PciFunction(kRtl8029, 32, kPinIntA, 8), std::invalid_argument);
+  EXPECT_THROW(PciFunction(kRtl8029, 32, kPinIntA, 3000), std::invalid_argument);
 }
 
 }  // namespace
