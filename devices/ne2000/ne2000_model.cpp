@@ -87,12 +87,14 @@ CardContext Ne2000Model::card_context() const noexcept {
 }
 
 dmm::HookedAccesses Ne2000Model::hooked() const noexcept {
-  const auto ports = hooked_ports();
   dmm::HookedAccesses h;
   for (std::uint16_t port = 0; port < kWindowPorts; ++port) {
-    h.reads[port] = ports.reads.test(port);
-    h.writes[port] = ports.writes.test(port);
+    h.reads.set(port);
+    h.writes.set(port);
   }
+  if (card_dma_)
+    for (std::uint16_t port = kDataPort; port < kDataPort + direct_ports_; ++port)
+      h.writes.reset(port);
   return h;
 }
 
@@ -123,16 +125,6 @@ dmm::DmaTarget Ne2000Model::target(const Decision& d) const noexcept {
       break;
   }
   return t;
-}
-
-HookedPorts<Ne2000Model::kWindowPorts> Ne2000Model::hooked_ports() const noexcept {
-  HookedPorts<kWindowPorts> hooked;
-  hooked.reads.set();
-  hooked.writes.set();
-  if (card_dma_)
-    for (std::uint16_t port = kDataPort; port < kDataPort + direct_ports_; ++port)
-      hooked.writes.reset(port);
-  return hooked;
 }
 
 bool Ne2000Model::runs(const Ne2000GuestRegisters& r) noexcept {

@@ -129,15 +129,6 @@ struct CardRegisterWrite {
 };
 inline constexpr std::size_t kCardContextWrites = 8;
 
-// Question 3's answer: which ports' reads and which ports' writes go through
-// the monitor. Reads of the data port never go direct: a card need not stop
-// a read at RBCR (QEMU's NE2000 reads on past it), so only the direction
-// every card bounds by the count may reach it unchecked.
-template <std::size_t Ports>
-struct HookedPorts {
-  std::bitset<Ports> reads;
-  std::bitset<Ports> writes;
-};
 std::array<CardRegisterWrite, kCardContextWrites> card_context_writes(
     const CardContext& c) noexcept;
 
@@ -175,8 +166,10 @@ class Ne2000Model final : public dmm::DeviceModel {
   // Question 1: may the card be handed to another guest now?
   bool reusable() const noexcept override { return !card_dma_; }
   bool card_dma_in_flight() const noexcept { return card_dma_; }
-  // Question 3: the hooked-I/O list.
-  HookedPorts<kWindowPorts> hooked_ports() const noexcept;
+  // Question 3: the hooked-I/O list, the window's kWindowPorts ports. Reads
+  // of the data port never go direct: a card need not stop a read at RBCR
+  // (QEMU's NE2000 reads on past it), so only the direction every card
+  // bounds by the count may reach it unchecked.
   dmm::HookedAccesses hooked() const noexcept override;
   // Question 2's answer for a decision that runs on the card: the card
   // memory it makes the card touch, as the guest named it and translated.

@@ -13,17 +13,12 @@
 #include "hw/net/mac_address.hpp"
 #include "net/frame_queue.hpp"
 #include "net/hub.hpp"
+#include "tests/support/net_test_names.hpp"
 
 namespace vpio::net {
 namespace {
 
 // The wires carry hw/'s frames.
-using hw::FrameSink;
-using hw::kEthernetHeaderBytes;
-using hw::kMaxFrameBytes;
-using hw::kMaxTaggedFrameBytes;
-using hw::kMinFrameBytes;
-using hw::MacAddress;
 
 using namespace std::chrono_literals;
 

@@ -25,17 +25,12 @@
 #include "net/frame_queue.hpp"
 #include "net/hub.hpp"
 #include "net/pcap_recorder.hpp"
+#include "tests/support/net_test_names.hpp"
 
 namespace vpio::net {
 namespace {
 
 // The wires carry hw/'s frames.
-using hw::FrameSink;
-using hw::kEthernetHeaderBytes;
-using hw::kMaxFrameBytes;
-using hw::kMaxTaggedFrameBytes;
-using hw::kMinFrameBytes;
-using hw::MacAddress;
 
 namespace fs = std::filesystem;
 

@@ -28,17 +28,12 @@
 #include "net/frame_queue.hpp"
 #include "base/owned_fd.hpp"
 #include "net/tap_device.hpp"
+#include "tests/support/net_test_names.hpp"
 
 namespace vpio::net {
 namespace {
 
 // The wires carry hw/'s frames.
-using hw::FrameSink;
-using hw::kEthernetHeaderBytes;
-using hw::kMaxFrameBytes;
-using hw::kMaxTaggedFrameBytes;
-using hw::kMinFrameBytes;
-using hw::MacAddress;
 using base::OwnedFd;
 using base::throw_net_errno;
 
