@@ -204,14 +204,7 @@ void Ne2000Monitor::stop() { core_.stop(); }
 Ne2000Monitor::Guest& Ne2000Monitor::add_guest(std::string name, hw::MacAddress mac,
                                                GuestCallbacks callbacks) {
   Lock lock(core_.gate());
-  if (guests_.size() >= config_.max_guests)
-    throw std::invalid_argument("NE2000 monitor: no room for guest '" + name + "': the card " +
-                                describe_card() + " is set up for " +
-                                std::to_string(config_.max_guests) + " guests");
-  for (const auto& g : guests_)
-    if (g->mac_ == mac)
-      throw std::invalid_argument("NE2000 monitor: guest '" + name + "' wants MAC " +
-                                  mac.to_string() + ", which guest '" + g->name() + "' has");
+  check_new_guest("NE2000 monitor", name, mac, guests_, config_.max_guests, describe_card());
   GuestLayout layout;
   layout.tx_pages = config_.tx_pages;
   layout.card_tx_page =

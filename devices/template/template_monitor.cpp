@@ -111,14 +111,7 @@ TemplateMonitor::~TemplateMonitor() { core_.stop(); }
 TemplateMonitor::Guest& TemplateMonitor::add_guest(std::string name, hw::MacAddress mac,
                                                    dmm::GuestCallbacks callbacks) {
   Lock lock(core_.gate());
-  if (guests_.size() >= config_.max_guests)
-    throw std::invalid_argument("template monitor: no room for guest '" + name + "': the card " +
-                                card_.describe() + " is set up for " +
-                                std::to_string(config_.max_guests) + " guests");
-  for (const auto& g : guests_)
-    if (g->mac() == mac)
-      throw std::invalid_argument("template monitor: guest '" + name + "' wants MAC " +
-                                  mac.to_string() + ", which guest '" + g->name() + "' has");
+  check_new_guest("template monitor", name, mac, guests_, config_.max_guests, card_.describe());
   guests_.push_back(
       std::unique_ptr<Guest>(new Guest(*this, std::move(name), mac, std::move(callbacks))));
   guests_.back()->demux_index_ = demux_.add(*guests_.back());

@@ -5,6 +5,11 @@
 
 #include <string>
 
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
 #include "dmm/shared_device.hpp"
 #include "hw/net/mac_address.hpp"
 
@@ -16,6 +21,25 @@ class NicMonitor : public Monitor {
   // naming the guest when the card has no room for it or the MAC is taken.
   virtual SharedGuest& add_guest(std::string name, hw::MacAddress mac,
                                  GuestCallbacks callbacks) = 0;
+
+ protected:
+  // add_guest's refusals, the same for every NIC: throws, naming `monitor`
+  // (as messages name the monitor) and the guest, when the card set up for max_guests
+  // has them all, or when one of `guests` (each with name() and mac())
+  // has the MAC already.
+  template <typename Guests>
+  static void check_new_guest(std::string_view monitor, const std::string& name,
+                              const hw::MacAddress& mac, const Guests& guests,
+                              std::size_t max_guests, const std::string& card) {
+    if (guests.size() >= max_guests)
+      throw std::invalid_argument(std::string(monitor) + ": no room for guest '" + name +
+                                  "': the card " + card + " is set up for " +
+                                  std::to_string(max_guests) + " guests");
+    for (const auto& g : guests)
+      if (g->mac() == mac)
+        throw std::invalid_argument(std::string(monitor) + ": guest '" + name + "' wants MAC " +
+                                    mac.to_string() + ", which guest '" + g->name() + "' has");
+  }
 };
 
 }  // namespace vpio::dmm::nic
