@@ -107,41 +107,43 @@ class Conformance : public ::testing::TestWithParam<ConformanceDevice> {
     g.driver->service();
     for (Bytes& f : g.driver->take_received()) g.inbox.push_back(std::move(f));
   }
-  void send(Guest& g, const Bytes& frame) {
+  // Calls `step` until `done()` holds or kDeadline has passed; returns
+  // whether it holds.
+  template <typename Done, typename Step>
+  static bool until(Done done, Step step) {
     const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-    while (!g.driver->send(frame)) {
-      service(g);
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-          << g.share->name() << "'s driver stayed busy (or its sends failed) for 10 s";
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      step();
     }
+    return true;
+  }
+  // Services both guests, then lets the monitor's thread run.
+  void service_both() {
+    service(a_);
+    service(b_);
+    std::this_thread::sleep_for(200us);
+  }
+  void send(Guest& g, const Bytes& frame) {
+    ASSERT_TRUE(until([&] { return g.driver->send(frame); }, [&] { service(g); }))
+        << g.share->name() << "'s driver stayed busy (or its sends failed) for 10 s";
     g.sent.push_back(frame);
     service(g);
   }
   // Services both guests until each inbox holds `a` and `b` frames.
   void receive_until(std::size_t a, std::size_t b) {
-    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-    while (a_.inbox.size() < a || b_.inbox.size() < b) {
-      service(a_);
-      service(b_);
-      if (std::chrono::steady_clock::now() > deadline) break;
-      std::this_thread::sleep_for(200us);
-    }
+    until([&] { return a_.inbox.size() >= a && b_.inbox.size() >= b; }, [&] { service_both(); });
     EXPECT_EQ(a_.inbox.size(), a) << "frames received by guest a";
     EXPECT_EQ(b_.inbox.size(), b) << "frames received by guest b";
   }
   // Services both guests until g's inbox holds `frame`.
   void wait_for(Guest& g, const Bytes& frame) {
-    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-    while (std::find(g.inbox.begin(), g.inbox.end(), frame) == g.inbox.end()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << g.share->name() << " never received a frame of " << frame.size()
-                      << " bytes from " << source_of(frame).to_string() << "; " << counts();
-        return;
-      }
-      service(a_);
-      service(b_);
-      std::this_thread::sleep_for(200us);
-    }
+    const auto arrived = [&] {
+      return std::find(g.inbox.begin(), g.inbox.end(), frame) != g.inbox.end();
+    };
+    if (!until(arrived, [&] { service_both(); }))
+      ADD_FAILURE() << g.share->name() << " never received a frame of " << frame.size()
+                    << " bytes from " << source_of(frame).to_string() << "; " << counts();
   }
   // Everyone's counts, for a failure's message.
   std::string counts() const {
@@ -168,16 +170,13 @@ class Conformance : public ::testing::TestWithParam<ConformanceDevice> {
     std::vector<std::uint64_t> before;
     for (Guest* g : guests) before.push_back(g->share->report().count("frames_received"));
     from_wire(frame);
-    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
     std::size_t i = 0;
     for (Guest* g : guests) {
-      while (g->share->report().count("frames_received") <= before[i]) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          ADD_FAILURE() << g->share->name() << "'s card never stored a frame from the wire; "
-                        << counts();
-          return;
-        }
-        std::this_thread::sleep_for(100us);
+      const auto stored = [&] { return g->share->report().count("frames_received") > before[i]; };
+      if (!until(stored, [] { std::this_thread::sleep_for(100us); })) {
+        ADD_FAILURE() << g->share->name() << "'s card never stored a frame from the wire; "
+                      << counts();
+        return;
       }
       ++i;
     }
@@ -356,12 +355,11 @@ TEST_P(Conformance, AHostileGuestBesideAnHonestOneReachesNothingOfIts) {
       from_wire_to(to_b.back(), {&b_});
       wait_for(b_, to_b.back());
     }
-    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-    while (only(b_.inbox, kStation).size() < to_b.size() &&
-           std::chrono::steady_clock::now() < deadline) {
-      service(b_);
-      std::this_thread::sleep_for(200us);
-    }
+    until([&] { return only(b_.inbox, kStation).size() >= to_b.size(); },
+          [&] {
+            service(b_);
+            std::this_thread::sleep_for(200us);
+          });
     expect_frames("the honest guest's frames from the wire", only(b_.inbox, kStation), to_b);
     if (HasFailure()) ADD_FAILURE() << counts();
     for (const Bytes& f : b_.inbox)
