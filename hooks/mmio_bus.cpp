@@ -35,6 +35,13 @@ void MmioBus::add(std::uint64_t base, std::uint64_t length, MmioDevice& device, 
   ranges_.emplace(base, std::move(range));
 }
 
+bool MmioBus::remove(std::uint64_t base, const MmioDevice& device) noexcept {
+  const auto it = ranges_.find(base);
+  if (it == ranges_.end() || it->second.device != &device) return false;
+  ranges_.erase(it);
+  return true;
+}
+
 const MmioRange* MmioBus::find(std::uint64_t address, unsigned size) const noexcept {
   auto it = ranges_.upper_bound(address);
   if (it == ranges_.begin()) return nullptr;

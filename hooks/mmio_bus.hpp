@@ -35,6 +35,9 @@ class MmioBus {
   // Throws std::invalid_argument naming both ranges on overlap, and for an
   // empty range or one that wraps past the top of the address space.
   void add(std::uint64_t base, std::uint64_t length, MmioDevice& device, std::string name);
+  // Takes away the range that starts at `base` and is served by `device`.
+  // Returns whether there was one.
+  bool remove(std::uint64_t base, const MmioDevice& device) noexcept;
   // The range holding all of [address, address + size), or nullptr: an access
   // that straddles a range's end belongs to no device.
   const MmioRange* find(std::uint64_t address, unsigned size = 1) const noexcept;

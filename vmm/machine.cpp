@@ -230,7 +230,7 @@ void Machine::load_linux(const Kvm& kvm) {
       console_, [this](bool level) { vm_.set_irq_line(SerialConsole::kIrq, level); });
   ports_.add(SerialConsole::kPort, hw::Uart16550::kWindowPorts, *serial_, "com1");
   ++interrupt_sources_;
-  pci_ = std::make_unique<PciPorts>(ports_);
+  pci_ = std::make_unique<PciPorts>(ports_, &mmio_);
   cmos_ = std::make_unique<CmosClock>();
   ports_.add(hw::Mc146818::kIndexPort, hw::Mc146818::kPorts, *cmos_, "cmos");
 }

@@ -46,6 +46,19 @@ TEST(MmioBus, OverlapsAreRefusedNamingBothRanges) {
   EXPECT_EQ(bus.ranges().size(), 3u);
 }
 
+TEST(MmioBus, RemoveTakesAwayOnlyTheRangeOfThatDevice) {
+  MmioBus bus;
+  NullMmio a, b;
+  bus.add(0xd0000000, 0x100, a, "a");
+  EXPECT_FALSE(bus.remove(0xd0000000, b)) << "not b's";
+  EXPECT_FALSE(bus.remove(0xd0000010, a)) << "no range starts there";
+  EXPECT_NE(bus.find(0xd0000010), nullptr);
+  EXPECT_TRUE(bus.remove(0xd0000000, a));
+  EXPECT_EQ(bus.find(0xd0000010), nullptr);
+  bus.add(0xd0000080, 0x100, b, "b");  // the space is free again
+  EXPECT_EQ(bus.find(0xd0000100)->device, &b);
+}
+
 TEST(MmioBus, EmptyAndWrappingRangesAreRefused) {
   NullMmio a;
   MmioBus bus;

@@ -2,9 +2,12 @@
 // where the guest's configuration writes put it, and posted writes follow.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <optional>
 #include <vector>
 
+#include "hooks/mmio_bus.hpp"
+#include "hooks/mmio_window.hpp"
 #include "hooks/port_bus.hpp"
 #include "vmm/pci_ports.hpp"
 
@@ -65,6 +68,117 @@ TEST(PciPorts, TheWindowFollowsTheBarThroughSizingAndAMove) {
   ASSERT_EQ(moves.size(), 1u);
   EXPECT_EQ(moves[0].first, 0x300);
   EXPECT_EQ(moves[0].second, 0xc020);
+}
+
+// A device with a 256-byte MMIO window (an RTL8139's register BAR) and, for
+// the exit-free test, two pages whose second is memory.
+class BarDevice final : public hw::MemoryMapped {
+ public:
+  explicit BarDevice(std::uint32_t bytes) : bytes_(bytes) {}
+  std::uint32_t mmio_bytes() const noexcept override { return bytes_; }
+  std::uint64_t mmio_read(std::uint32_t offset, unsigned) override { return offset; }
+  std::uint8_t* mmio_page(std::uint32_t page) noexcept override {
+    return page == 1 ? memory.data() : nullptr;
+  }
+  alignas(hw::kMmioPageBytes) std::array<std::uint8_t, hw::kMmioPageBytes> memory{};
+
+ private:
+  std::uint32_t bytes_;
+};
+
+class NoHooks final : public HookedMmioHandler {
+ public:
+  std::uint64_t hooked_mmio_read(std::uint32_t, unsigned) noexcept override { return 0xee; }
+  void hooked_mmio_write(std::uint32_t, unsigned, std::uint64_t) noexcept override {}
+};
+
+class Mapper final : public PageMapper {
+ public:
+  bool map_page(std::uint64_t at, std::uint8_t*) noexcept override {
+    pages.push_back(at);
+    return true;
+  }
+  void unmap_page(std::uint64_t at) noexcept override { std::erase(pages, at); }
+  std::vector<std::uint64_t> pages;
+};
+
+TEST(PciPorts, TheMmioWindowFollowsTheMemoryBar) {
+  PortBus bus;
+  MmioBus mmio;
+  PciPorts pci(bus, &mmio);
+  Window ports;
+  BarDevice device(256);
+  NoHooks hooks;
+  MmioWindow window(device, "rtl8139", hooks);
+  pci.add_io_function(hw::pci::kRtl8029, ports, 256, 0xc000, 11, "rtl8139", nullptr,
+                      PciPorts::MemoryBar{&window, 256, 0xfebf1000, nullptr});
+  Guest guest{bus};
+  EXPECT_EQ(guest.config_read(1, hw::pci::kBar1), 0xfebf1000u);
+  ASSERT_NE(mmio.find(0xfebf1010), nullptr);
+  EXPECT_EQ(mmio.find(0xfebf1010)->device, &window);
+  EXPECT_EQ(window.base(), 0xfebf1000u);
+
+  // Linux's sizing: memory decode off, all ones, the base back, decode on.
+  const std::uint32_t command = guest.config_read(1, hw::pci::kCommand) & 0xffff;
+  guest.config_write(1, hw::pci::kCommand, 2, command & ~hw::pci::kCommandMemory);
+  EXPECT_EQ(mmio.find(0xfebf1010), nullptr);
+  EXPECT_EQ(window.base(), std::nullopt);
+  guest.config_write(1, hw::pci::kBar1, 4, 0xffffffff);
+  EXPECT_EQ(guest.config_read(1, hw::pci::kBar1), 0xffffff00u);
+  guest.config_write(1, hw::pci::kBar1, 4, 0xfebf1000);
+  guest.config_write(1, hw::pci::kCommand, 2, command);
+  EXPECT_EQ(mmio.find(0xfebf1010)->device, &window);
+
+  // A move: the old range is free, the new one the window's, and the I/O
+  // window stayed.
+  guest.config_write(1, hw::pci::kBar1, 4, 0xe0000100);
+  EXPECT_EQ(mmio.find(0xfebf1010), nullptr);
+  ASSERT_NE(mmio.find(0xe0000100), nullptr);
+  EXPECT_EQ(window.base(), 0xe0000100u);
+  EXPECT_EQ(bus.find(0xc010)->device, &ports);
+}
+
+TEST(PciPorts, ExitFreePagesAreMappedWhereTheBarIsAndFollowIt) {
+  PortBus bus;
+  MmioBus mmio;
+  PciPorts pci(bus, &mmio);
+  Window ports;
+  BarDevice device(2 * hw::kMmioPageBytes);
+  NoHooks hooks;
+  Mapper mapper;
+  MmioWindow window(device, "two pages", hooks);
+  window.set_hooked(0, window.bytes(), false, false);
+  pci.add_io_function(hw::pci::kRtl8029, ports, 32, 0x300, 9, "two pages", nullptr,
+                      PciPorts::MemoryBar{&window, 8192, 0xd0000000, &mapper});
+  EXPECT_EQ(mapper.pages, std::vector<std::uint64_t>{0xd0001000});
+  Guest guest{bus};
+  guest.config_write(1, hw::pci::kBar1, 4, 0xd0010000);
+  EXPECT_EQ(mapper.pages, std::vector<std::uint64_t>{0xd0011000});
+  guest.config_write(1, hw::pci::kCommand, 2, hw::pci::kCommandIo);  // memory decode off
+  EXPECT_TRUE(mapper.pages.empty());
+}
+
+TEST(PciPorts, AMalformedMemoryBarIsRefused) {
+  PortBus bus;
+  MmioBus mmio;
+  Window ports;
+  BarDevice device(256);
+  NoHooks hooks;
+  MmioWindow window(device, "rtl8139", hooks);
+  {
+    PciPorts pci(bus, &mmio);
+    EXPECT_THROW(pci.add_io_function(hw::pci::kRtl8029, ports, 256, 0xc000, 11, "small", nullptr,
+                                     PciPorts::MemoryBar{&window, 128, 0xfebf1000, nullptr}),
+                 std::invalid_argument);
+    EXPECT_THROW(pci.add_io_function(hw::pci::kRtl8029, ports, 256, 0xc000, 11, "unaligned",
+                                     nullptr, PciPorts::MemoryBar{&window, 256, 0xfebf1080, nullptr}),
+                 std::invalid_argument);
+  }
+  PortBus other;
+  PciPorts no_mmio(other);
+  EXPECT_THROW(no_mmio.add_io_function(hw::pci::kRtl8029, ports, 256, 0xc000, 11, "no bus", nullptr,
+                                       PciPorts::MemoryBar{&window, 256, 0xfebf1000, nullptr}),
+               std::invalid_argument);
 }
 
 TEST(PciPorts, AMoveOntoAnotherDeviceDecodesNothing) {
