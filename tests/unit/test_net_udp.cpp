@@ -21,17 +21,11 @@
 #include "net/hub.hpp"
 #include "base/owned_fd.hpp"
 #include "net/udp_wire.hpp"
+#include "tests/support/net_test_names.hpp"
 
 namespace vpio::net {
 namespace {
 
-// The wires carry hw/'s frames.
-using hw::FrameSink;
-using hw::kEthernetHeaderBytes;
-using hw::kMaxFrameBytes;
-using hw::kMaxTaggedFrameBytes;
-using hw::kMinFrameBytes;
-using hw::MacAddress;
 using base::OwnedFd;
 using base::throw_net_errno;
 
