@@ -23,9 +23,21 @@ SharedGuest::SharedGuest(SharedDevice& device, std::string name, GuestCallbacks 
                                                 *mmio_handler, &device.gate());
 }
 
+namespace {
+
+bool same_ranges(const std::vector<HookedAccesses::ByteRange>& a,
+                 const std::vector<HookedAccesses::ByteRange>& b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].offset != b[i].offset || a[i].bytes != b[i].bytes) return false;
+  return true;
+}
+
+}  // namespace
+
 void SharedGuest::set_hooked(const HookedAccesses& hooked) noexcept {
   set_hooked(hooked.reads, hooked.writes);
-  if (!mmio_window_) return;
+  if (!mmio_window_ || (mmio_applied_ && same_ranges(hooked.mmio_direct, mmio_direct_))) return;
   // Runs between the direct ranges hooked, the ranges direct: a byte
   // changes only if its answer does, so a direct page is never unmapped
   // and mapped again on the way.
@@ -41,6 +53,12 @@ void SharedGuest::set_hooked(const HookedAccesses& hooked) noexcept {
     while (end < bytes && direct[end] == direct[start]) ++end;
     mmio_window_->set_hooked(start, end - start, !direct[start], !direct[start]);
     start = end;
+  }
+  try {
+    mmio_direct_ = hooked.mmio_direct;
+    mmio_applied_ = true;
+  } catch (...) {
+    mmio_applied_ = false;  // not remembered: the next answer is applied whole
   }
 }
 

@@ -136,6 +136,10 @@ class SharedGuest : public HookedIoHandler {
   GuestCallbacks callbacks_;
   PassthroughWindow window_;
   std::unique_ptr<MmioWindow> mmio_window_;
+  // The MMIO answer last applied (none: all hooked, as the window starts),
+  // when mmio_applied_.
+  std::vector<HookedAccesses::ByteRange> mmio_direct_;
+  bool mmio_applied_ = true;
   DmaShare share_;
   SharedGuestCounts counts_;  // under the gate
 };

@@ -32,12 +32,9 @@ MmioWindow::MmioWindow(hw::MemoryMapped& device, const std::string& name,
       monitor_(monitor),
       gate_(gate),
       bytes_(checked_bytes(device, name)),
-      flags_(std::make_unique<std::atomic<std::uint8_t>[]>(bytes_)),
+      flags_(bytes_, kReadHooked | kWriteHooked),
       counters_(static_cast<std::uint16_t>(bytes_ / 4)),
-      mapped_((bytes_ + kPageBytes - 1) / kPageBytes, false) {
-  for (std::uint32_t i = 0; i < bytes_; ++i)
-    flags_[i].store(kReadHooked | kWriteHooked, std::memory_order_relaxed);
-}
+      mapped_((bytes_ + kPageBytes - 1) / kPageBytes, false) {}
 
 MmioWindow::~MmioWindow() {
   std::lock_guard lock(mapping_mutex_);
@@ -60,7 +57,7 @@ void MmioWindow::set_hooked(std::uint32_t offset, std::uint32_t length, bool rea
         mapper_->unmap_page(*base_ + std::uint64_t{page} * kPageBytes);
         mapped_[page] = false;
       }
-  for (std::uint32_t i = offset; i < end; ++i) flags_[i].store(value, std::memory_order_release);
+  for (std::uint32_t i = offset; i < end; ++i) flags_at(i).store(value, std::memory_order_release);
   // ...and one left with none is mapped once nothing in it is hooked.
   for (std::uint32_t page = first_page; page <= last_page; ++page) sync_page(page);
 }
@@ -95,7 +92,7 @@ bool MmioWindow::page_may_map(std::uint32_t page) const noexcept {
   if (first + kPageBytes > bytes_) return false;
   if (device_.mmio_page(page) == nullptr) return false;
   for (std::uint64_t i = first; i < first + kPageBytes; ++i)
-    if (flags_[i].load(std::memory_order_acquire) != 0) return false;
+    if (flags_at(static_cast<std::uint32_t>(i)).load(std::memory_order_acquire) != 0) return false;
   return true;
 }
 
@@ -122,7 +119,9 @@ void MmioWindow::unmap_all() noexcept {
 bool MmioWindow::any_hooked(std::uint64_t offset, unsigned size, std::uint8_t bit) const noexcept {
   for (unsigned i = 0; i < size; ++i) {
     const std::uint64_t at = offset + i;
-    if (at >= bytes_ || (flags_[at].load(std::memory_order_acquire) & bit) != 0) return true;
+    if (at >= bytes_ ||
+        (flags_at(static_cast<std::uint32_t>(at)).load(std::memory_order_acquire) & bit) != 0)
+      return true;
   }
   return false;
 }

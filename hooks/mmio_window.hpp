@@ -93,8 +93,12 @@ class MmioWindow final : public MmioDevice {
 
  private:
   static constexpr std::uint8_t kReadHooked = 1, kWriteHooked = 2;
+  // The byte's flags, read or written atomically in place.
+  std::atomic_ref<std::uint8_t> flags_at(std::uint32_t offset) const noexcept {
+    return std::atomic_ref<std::uint8_t>(flags_[offset]);
+  }
   bool flag(std::uint32_t offset, std::uint8_t bit) const noexcept {
-    return offset < bytes_ && (flags_[offset].load(std::memory_order_acquire) & bit) != 0;
+    return offset < bytes_ && (flags_at(offset).load(std::memory_order_acquire) & bit) != 0;
   }
   bool any_hooked(std::uint64_t offset, unsigned size, std::uint8_t bit) const noexcept;
   // Whether page `page` may be mapped now: placed, a mapper, device memory
@@ -110,9 +114,10 @@ class MmioWindow final : public MmioDevice {
   HookedMmioHandler& monitor_;
   std::mutex* gate_;
   std::uint32_t bytes_;
-  // Per byte: kReadHooked | kWriteHooked. Read without the gate on the fast
-  // path; written by the monitor (under the gate when there is one).
-  std::unique_ptr<std::atomic<std::uint8_t>[]> flags_;
+  // Per byte: kReadHooked | kWriteHooked, filled at once and then only
+  // reached through flags_at(). Read without the gate on the fast path;
+  // written by the monitor (under the gate when there is one).
+  mutable std::vector<std::uint8_t> flags_;
   PortCounters counters_;
   // Mapping state: changed by set_hooked() and place() only, which the
   // monitor and the VMM call in turn (set_hooked under the gate, place
