@@ -41,6 +41,9 @@ inline constexpr unsigned kDevicesPerBus = 32;
 inline constexpr unsigned kConfigBytes = 256;
 // RTL8029: an NE2000 on PCI (Linux's ne2k-pci knows it as 10ec:8029).
 inline constexpr PciIdentity kRtl8029{0x10ec, 0x8029, 0x020000, 0, 0x10ec, 0x8029};
+// RTL8139 in classic mode: revision 0x10, below the 0x20 from which Linux
+// leaves a 10ec:8139 to 8139cp (C+ mode) and 8139too binds it.
+inline constexpr PciIdentity kRtl8139{0x10ec, 0x8139, 0x020000, 0x10, 0x10ec, 0x8139};
 // A host bridge (class 06 00 00), the function Linux's sanity check of
 // mechanism #1 looks for on bus 0.
 inline constexpr PciIdentity kHostBridge{0x8086, 0x1237, 0x060000, 0x02, 0, 0};

@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "hw/net/ethernet_crc.hpp"
+
 namespace vpio::devices {
 
 using namespace ne2000;
@@ -84,26 +86,6 @@ std::optional<unsigned> free_ring_pages(const Ne2000State& s) {
   return free_pages == 0 ? ring_pages : free_pages;
 }
 
-
-// The DP8390 hashes a multicast destination on the top six bits of the
-// Ethernet CRC taken MSB-first. A reflected CRC register holds those same
-// bits, reversed, in its low six bits.
-unsigned multicast_hash_index(std::span<const std::uint8_t> destination) {
-  constexpr std::uint32_t kReflectedPolynomial = 0xedb88320u;
-  std::uint32_t crc = 0xffffffffu;
-  for (const std::uint8_t byte : destination) {
-    crc ^= byte;
-    for (int bit = 0; bit < 8; ++bit) {
-      crc = (crc >> 1) ^ ((crc & 1u) != 0 ? kReflectedPolynomial : 0u);
-    }
-  }
-  unsigned index = 0;
-  for (unsigned bit = 0; bit < 6; ++bit) {
-    index = (index << 1) | ((crc >> bit) & 1u);
-  }
-  return index;
-}
-
 }  // namespace
 
 // A transmitted frame waits here while the chip lock is released; the frame
@@ -133,8 +115,7 @@ void Ne2000::set_transmit_sink(hw::FrameSink* sink) {
 void Ne2000::set_irq_line(std::function<void(bool asserted)> line) {
   {
     std::lock_guard lock(mutex_);
-    irq_line_ = std::move(line);
-    irq_reported_ = false;
+    irq_line_.set_line_locked(std::move(line));
   }
   update_irq_line();
 }
@@ -556,7 +537,7 @@ bool Ne2000::accepts_locked(std::span<const std::uint8_t> destination) const {
   if (broadcast) return (s.receive_config & kRcrBroadcast) != 0;
   if ((destination[0] & 1) != 0) {
     if ((s.receive_config & kRcrMulticast) == 0) return false;
-    const unsigned index = multicast_hash_index(destination);
+    const unsigned index = hw::multicast_hash_index(destination);
     return (s.multicast_filter[index >> 3] & (1u << (index & 7))) != 0;
   }
   if ((s.receive_config & kRcrPromiscuous) != 0) return true;
@@ -690,34 +671,7 @@ void Ne2000::hand_out(Outbox& outbox) {
 // that re-enters the chip does not deadlock (it finds a notifier running),
 // and a fall and rise while it runs are both reported.
 void Ne2000::update_irq_line() {
-  std::unique_lock lock(mutex_);
-  if (irq_notifying_) {
-    if (irq_reported_ && !irq_level_locked()) irq_dipped_ = true;
-    return;
-  }
-  irq_notifying_ = true;
-  for (;;) {
-    bool level = irq_level_locked();
-    // Acked and raised again while the line was being told: report the dip,
-    // so the rise after it is an edge of its own (ISA lines are edge-
-    // triggered; a guest that polled ISR in the dip would wait for it).
-    if (irq_dipped_ && irq_reported_) level = false;
-    irq_dipped_ = false;
-    if (level == irq_reported_) break;
-    irq_reported_ = level;
-    if (!irq_line_) continue;
-    std::function<void(bool)> line = irq_line_;
-    lock.unlock();
-    try {
-      line(level);
-    } catch (...) {
-      lock.lock();
-      irq_notifying_ = false;
-      throw;
-    }
-    lock.lock();
-  }
-  irq_notifying_ = false;
+  irq_line_.update(mutex_, [this] { return irq_level_locked(); });
 }
 
 }  // namespace vpio::devices

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "hw/net/frame_sink.hpp"
+#include "hw/net/irq_line_reporter.hpp"
 #include "hw/net/network_chip.hpp"
 #include "hw/net/mac_address.hpp"
 
@@ -274,12 +275,7 @@ class Ne2000 final : public hw::NetworkChip {
   Ne2000State state_;
   Counters counters_;
   hw::FrameSink* transmit_sink_ = nullptr;
-  std::function<void(bool)> irq_line_;
-  bool irq_reported_ = false;   // the level the line was last told
-  bool irq_notifying_ = false;  // a thread is calling the line right now
-  // The level fell below the reported one while a notifier ran: a rise after
-  // it is a new edge, which the notifier must not fold into the old one.
-  bool irq_dipped_ = false;
+  hw::IrqLineReporter irq_line_;
 };
 
 }  // namespace vpio::devices

@@ -11,6 +11,7 @@
 #include <span>
 #include <utility>
 
+#include "hw/dma_bus.hpp"
 #include "hw/memory_mapped.hpp"
 #include "hw/net/frame_sink.hpp"
 
@@ -39,6 +40,10 @@ class NetworkChip : public FrameSink, public MemoryMapped {
   // registration if it is asserted.
   virtual void set_irq_line(std::function<void(bool asserted)> line) = 0;
   virtual NetworkChipCounts counts() const = 0;
+  // Where a bus master's DMA goes (its guest's RAM, or what a monitor mapped
+  // for it); null: nowhere, every DMA faults. The bus outlives it. A chip
+  // that never masters the bus ignores it.
+  virtual void set_dma_bus(DmaBus* bus) { (void)bus; }
 };
 
 // A chip's line as an edge-triggered (ISA) interrupt: `raise` once each
