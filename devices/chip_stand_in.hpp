@@ -43,6 +43,7 @@ class ChipStandIn : public hw::StandInDevice {
     chip_.mmio_write(offset, size, value);
   }
   std::uint8_t* mmio_page(std::uint32_t page) noexcept override { return chip_.mmio_page(page); }
+  void set_dma_bus(hw::DmaBus* bus) override { chip_.set_dma_bus(bus); }
   // The line's rising edge is the interrupt.
   void set_interrupt_handler(std::function<void()> handler) override {
     chip_.set_irq_line(hw::on_rising_edge(std::move(handler)));

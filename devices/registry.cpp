@@ -2,6 +2,7 @@
 #include "devices/registry.hpp"
 
 #include "devices/ne2000/ne2000_kind.hpp"
+#include "devices/rtl8139/rtl8139_kind.hpp"
 #include "devices/template/template_kind.hpp"
 
 namespace vpio::devices {
@@ -10,6 +11,7 @@ std::span<const NicKind* const> nic_kinds() noexcept {
   static const NicKind* const kinds[] = {
       &ne2000_kind(),  // the default
       &template_kind(),
+      &rtl8139_kind(),
   };
   return kinds;
 }

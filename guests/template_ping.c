@@ -1,4 +1,5 @@
-/* Two flat guests on vpio's template device (devices/template/): the pinger
+/* Two flat guests on vpio's template device (devices/template/), or with
+   PING_RTL8139 on an RTL8139 (see below): the pinger
    (TEMPLATE_PING_ROLE 0) sends PING_FRAMES frames of varying size to the
    echo (role 1, the next default MAC) and checks that each comes back
    intact; then it sends DONE, and the echo exits. Exit statuses: 0 all
@@ -7,7 +8,26 @@
    Built with TEMPLATE_MMIO set, a guest sends through the transmit buffer
    in the card's MMIO window at that address (--nic ...,mmio=ADDRESS). */
 #include "runtime/guest.h"
+
+#ifdef PING_RTL8139
+/* The same exchange on an RTL8139 (guests/rtl8139/), its registers through
+   the MMIO window when TEMPLATE_MMIO is set; messages say "rtl8139_ping". */
+#include "rtl8139/rtl8139.h"
+#define PING_NAME "rtl8139_ping"
+#define TN_MAC_BYTES RTL_MAC_BYTES
+#define TN_MAX_FRAME RTL_MAX_FRAME
+#define tn_card rtl_card
+#define tn_send rtl_send
+#define tn_receive rtl_receive
+#ifdef TEMPLATE_MMIO
+#define tn_open(card, iobase) rtl_open(card, iobase, TEMPLATE_MMIO)
+#else
+#define tn_open(card, iobase) rtl_open(card, iobase, 0)
+#endif
+#else
 #include "template_nic/template_nic.h"
+#define PING_NAME "template_ping"
+#endif
 
 #define NIC_IOBASE 0x300
 #define PING_FRAMES 200
@@ -36,7 +56,7 @@ static size_t frame(const uint8_t* to, uint8_t type, uint32_t seq) {
 
 static void send_or_exit(size_t len) {
   if (tn_send(&card, tx, len) != 0) {
-    print("template_ping: the card never reported a send\n");
+    print(PING_NAME ": the card never reported a send\n");
     guest_exit(11);
   }
 }
@@ -60,19 +80,19 @@ static void pinger(void) {
         memcpy(&echoed_seq, rx + 14, sizeof echoed_seq);
         if (echoed_seq != seq) continue; /* an earlier frame's echo, sent again */
         if ((size_t)got != len || memcmp(rx + 12, tx + 12, len - 12) != 0) {
-          printf("template_ping: echo %u differs\n", seq);
+          printf(PING_NAME ": echo %u differs\n", seq);
           guest_exit(13);
         }
         break;
       }
     }
     if (got <= 0) {
-      printf("template_ping: echo %u lost\n", seq);
+      printf(PING_NAME ": echo %u lost\n", seq);
       guest_exit(12);
     }
   }
   send_or_exit(frame(peer, TYPE_DONE, 0));
-  printf("template_ping: %u frames echoed\n", PING_FRAMES);
+  printf(PING_NAME ": %u frames echoed\n", PING_FRAMES);
   guest_exit(0);
 }
 #else
@@ -81,7 +101,7 @@ static void echo(void) {
   for (;;) {
     const int got = tn_receive(&card, rx, sizeof rx, IDLE_POLLS);
     if (got == 0) {
-      printf("template_ping: echo heard nothing after %u echoes\n", echoed);
+      printf(PING_NAME ": echo heard nothing after %u echoes\n", echoed);
       guest_exit(14);
     }
     if (got < 14 || memcmp(rx, card.mac, 6) != 0 || rx[12] != 0x88) continue;
@@ -92,17 +112,17 @@ static void echo(void) {
     send_or_exit((size_t)got);
     ++echoed;
   }
-  printf("template_ping: %u echoes\n", echoed);
+  printf(PING_NAME ": %u echoes\n", echoed);
   guest_exit(0);
 }
 #endif
 
 int main(void) {
   if (tn_open(&card, NIC_IOBASE) != 0) {
-    print("template_ping: no template card at 0x300\n");
+    print(PING_NAME ": no template card at 0x300\n");
     guest_exit(10);
   }
-#ifdef TEMPLATE_MMIO
+#if defined(TEMPLATE_MMIO) && !defined(PING_RTL8139)
   tn_use_mmio(&card, TEMPLATE_MMIO);
 #endif
 #if TEMPLATE_PING_ROLE == 0

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "hw/dma_bus.hpp"
 #include "hw/memory_mapped.hpp"
 #include "hw/net/network_chip.hpp"
 
@@ -29,6 +30,10 @@ class PhysicalDevice : public MemoryMapped {
   // Called (from any thread) when the device raises its interrupt. A device
   // without interrupt delivery to userspace calls it from its poller.
   virtual void set_interrupt_handler(std::function<void()> handler) = 0;
+  // What the device's DMA reaches from now on (null: nothing); the bus
+  // outlives its registration. A device that never masters the bus
+  // ignores it.
+  virtual void set_dma_bus(DmaBus* bus) { (void)bus; }
 
   // What the device counts of itself, by name, for --stats (a host card
   // whose interrupt is polled: its polls and edges). Most count nothing.

@@ -237,7 +237,8 @@ void Machine::load_linux(const Kvm& kvm) {
 
 unsigned Machine::add_pci_io_function(const hw::PciIdentity& identity, PortDevice& window,
                                       std::uint16_t bytes, std::uint16_t base, unsigned irq,
-                                      std::string name, hw::PciFunction::WindowMoved moved) {
+                                      std::string name, hw::PciFunction::WindowMoved moved,
+                                      MmioWindow* memory) {
   if (!pci_)
     throw std::invalid_argument("guest '" + config_.name +
                                 "' is a flat test guest: it has no PCI bus");
@@ -245,9 +246,20 @@ unsigned Machine::add_pci_io_function(const hw::PciIdentity& identity, PortDevic
     throw std::invalid_argument(
         "irq=" + std::to_string(irq) + " cannot be a PCI interrupt of Linux guest '" +
         config_.name + "': IRQ 0 is the timer's, 2 the cascade, 4 COM1's");
+  std::optional<PciPorts::MemoryBar> bar;
+  if (memory != nullptr) {
+    // A power of two from 16 bytes holding the window, at a base aligned to
+    // it, a page apart from the next (exit-free pages are whole pages).
+    std::uint32_t bar_bytes = 16;
+    while (bar_bytes < memory->bytes()) bar_bytes <<= 1;
+    const std::uint32_t step = std::max(bar_bytes, hw::kMmioPageBytes);
+    const std::uint32_t bar_base = (next_memory_bar_ + step - 1) / step * step;
+    bar = PciPorts::MemoryBar{memory, bar_bytes, bar_base, this};
+    next_memory_bar_ = bar_base + step;
+  }
   const unsigned device = pci_->add_io_function(identity, window, bytes, base,
                                                 static_cast<std::uint8_t>(irq), std::move(name),
-                                                std::move(moved));
+                                                std::move(moved), bar);
   write_mptable(memory_, pci_->routes());
   return device;
 }

@@ -36,6 +36,8 @@ inline constexpr std::uint64_t kMiB = 1ULL << 20;
 inline constexpr std::uint64_t kDefaultRamBytes = 64 * kMiB;
 inline constexpr std::uint64_t kMinRamBytes = 2 * kMiB;
 inline constexpr std::uint64_t kMaxRamBytes = 3072 * kMiB;  // below the MMIO hole
+// Where a Linux guest's memory BARs start: in the MMIO hole, a page each.
+inline constexpr std::uint32_t kPciMemoryBase = 0xe0000000u;
 // ISA IRQ n reaches the guest as vector kIrqVectorBase + n (no PIC is modelled).
 inline constexpr std::uint8_t kIrqVectorBase = 0x20;
 inline constexpr unsigned kIrqLines = 16;
@@ -128,12 +130,15 @@ class Machine final : public PostedWrites, public PageMapper {
   PciPorts* pci() noexcept { return pci_.get(); }
   // Adds a PCI function with one I/O BAR serving `window` (PciPorts::
   // add_io_function) and puts its INTA in the guest's MP table on IOAPIC pin
-  // `irq`. Before the guest runs. Throws std::invalid_argument for a flat
-  // guest, an IRQ that is not free for PCI (0, 2 and 4: timer, cascade,
-  // COM1; past 15), a full bus or an overlap.
+  // `irq`. With `memory`, the function also has a memory BAR serving it,
+  // placed in the MMIO hole above RAM (kPciMemoryBase up). Before the guest
+  // runs. Throws std::invalid_argument for a flat guest, an IRQ that is not
+  // free for PCI (0, 2 and 4: timer, cascade, COM1; past 15), a full bus or
+  // an overlap.
   unsigned add_pci_io_function(const hw::PciIdentity& identity, PortDevice& window,
                                std::uint16_t bytes, std::uint16_t base, unsigned irq,
-                               std::string name, hw::PciFunction::WindowMoved moved);
+                               std::string name, hw::PciFunction::WindowMoved moved,
+                               MmioWindow* memory = nullptr);
   // Safe from any thread. On a Linux guest (in-kernel irqchip) an edge on
   // the ISA line: up, then down.
   void raise_irq(unsigned irq) noexcept;
@@ -205,6 +210,7 @@ class Machine final : public PostedWrites, public PageMapper {
   std::unique_ptr<ExitPort> exit_port_;
   std::unique_ptr<SerialConsole> serial_;  // Linux guests
   std::unique_ptr<PciPorts> pci_;          // Linux guests
+  std::uint32_t next_memory_bar_ = kPciMemoryBase;
   std::unique_ptr<CmosClock> cmos_;        // Linux guests
   ExitCounters counters_;
   std::unique_ptr<ExitProfile> profile_;

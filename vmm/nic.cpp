@@ -221,8 +221,9 @@ hw::MacAddress default_mac(unsigned guest_index) {
 }
 
 EmulatedNic::EmulatedNic(std::unique_ptr<hw::NetworkChip> chip, hw::MacAddress mac,
-                         std::function<void()> raise_irq)
-    : mac_(mac), chip_(std::move(chip)) {
+                         std::function<void()> raise_irq, const GuestMemory& ram)
+    : mac_(mac), dma_(ram), chip_(std::move(chip)) {
+  chip_->set_dma_bus(&dma_);
   // ISA interrupts are edge-triggered: a rising line raises the IRQ once.
   chip_->set_irq_line(hw::on_rising_edge(std::move(raise_irq)));
 }
@@ -290,8 +291,10 @@ namespace {
 // Puts a card's window where its guest looks for it: on a Linux guest the
 // device's PCI function, whose I/O BAR starts at spec.port and which the
 // guest may move (`moved` is told), on a flat guest an ISA card at spec.port.
+// With `memory` (a device's MMIO window), a Linux guest's function has a
+// memory BAR serving it as well.
 void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const std::string& name,
-                hw::PciFunction::WindowMoved moved) {
+                hw::PciFunction::WindowMoved moved, MmioWindow* memory = nullptr) {
   const devices::NicKind& kind = nic_kind(spec);
   if (machine.is_linux() && kind.pci.vendor == 0)
     throw std::invalid_argument("--nic model=" + std::string(kind.name) +
@@ -299,7 +302,7 @@ void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const
                                 "it; it is for flat guests");
   if (machine.is_linux())
     machine.add_pci_io_function(kind.pci, window, kind.window_ports, spec.port, spec.irq, name,
-                                std::move(moved));
+                                std::move(moved), memory);
   else
     machine.ports().add(spec.port, kind.window_ports, window, name);
 }
@@ -308,7 +311,7 @@ void place_card(Machine& machine, const NicSpec& spec, PortDevice& window, const
 void check_mmio_placement(Machine& machine, const NicSpec& spec) {
   if (machine.is_linux())
     throw std::invalid_argument("--nic: mmio= is for flat guests; a Linux guest finds a card's "
-                                "windows through its PCI function, which has no memory BAR yet");
+                                "MMIO window through its PCI function's memory BAR");
   if (*spec.mmio < machine.memory().size())
     throw std::invalid_argument("--nic: mmio=" + hex(static_cast<unsigned>(*spec.mmio)) +
                                 " lies in the RAM of guest '" + machine.name() + "' (" +
@@ -344,9 +347,13 @@ hw::PciFunction::WindowMoved move_posted(PassthroughWindow& window) {
 
 EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw::MacAddress mac) {
   const devices::NicKind& kind = nic_kind(spec);
-  auto nic = std::make_unique<EmulatedNic>(kind.make_chip(mac), mac,
-                                           [&machine, irq = spec.irq] { machine.raise_irq(irq); });
-  place_card(machine, spec, *nic, card_name(spec, ""), repost(machine, kind));
+  auto nic = std::make_unique<EmulatedNic>(
+      kind.make_chip(mac), mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); },
+      machine.memory());
+  MmioWindow* memory_bar = nullptr;
+  if (machine.is_linux() && kind.mmio_bytes != 0)
+    memory_bar = &direct_mmio_window(nic->chip(), card_name(spec, "") + " MMIO");
+  place_card(machine, spec, *nic, card_name(spec, ""), repost(machine, kind), memory_bar);
   machine.add_interrupt_source();
   if (kind.posted_ports != 0)
     machine.post_writes(static_cast<std::uint16_t>(spec.port + kind.posted_offset),
@@ -365,8 +372,13 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw:
   return *nics_.back();
 }
 
-PassthroughNic::PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports)
-    : guest_(std::move(guest)), device_(device), window_(ports, device, no_monitor_) {}
+PassthroughNic::PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports,
+                               const GuestMemory& ram)
+    : guest_(std::move(guest)), device_(device), dma_(ram), window_(ports, device, no_monitor_) {
+  device_.set_dma_bus(&dma_);
+}
+
+PassthroughNic::~PassthroughNic() { device_.set_dma_bus(nullptr); }
 
 // The physical card a spec names, created at its first use: vpio's chip on
 // the requested wire (with the first user's MAC as its PROM), or a real card
@@ -427,9 +439,15 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
                                 ": the guest reads the card's own MAC from its PROM");
   hw::PhysicalDevice& card = physical_card(spec, mac);
   const devices::NicKind& kind = nic_kind(spec);
-  auto nic = std::make_unique<PassthroughNic>(machine.name(), card, kind.window_ports);
+  auto nic =
+      std::make_unique<PassthroughNic>(machine.name(), card, kind.window_ports, machine.memory());
+  MmioWindow* memory_bar = nullptr;
+  if (machine.is_linux() && kind.mmio_bytes != 0) {
+    memory_bar = &direct_mmio_window(card, card_name(spec, "passthrough") + " MMIO");
+    nic->set_mmio_window(memory_bar);
+  }
   place_card(machine, spec, nic->window(), card_name(spec, "passthrough"),
-             move_posted(nic->window()));
+             move_posted(nic->window()), memory_bar);
   if (kind.posted_ports != 0)
     nic->window().post_direct_writes(machine, spec.port, kind.posted_offset, kind.posted_ports);
   if (spec.mmio)
@@ -473,12 +491,15 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
     machine.inject_machine_check(dmm_machine_check(r, r.in_mmio && mmio ? *mmio : base->load()));
   };
   auto& share = monitor->add_guest(machine.name(), mac, std::move(callbacks));
+  MmioWindow* memory_bar =
+      machine.is_linux() && kind.mmio_bytes != 0 ? share.mmio_window() : nullptr;
   place_card(machine, spec, share.window(), card_name(spec, "vpio"),
              [base, posted = move_posted(share.window())](std::optional<std::uint16_t> before,
                                                           std::optional<std::uint16_t> after) {
                if (after) base->store(*after);
                posted(before, after);
-             });
+             },
+             memory_bar);
   // Posted while the model leaves the data port direct (a checked DMA).
   if (kind.posted_ports != 0)
     share.window().post_direct_writes(machine, spec.port, kind.posted_offset, kind.posted_ports);
@@ -496,15 +517,20 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
   return *vpio_.back();
 }
 
+MmioWindow& Network::direct_mmio_window(hw::MemoryMapped& device, const std::string& name) {
+  auto window = std::make_unique<MmioWindow>(device, name, no_mmio_monitor_);
+  window->set_hooked(0, window->bytes(), false, false);
+  mmio_windows_.push_back(std::move(window));
+  return *mmio_windows_.back();
+}
+
 MmioWindow& Network::place_mmio_direct(Machine& machine, const NicSpec& spec,
                                        hw::MemoryMapped& device, const std::string& name) {
   check_mmio_placement(machine, spec);
-  auto window = std::make_unique<MmioWindow>(device, name, no_mmio_monitor_);
-  machine.mmio().add(*spec.mmio, window->bytes(), *window, name);
-  window->set_hooked(0, window->bytes(), false, false);
-  window->place(*spec.mmio, &machine);
-  mmio_windows_.push_back(std::move(window));
-  return *mmio_windows_.back();
+  MmioWindow& window = direct_mmio_window(device, name);
+  machine.mmio().add(*spec.mmio, window.bytes(), window, name);
+  window.place(*spec.mmio, &machine);
+  return window;
 }
 
 void Network::stop_monitors() {

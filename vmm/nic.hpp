@@ -24,6 +24,7 @@
 #include "net/pcap_recorder.hpp"
 #include "net/tap_device.hpp"
 #include "vmm/machine.hpp"
+#include "vmm/ram_dma_bus.hpp"
 
 namespace vpio {
 
@@ -83,9 +84,10 @@ hw::MacAddress default_mac(unsigned guest_index);
 // A guest's own emulated card: every access goes to its chip.
 class EmulatedNic final : public PortDevice {
  public:
-  // raise_irq is called on each rising edge of the chip's interrupt line.
+  // raise_irq is called on each rising edge of the chip's interrupt line;
+  // a chip that masters the bus reaches `ram` (its guest's) by DMA.
   EmulatedNic(std::unique_ptr<hw::NetworkChip> chip, hw::MacAddress mac,
-              std::function<void()> raise_irq);
+              std::function<void()> raise_irq, const GuestMemory& ram);
 
   hw::NetworkChip& chip() noexcept { return *chip_; }
   const hw::MacAddress& mac() const noexcept { return mac_; }
@@ -99,6 +101,7 @@ class EmulatedNic final : public PortDevice {
 
  private:
   hw::MacAddress mac_;
+  RamDmaBus dma_;
   std::unique_ptr<hw::NetworkChip> chip_;
 };
 
@@ -106,7 +109,12 @@ class EmulatedNic final : public PortDevice {
 // The unsafe upper bound that VPIO is measured against.
 class PassthroughNic {
  public:
-  PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports);
+  // The device's DMA reaches `ram` (the guest's) while the guest has it.
+  PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports,
+                 const GuestMemory& ram);
+  PassthroughNic(const PassthroughNic&) = delete;
+  PassthroughNic& operator=(const PassthroughNic&) = delete;
+  ~PassthroughNic();
 
   PassthroughWindow& window() noexcept { return window_; }
   // The card's MMIO window as the guest has it placed (mmio=), or nullptr.
@@ -124,6 +132,7 @@ class PassthroughNic {
   };
   std::string guest_;
   hw::PhysicalDevice& device_;
+  RamDmaBus dma_;
   NoMonitor no_monitor_;
   PassthroughWindow window_;
   MmioWindow* mmio_window_ = nullptr;
@@ -200,6 +209,9 @@ class Network {
   std::vector<std::unique_ptr<MmioWindow>> mmio_windows_;
 
   hw::PhysicalDevice& physical_card(const NicSpec& spec, hw::MacAddress mac);
+  // A window on `device`'s MMIO window with every byte direct (emulate,
+  // passthrough), not yet placed; the network keeps it.
+  MmioWindow& direct_mmio_window(hw::MemoryMapped& device, const std::string& name);
   // Places `device`'s MMIO window at spec.mmio on `machine`, every byte
   // direct (emulate, passthrough): its memory pages are mapped, exit-free.
   MmioWindow& place_mmio_direct(Machine& machine, const NicSpec& spec, hw::MemoryMapped& device,

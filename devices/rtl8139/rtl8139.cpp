@@ -26,7 +26,6 @@ using namespace rtl8139;
 
 namespace {
 
-constexpr std::uint8_t kRevision = 0x10;  // also the PCI revision: see hw::pci::kRtl8139
 constexpr std::uint16_t kAnlparValue = kAnarDefault;
 constexpr std::uint16_t kAnerValue = 0x0001;
 constexpr std::uint8_t kConfig1IoMap = 0x04, kConfig1MemoryMap = 0x08;  // read-only

@@ -27,6 +27,7 @@ namespace vpio::devices {
 namespace rtl8139 {
 
 inline constexpr std::uint16_t kWindowBytes = 0x100;  // both BARs
+inline constexpr std::uint8_t kRevision = 0x10;       // RERID, and the PCI revision
 inline constexpr unsigned kTxSlots = 4;
 
 inline constexpr std::uint16_t kIdr0 = 0x00;     // station address, 6 bytes

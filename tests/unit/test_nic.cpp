@@ -55,7 +55,7 @@ TEST(NicSpec, TheDeviceTableGivesEachSpecItsDevice) {
   const devices::NicKind* kind = devices::find_nic_kind("ne2000");
   ASSERT_NE(kind, nullptr);
   EXPECT_EQ(devices::find_nic_kind("ne2k"), nullptr);
-  EXPECT_EQ(devices::nic_kind_names(), "ne2000, template");
+  EXPECT_EQ(devices::nic_kind_names(), "ne2000, template, rtl8139");
   EXPECT_EQ(kind->window_ports, 0x20);
   EXPECT_EQ(kind->pci.vendor, 0x10ec);
   EXPECT_EQ(kind->pci.device, 0x8029);
@@ -134,7 +134,8 @@ TEST(NicSpec, BadItemsAreNamed) {
   expect_error("emulate,wire=tap:", "wire 'tap:'");
   expect_error("emulate,wire=tap:averyveryverylongname", "wire 'tap:");
   expect_error("emulate,speed=10", "unknown key 'speed'");
-  expect_error("vpio,model=ne2k", "--nic: unknown model 'ne2k' (ne2000, template)");
+  expect_error("vpio,model=ne2k", "--nic: unknown model 'ne2k' (ne2000, template, rtl8139)");
+  expect_error("emulate,model=rtl8139,port=0x320", "its base must be a multiple of 0x100");
   // The template device has a 16-port window and no tx-pages.
   expect_error("vpio,model=template,port=0x308", "port=0x308");
   expect_error("vpio,model=template,tx-pages=6", "tx-pages does not apply to model template");
@@ -196,8 +197,9 @@ TEST(NicSpec, DefaultMacsDifferPerGuest) {
 // raises the IRQ through the callback.
 TEST(EmulatedNic, PortsReachTheChipAndTheWire) {
   int irqs = 0;
+  GuestMemory ram(2 << 20);
   EmulatedNic nic(devices::nic_kinds()[0]->make_chip(default_mac(0)), default_mac(0),
-                  [&] { ++irqs; });
+                  [&] { ++irqs; }, ram);
   net::Hub hub;
   net::FrameQueue far_end(16);
   nic.chip().set_transmit_sink(&hub.attach(nic.chip(), "nic"));

@@ -1,0 +1,50 @@
+// The RTL8139 as vpio offers it so far: a 10ec:8139 PCI function (revision
+// 0x10, for 8139too) to a Linux guest, a 256-port window and a 256-byte MMIO
+// window to a flat one, on vpio's chip, in emulate and passthrough modes.
+// Its DMA reaches its guest's RAM at guest-physical addresses. No vpio mode
+// and no host card yet (issue 17).
+#include "devices/rtl8139/rtl8139_kind.hpp"
+
+#include "devices/chip_stand_in.hpp"
+#include "devices/rtl8139/rtl8139.hpp"
+#include "hw/pci.hpp"
+
+namespace vpio::devices {
+namespace {
+
+static_assert(hw::pci::kRtl8139.revision == rtl8139::kRevision,
+              "the PCI function and the chip's RERID name one revision");
+
+class Rtl8139StandIn final : public ChipStandIn<Rtl8139> {
+ public:
+  explicit Rtl8139StandIn(hw::MacAddress mac)
+      : ChipStandIn("emulated RTL8139 (stand-in for hardware)", mac) {}
+};
+
+std::unique_ptr<hw::NetworkChip> make_chip(hw::MacAddress mac) {
+  return std::make_unique<Rtl8139>(mac);
+}
+
+std::unique_ptr<hw::StandInDevice> make_stand_in(hw::MacAddress mac) {
+  return std::make_unique<Rtl8139StandIn>(mac);
+}
+
+}  // namespace
+
+const NicKind& rtl8139_kind() noexcept {
+  static const NicKind kind{
+      .name = "rtl8139",
+      .display = "RTL8139",
+      .what =
+          "RTL8139 (bus master, classic mode; 256 ports and a 256-byte MMIO window; a 10ec:8139 "
+          "PCI function to a Linux guest): emulate, passthrough",
+      .window_ports = rtl8139::kWindowBytes,
+      .pci = hw::pci::kRtl8139,
+      .mmio_bytes = rtl8139::kWindowBytes,
+      .make_chip = make_chip,
+      .make_stand_in = make_stand_in,
+  };
+  return kind;
+}
+
+}  // namespace vpio::devices
