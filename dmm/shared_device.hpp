@@ -36,6 +36,7 @@
 
 #include "dmm/device_model.hpp"
 #include "dmm/dma.hpp"
+#include "dmm/guest_memory.hpp"
 #include "dmm/violation.hpp"
 #include "hooks/hooked_ports.hpp"
 #include "hooks/mmio_window.hpp"
@@ -48,6 +49,10 @@ struct GuestCallbacks {
   std::function<void()> raise_irq;  // the guest device's interrupt line rose
   // The model refused the guest's access: the VMM gives it a machine check.
   std::function<void(const ViolationReport&)> violation;
+  // The guest's RAM: its guest-physical ranges and where each is mapped in
+  // this process. Their DMA addresses are the monitor's to lay out (a bus
+  // master's monitor maps them for its device: dmm/iova_space.hpp).
+  GuestMemory ram;
 };
 
 struct SharingConfig {

@@ -490,6 +490,8 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
   callbacks.violation = [&machine, base, mmio = spec.mmio](const dmm::ViolationReport& r) {
     machine.inject_machine_check(dmm_machine_check(r, r.in_mmio && mmio ? *mmio : base->load()));
   };
+  callbacks.ram = dmm::GuestMemory({dmm::RamRange{0, machine.memory().size(),
+                                                  machine.memory().host_base(), 0}});
   auto& share = monitor->add_guest(machine.name(), mac, std::move(callbacks));
   MmioWindow* memory_bar =
       machine.is_linux() && kind.mmio_bytes != 0 ? share.mmio_window() : nullptr;

@@ -516,7 +516,7 @@ void Rtl8139::transmit_slot_locked(unsigned slot, Outbox& outbox) {
   if ((s.tx_config & kTcrLoopback) == kTcrLoopback) {
     // Looped back into its own ring here, under the lock: no call out, so
     // no way to re-enter (QEMU's CVE-2021-3416).
-    receive_locked(frame);
+    (void)receive_locked(frame);
     return;
   }
   outbox.bytes[outbox.count++] = size;
@@ -555,20 +555,20 @@ bool Rtl8139::accepts_locked(std::span<const std::uint8_t> destination) const {
 
 void Rtl8139::count_missed_locked() { state_.missed = (state_.missed + 1) & kMissedMask; }
 
-void Rtl8139::receive_locked(std::span<const std::uint8_t> frame) {
+bool Rtl8139::receive_locked(std::span<const std::uint8_t> frame) {
   Rtl8139State& s = state_;
   if ((s.command & kCrReceiveEnable) == 0 || frame.size() < hw::kEthernetHeaderBytes ||
       frame.size() > kMaxReceiveBytes) {
     ++counters_.frames_dropped;
-    return;
+    return false;
   }
   const std::span<const std::uint8_t> destination = frame.first(6);
-  if (!accepts_locked(destination)) return;
+  if (!accepts_locked(destination)) return false;
   if (!fits_locked(frame.size())) {
     count_missed_locked();
     s.interrupt_status |= kIntRxOverflow;
     ++counters_.frames_dropped;
-    return;
+    return false;
   }
 
   const bool broadcast =
@@ -607,19 +607,24 @@ void Rtl8139::receive_locked(std::span<const std::uint8_t> frame) {
     ++counters_.bad_programming;
     ++counters_.frames_dropped;
     s.interrupt_status |= kIntSystemError;
-    return;
+    return false;
   }
   s.rx_write = (at + ring_room(frame.size())) % ring;
   s.interrupt_status |= kIntRxOk;
   ++counters_.frames_received;
+  return true;
 }
 
-void Rtl8139::deliver(std::span<const std::uint8_t> frame) {
+void Rtl8139::deliver(std::span<const std::uint8_t> frame) { (void)store(frame); }
+
+bool Rtl8139::store(std::span<const std::uint8_t> frame) {
+  bool stored;
   {
     std::lock_guard lock(mutex_);
-    receive_locked(frame);
+    stored = receive_locked(frame);
   }
   update_irq_line();
+  return stored;
 }
 
 bool Rtl8139::receiving() const {

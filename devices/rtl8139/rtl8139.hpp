@@ -236,6 +236,9 @@ class Rtl8139 final : public hw::NetworkChip {
 
   // A frame arrives from the wire.
   void deliver(std::span<const std::uint8_t> frame) override;
+  // The same, saying whether the frame was stored (not refused by the
+  // address filter, nor missed).
+  bool store(std::span<const std::uint8_t> frame);
 
   // Whether the receiver takes frames now (enabled, clock running), and
   // whether a frame of this many bytes would fit in the ring: a monitor
@@ -263,7 +266,7 @@ class Rtl8139 final : public hw::NetworkChip {
   void reset_locked();
   void transmit_pending_locked(Outbox& outbox);
   void transmit_slot_locked(unsigned slot, Outbox& outbox);
-  void receive_locked(std::span<const std::uint8_t> frame);
+  bool receive_locked(std::span<const std::uint8_t> frame);
   bool accepts_locked(std::span<const std::uint8_t> destination) const;
   std::uint32_t ring_bytes_locked() const;
   bool fits_locked(std::size_t frame_bytes) const;

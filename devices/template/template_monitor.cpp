@@ -24,17 +24,8 @@ TemplateMonitor::Guest::Guest(TemplateMonitor& monitor, std::string name, hw::Ma
 
 dmm::Report TemplateMonitor::Guest::report() const {
   std::lock_guard lock(monitor_.core_.gate());
-  const dmm::SharedGuestCounts shared = monitor_.core_.counts_locked(*this);
-  const dmm::nic::ReceiverCounts received = monitor_.demux_.counts(demux_index_);
-  return {{{"mac", mac().to_string()}},
-          {{"context_switches", shared.context_switches},
-           {"violations", shared.violations},
-           {"frames_sent", frames_sent_},
-           {"frames_received", received.frames_received},
-           {"frames_filtered", received.frames_filtered},
-           {"frames_missed", received.frames_missed},
-           {"queue_drops", received.queue_drops},
-           {"frames_queued", received.frames_queued}}};
+  return dmm::nic::guest_report(mac(), monitor_.core_.counts_locked(*this), frames_sent_,
+                                monitor_.demux_.counts(demux_index_));
 }
 
 std::uint32_t TemplateMonitor::Guest::hooked_read(std::uint16_t offset, unsigned size) noexcept {
@@ -73,8 +64,7 @@ void TemplateMonitor::Guest::hooked_write_string(std::uint16_t offset, unsigned 
 std::uint64_t TemplateMonitor::Guest::hooked_mmio_read(std::uint32_t offset,
                                                        unsigned size) noexcept {
   Lock lock(monitor_.core_.gate());
-  if (offset < hw::kMmioPageBytes && offset <= reg::kStatus &&
-      reg::kStatus < offset + size)
+  if (offset < hw::kMmioPageBytes && offset <= reg::kStatus && reg::kStatus < offset + size)
     monitor_.core_.check_on_wait_locked();
   return shadow_.mmio_read(offset, size);
 }
@@ -160,8 +150,9 @@ void TemplateMonitor::send_locked(Guest& g, const TemplateDecision& d) {
   core_.context_loaded_locked(g, started);  // no context: the switch is counted only
   const std::vector<std::uint8_t> frame = g.shadow_.tx_bytes(d.target.bytes);
   card_.write(reg::kLen, 2, static_cast<std::uint32_t>(frame.size()));
-  card_.write_string(reg::kData, 2, frame.size() % 2 == 0 ? std::span(frame)
-                                                          : std::span(frame).first(frame.size() - 1));
+  card_.write_string(
+      reg::kData, 2,
+      frame.size() % 2 == 0 ? std::span(frame) : std::span(frame).first(frame.size() - 1));
   if (frame.size() % 2 != 0) card_.write(reg::kData, 1, frame.back());
   card_.write(reg::kCmd, 1, reg::kCmdSend);
   if ((card_.read(reg::kStatus, 1) & reg::kStatusSent) != 0) ++g.frames_sent_;

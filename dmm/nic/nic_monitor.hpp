@@ -3,17 +3,32 @@
 // Each NIC device's monitor (devices/<name>/) is one.
 #pragma once
 
-#include <string>
-
 #include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "dmm/nic/frame_demux.hpp"
 #include "dmm/shared_device.hpp"
 #include "hw/net/mac_address.hpp"
 
 namespace vpio::dmm::nic {
+
+// The report every NIC guest's share gives (SharedGuest::report()): its
+// MAC, the core's counts of it, what it sent, and what the demultiplexer
+// counted of its receiving; a device adds its own counts after these.
+inline Report guest_report(const hw::MacAddress& mac, const SharedGuestCounts& shared,
+                           std::uint64_t frames_sent, const ReceiverCounts& received) {
+  return {{{"mac", mac.to_string()}},
+          {{"context_switches", shared.context_switches},
+           {"violations", shared.violations},
+           {"frames_sent", frames_sent},
+           {"frames_received", received.frames_received},
+           {"frames_filtered", received.frames_filtered},
+           {"frames_missed", received.frames_missed},
+           {"queue_drops", received.queue_drops},
+           {"frames_queued", received.frames_queued}}};
+}
 
 class NicMonitor : public Monitor {
  public:

@@ -8,7 +8,7 @@
 #define RTL_SLOT_BYTES 1792
 #define RTL_RING_BYTES 8192
 /* Past the ring: 16 bytes, and room for a frame that runs on (NoWrap). */
-#define RTL_RING_PAD (16 + 1536)
+#define RTL_RING_PAD 2048
 #define RTL_RCR_SETUP 0x0000e78au /* RXFTH 7, MXDMA 7, NoWrap, 8 KiB, AB, APM */
 #define RTL_TCR_SETUP 0x03000680u /* IFG 9.6 us, MXDMA 1 KiB, 8 retries */
 #define RTL_TSD_THRESHOLD 0x00080000u

@@ -124,7 +124,7 @@ TEST(SharedDevice, RefusesAnOperationWithATargetOutsideTheGuestsShareAndReportsI
   config.run_service_thread = false;
   SharedDevice core(device, config);
   std::vector<ViolationReport> reports;
-  ShareGuest g(core, {{}, [&](const ViolationReport& r) { reports.push_back(r); }},
+  ShareGuest g(core, {{}, [&](const ViolationReport& r) { reports.push_back(r); }, {}},
                {{{0x4000, 0x600}}, nullptr});
   const std::array<DmaTarget, 2> inside = {
       DmaTarget{DmaSpace::device_memory, DmaDirection::device_writes, 0x4000, 0x4000, 0x100},
