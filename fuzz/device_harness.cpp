@@ -25,7 +25,12 @@ const hw::MacAddress kBroadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 constexpr unsigned kMaxOps = 512;
 // Services that the honest guest's last frames may take to come through.
 constexpr unsigned kSettleRounds = 64;
+// Each guest's RAM: room for a bus master's rings and slots.
+constexpr std::size_t kGuestRamBytes = 128 << 10;
 
+dmm::GuestMemory ram_view(std::vector<std::uint8_t>& ram) {
+  return dmm::GuestMemory({dmm::RamRange{0, ram.size(), ram.data(), 0}});
+}
 
 class Wire final : public hw::FrameSink {
  public:
@@ -63,14 +68,16 @@ class Run {
     options.service_thread = false;
     monitor_ = kind.make_monitor(*card_, options);
     dmm::GuestCallbacks hostile_calls;
+    hostile_calls.ram = ram_view(hostile_ram_);
     hostile_ = &monitor_->add_guest("hostile", kHostile, hostile_calls);
     dmm::GuestCallbacks honest_calls;
+    honest_calls.ram = ram_view(honest_ram_);
     honest_calls.violation = [this](const dmm::ViolationReport& r) {
       if (broken_.empty())
         broken_ = "1: the honest guest got a machine check (code " + std::to_string(r.code) + ")";
     };
     honest_ = &monitor_->add_guest("honest", kHonest, honest_calls);
-    driver_ = device.driver(honest_->window());
+    driver_ = device.driver(honest_->window(), honest_ram_);
     if (!driver_->open()) broken_ = "the honest guest's driver could not open its card";
   }
   ~Run() { monitor_->stop(); }
@@ -89,13 +96,9 @@ class Run {
     const auto offset = static_cast<std::uint16_t>(in.byte() % w.ports());
     const unsigned size = 1u << ((what >> 4) % 3);
     switch (what & 0x7) {
-      case 0:
-        (void)w.port_read(offset, size);
-        break;
+      case 0: (void)w.port_read(offset, size); break;
       case 1:
-      case 2:
-        w.port_write(offset, size, in.word());
-        break;
+      case 2: w.port_write(offset, size, in.word()); break;
       case 3: {
         Bytes data((in.byte() % 32 + 1) * size);
         for (auto& b : data) b = in.byte();
@@ -105,27 +108,22 @@ class Run {
           w.port_read_string(offset, size, data);
         break;
       }
-      case 4:
-        honest_send(offset, what >> 3);
-        break;
-      case 5:
-        wire_sends(offset, what >> 3);
-        break;
-      case 6:
-        honest_service();
-        break;
-      default:
-        monitor_->service_now();
-        break;
+      case 4: honest_send(offset, what >> 3); break;
+      case 5: wire_sends(offset, what >> 3); break;
+      case 6: honest_service(); break;
+      default: monitor_->service_now(); break;
     }
   }
 
   // The honest guest sends to the wire, to the hostile guest or to all.
   void honest_send(unsigned size_code, unsigned to) {
-    const hw::MacAddress& destination = to % 3 == 0 ? kStation : to % 3 == 1 ? kHostile : kBroadcast;
+    const hw::MacAddress& destination = to % 3 == 0   ? kStation
+                                        : to % 3 == 1 ? kHostile
+                                                      : kBroadcast;
     if (destination == kHostile || destination == kBroadcast) ++for_hostile_;
-    const Bytes frame = make_frame(destination, kHonest, carried_size(device_, 60 + size_code * 57 % 1455),
-                                   static_cast<unsigned>(sent_.size()));
+    const Bytes frame =
+        make_frame(destination, kHonest, carried_size(device_, 60 + size_code * 57 % 1455),
+                   static_cast<unsigned>(sent_.size()));
     for (unsigned round = 0; !driver_->send(frame); ++round) {
       if (round == kSettleRounds) {
         broken_ = "3: the honest guest's driver stayed busy";
@@ -140,8 +138,9 @@ class Run {
   // The wire sends a frame to the honest guest, the hostile one or both.
   void wire_sends(unsigned size_code, unsigned to) {
     const hw::MacAddress& destination = to % 3 == 0 ? kHonest : to % 3 == 1 ? kHostile : kBroadcast;
-    const Bytes frame = make_frame(destination, kStation, carried_size(device_, 60 + size_code * 57 % 1455),
-                                   static_cast<unsigned>(to_honest_.size()));
+    const Bytes frame =
+        make_frame(destination, kStation, carried_size(device_, 60 + size_code * 57 % 1455),
+                   static_cast<unsigned>(to_honest_.size()));
     if (destination != kHostile) to_honest_.push_back(frame);
     if (destination != kHonest) ++for_hostile_;
     card_->network_chip().deliver(frame);
@@ -163,7 +162,8 @@ class Run {
     if (!broken_.empty()) return;
     std::vector<Bytes> honest_on_wire;
     for (const Bytes& f : wire_.frames) {
-      if (f.size() < 14) return breach("2: a frame of " + std::to_string(f.size()) + " bytes on the wire");
+      if (f.size() < 14)
+        return breach("2: a frame of " + std::to_string(f.size()) + " bytes on the wire");
       const hw::MacAddress source = source_of(f);
       if (source == kHonest)
         honest_on_wire.push_back(f);
@@ -171,8 +171,9 @@ class Run {
         return breach("2: a frame on the wire from " + source.to_string());
     }
     if (honest_on_wire != sent_)
-      return breach("3: the honest guest sent " + std::to_string(sent_.size()) + " frames; the wire got " +
-                    std::to_string(honest_on_wire.size()) + " under its MAC, not all of them intact");
+      return breach("3: the honest guest sent " + std::to_string(sent_.size()) +
+                    " frames; the wire got " + std::to_string(honest_on_wire.size()) +
+                    " under its MAC, not all of them intact");
     std::vector<Bytes> from_station;
     for (const Bytes& f : received_) {
       const hw::MacAddress destination = destination_of(f);
@@ -185,9 +186,9 @@ class Run {
                     " frames; it received " + std::to_string(from_station.size()) +
                     ", not all of them intact");
     const dmm::Report hostile = hostile_->report();
-    const std::uint64_t heard = hostile.count("frames_received") + hostile.count("frames_filtered") +
-                                hostile.count("frames_missed") + hostile.count("queue_drops") +
-                                hostile.count("frames_queued");
+    const std::uint64_t heard = hostile.count("frames_received") +
+                                hostile.count("frames_filtered") + hostile.count("frames_missed") +
+                                hostile.count("queue_drops") + hostile.count("frames_queued");
     if (heard > for_hostile_)
       return breach("4: the hostile guest heard " + std::to_string(heard) + " frames; " +
                     std::to_string(for_hostile_) + " were for it");
@@ -202,6 +203,9 @@ class Run {
   }
 
   const conformance::ConformanceDevice device_;
+  // Each guest's RAM (a bus master's buffers), outliving the monitor.
+  std::vector<std::uint8_t> hostile_ram_ = std::vector<std::uint8_t>(kGuestRamBytes);
+  std::vector<std::uint8_t> honest_ram_ = std::vector<std::uint8_t>(kGuestRamBytes);
   Wire wire_;
   std::unique_ptr<hw::StandInDevice> card_;
   std::unique_ptr<dmm::nic::NicMonitor> monitor_;
@@ -219,7 +223,8 @@ class Run {
 
 std::string run_device_input(std::string_view device, std::span<const std::uint8_t> input) {
   const devices::NicKind* kind = devices::find_nic_kind(device);
-  if (kind == nullptr) throw std::invalid_argument("no device '" + std::string(device) + "' in the table");
+  if (kind == nullptr)
+    throw std::invalid_argument("no device '" + std::string(device) + "' in the table");
   for (const conformance::ConformanceDevice& d : conformance::conformance_devices())
     if (d.kind == device) {
       Run run(*kind, d);

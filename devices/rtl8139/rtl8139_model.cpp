@@ -1,6 +1,8 @@
 // The RTL8139's VPIO model.
 #include "devices/rtl8139/rtl8139_model.hpp"
 
+#include <algorithm>
+
 namespace vpio::devices {
 
 using namespace rtl8139;
@@ -25,6 +27,7 @@ std::string_view violation_name(Rtl8139Violation v) noexcept {
     case Rtl8139Violation::rx_ring: return "receive ring outside the guest's RAM";
     case Rtl8139Violation::cplus: return "C+ mode register";
     case Rtl8139Violation::eeprom_write: return "EEPROM write command";
+    case Rtl8139Violation::tx_source: return "frame from another station's address";
   }
   return "unknown";
 }
@@ -99,7 +102,8 @@ Rtl8139Decision Rtl8139Model::write_byte(unsigned offset, std::uint8_t value) no
         if ((pending & (1u << slot)) != 0)
           if (const Rtl8139Decision d = check_slot(slot, s_.pending_size[slot]); d.refuse) return d;
     }
-    if ((before & kCrReceiveEnable) == 0 && (s_.command & kCrReceiveEnable) != 0) return check_ring();
+    if ((before & kCrReceiveEnable) == 0 && (s_.command & kCrReceiveEnable) != 0)
+      return check_ring();
     return {};
   }
   if (offset == kCfg9346) {
@@ -147,9 +151,17 @@ Rtl8139Decision Rtl8139Model::eeprom_clock(bool data_in) noexcept {
 }
 
 Rtl8139Decision Rtl8139Model::check_slot(unsigned slot, std::uint32_t size) const noexcept {
-  if (size > kMaxTransmitBytes) return refuse(Rtl8139Violation::tx_size, s_.tx_address[slot]);
-  if (size != 0 && !ram_.contains(s_.tx_address[slot], size))
-    return refuse(Rtl8139Violation::tx_address, s_.tx_address[slot]);
+  const std::uint32_t address = s_.tx_address[slot];
+  if (size == 0) return {};  // nothing is read or sent
+  if (size > kMaxTransmitBytes || size < hw::kEthernetHeaderBytes)
+    return refuse(Rtl8139Violation::tx_size, address);
+  if (!ram_.contains(address, size)) return refuse(Rtl8139Violation::tx_address, address);
+  // The source address as the card will read it. (The guest's vCPU waits
+  // in this access until the card has read the frame.)
+  constexpr std::uint64_t kSourceOffset = 6;
+  const std::span<const std::uint8_t> source = ram_.host_view(address + kSourceOffset, 6);
+  if (!source.empty() && !std::equal(source.begin(), source.end(), mac_.bytes.begin()))
+    return refuse(Rtl8139Violation::tx_source, address + kSourceOffset);
   return {};
 }
 
@@ -161,7 +173,8 @@ std::uint64_t Rtl8139Model::ring_extent() const noexcept {
 }
 
 Rtl8139Decision Rtl8139Model::check_ring() const noexcept {
-  if (!ram_.contains(s_.rx_ring, ring_extent())) return refuse(Rtl8139Violation::rx_ring, s_.rx_ring);
+  if (!ram_.contains(s_.rx_ring, ring_extent()))
+    return refuse(Rtl8139Violation::rx_ring, s_.rx_ring);
   return {};
 }
 

@@ -5,7 +5,9 @@
 //      holds the gate, and the card's receive ring is the monitor's.
 //   2. A DMA, and where? A dword write of TSDn handing slot n over: the
 //      card reads SIZE bytes at TSADn. The model refuses a SIZE past the
-//      card's FIFO (1792) and a range not wholly in the guest's RAM; the
+//      card's FIFO (1792) or short of an Ethernet header, a range not
+//      wholly in the guest's RAM, and a frame whose source address (read
+//      from the guest's RAM) is not the guest's own; the
 //      monitor programs the card with the range's DMA address (IOVA). The
 //      receive ring (RBSTART, its size from RCR) must lie wholly in the
 //      guest's RAM whenever the receiver is on: frames are copied there.
@@ -25,6 +27,7 @@
 #include "devices/rtl8139/rtl8139.hpp"
 #include "dmm/device_model.hpp"
 #include "dmm/guest_memory.hpp"
+#include "hw/net/mac_address.hpp"
 
 namespace vpio::devices {
 
@@ -37,6 +40,7 @@ enum class Rtl8139Violation : std::uint8_t {
   rx_ring = 3,       // the receive ring not wholly in the guest's RAM; address: RBSTART
   cplus = 4,         // a C+ register; address: its offset
   eeprom_write = 5,  // an EEPROM write, erase or write-enable command; address: the word
+  tx_source = 6,     // a frame whose source address is not the guest's; address: TSADn + 6
 };
 std::string_view violation_name(Rtl8139Violation v) noexcept;
 
@@ -48,8 +52,8 @@ struct Rtl8139Decision {
 
 class Rtl8139Model final : public dmm::DeviceModel {
  public:
-  // `ram`: the guest's RAM (outlives the model).
-  explicit Rtl8139Model(const dmm::GuestMemory& ram) : ram_(ram) {}
+  // `ram`: the guest's RAM (outlives the model); `mac`: its card's.
+  Rtl8139Model(const dmm::GuestMemory& ram, hw::MacAddress mac) : ram_(ram), mac_(mac) {}
 
   // A guest write at an offset of the register window (size 1, 2 or 4),
   // before it reaches the guest's shadow card. Not refused: it lands there.
@@ -75,6 +79,7 @@ class Rtl8139Model final : public dmm::DeviceModel {
   Rtl8139Decision eeprom_clock(bool data_in) noexcept;
 
   const dmm::GuestMemory& ram_;
+  hw::MacAddress mac_;
   // What the model keeps of the guest's registers; a refused write leaves
   // it as it was (a refused access changes nothing).
   struct State {

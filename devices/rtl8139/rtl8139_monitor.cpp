@@ -45,7 +45,7 @@ Rtl8139Monitor::Guest::Guest(Rtl8139Monitor& monitor, std::string name, hw::MacA
       monitor_(monitor),
       mac_(mac),
       ram_(std::move(ram)),
-      model_(ram_),
+      model_(ram_, mac),
       shadow_bus_(ram_),
       shadow_(mac) {
   shadow_.set_dma_bus(&shadow_bus_);

@@ -53,8 +53,12 @@ std::vector<Bytes> only(const std::vector<Bytes>& frames, const hw::MacAddress& 
 // The wire: what the card sends, recorded.
 using Station = testing_support::FrameRecorder;
 
+// A guest's RAM: where a bus master's driver keeps its buffers.
+constexpr std::size_t kGuestRamBytes = 256 << 10;
+
 struct Guest {
   hw::MacAddress mac;
+  std::vector<std::uint8_t> ram = std::vector<std::uint8_t>(kGuestRamBytes);
   dmm::SharedGuest* share = nullptr;
   std::unique_ptr<GuestDriver> driver;
   std::vector<Bytes> inbox;
@@ -95,11 +99,12 @@ class Conformance : public ::testing::TestWithParam<ConformanceDevice> {
       std::lock_guard lock(g.checks_mutex);
       g.checks.push_back(r);
     };
+    callbacks.ram = dmm::GuestMemory({dmm::RamRange{0, g.ram.size(), g.ram.data(), 0}});
     g.share = &monitor_->add_guest(name, mac, std::move(callbacks));
-    g.driver = GetParam().driver(g.share->window());
+    g.driver = GetParam().driver(g.share->window(), g.ram);
   }
   void open(Guest& g) {
-    g.driver = GetParam().driver(g.share->window());  // a fresh instance, as a module loaded
+    g.driver = GetParam().driver(g.share->window(), g.ram);  // a fresh instance, as a module loaded
     ASSERT_TRUE(g.driver->open()) << "the driver's probe failed";
     ASSERT_EQ(g.driver->mac(), g.mac);
   }
@@ -188,13 +193,9 @@ class Conformance : public ::testing::TestWithParam<ConformanceDevice> {
     const auto offset = static_cast<std::uint16_t>(rng() % w.ports());
     const unsigned size = 1u << (rng() % 2);
     switch (rng() % 4) {
-      case 0:
-        (void)w.port_read(offset, size);
-        break;
+      case 0: (void)w.port_read(offset, size); break;
       case 1:
-      case 2:
-        w.port_write(offset, size, static_cast<std::uint32_t>(rng()));
-        break;
+      case 2: w.port_write(offset, size, static_cast<std::uint32_t>(rng())); break;
       default: {
         Bytes data((rng() % 64 + 1) * size);
         for (auto& byte : data) byte = static_cast<std::uint8_t>(rng());
@@ -215,7 +216,8 @@ class Conformance : public ::testing::TestWithParam<ConformanceDevice> {
   static void expect_frames(const std::string& what, const std::vector<Bytes>& got,
                             const std::vector<Bytes>& wanted) {
     ASSERT_EQ(got.size(), wanted.size()) << what;
-    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], wanted[i]) << what << ", frame " << i;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      EXPECT_EQ(got[i], wanted[i]) << what << ", frame " << i;
   }
   // A frame the device carries intact: its length as the device has it.
   static Bytes sized_frame(const hw::MacAddress& to, const hw::MacAddress& from, std::size_t size,

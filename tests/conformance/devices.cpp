@@ -2,6 +2,7 @@
 // the device table's name and a driver of the device.
 #include "tests/conformance/guest_driver.hpp"
 #include "tests/conformance/ne2000_driver.hpp"
+#include "tests/conformance/rtl8139_driver.hpp"
 #include "tests/conformance/template_driver.hpp"
 
 namespace vpio::conformance {
@@ -10,6 +11,7 @@ std::vector<ConformanceDevice> conformance_devices() {
   return {
       {"ne2000", ne2000_driver},
       {"template", template_driver},
+      {"rtl8139", rtl8139_driver},
   };
 }
 

@@ -7,12 +7,13 @@
 #include <cstdint>
 #include <memory>
 #include <ostream>
+#include <span>
 #include <string_view>
 #include <vector>
 
 #include "hooks/hooked_ports.hpp"
-#include "tests/conformance/frames.hpp"
 #include "hw/net/mac_address.hpp"
+#include "tests/conformance/frames.hpp"
 
 namespace vpio::conformance {
 
@@ -39,8 +40,10 @@ class GuestDriver {
 
 struct ConformanceDevice {
   std::string_view kind;  // the device table's name (devices/registry.cpp)
-  // A fresh driver instance (a module loaded) on the guest's window.
-  std::unique_ptr<GuestDriver> (*driver)(PassthroughWindow& window);
+  // A fresh driver instance (a module loaded) on the guest's window, with
+  // the guest's RAM (guest-physical 0 at ram[0]) for a bus master's
+  // buffers; a driver of a device that is no bus master ignores it.
+  std::unique_ptr<GuestDriver> (*driver)(PassthroughWindow& window, std::span<std::uint8_t> ram);
   // The length a frame of `wanted` bytes (60..1514) can have on this device,
   // for a device that carries lengths only in units (the suite sends and
   // expects frames of that length); null: every length as wanted.

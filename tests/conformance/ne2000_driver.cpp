@@ -39,7 +39,8 @@ class Ne2kPciDriver final : public GuestDriver {
 
 }  // namespace
 
-std::unique_ptr<GuestDriver> ne2000_driver(PassthroughWindow& window) {
+std::unique_ptr<GuestDriver> ne2000_driver(PassthroughWindow& window,
+                                           std::span<std::uint8_t> /*ram: not a bus master*/) {
   return std::make_unique<Ne2kPciDriver>(window);
 }
 

@@ -4,6 +4,6 @@
 
 namespace vpio::conformance {
 
-std::unique_ptr<GuestDriver> ne2000_driver(PassthroughWindow& window);
+std::unique_ptr<GuestDriver> ne2000_driver(PassthroughWindow& window, std::span<std::uint8_t> ram);
 
 }  // namespace vpio::conformance

@@ -20,7 +20,8 @@ class TemplateDriver final : public GuestDriver {
     window_.port_write(reg::kCmd, 1, reg::kCmdReset);
     if (window_.port_read(reg::kStatus, 1) == 0xff) return false;  // nothing there
     for (unsigned i = 0; i < 6; ++i)
-      mac_.bytes[i] = static_cast<std::uint8_t>(window_.port_read(static_cast<std::uint16_t>(reg::kMac + i), 1));
+      mac_.bytes[i] = static_cast<std::uint8_t>(
+          window_.port_read(static_cast<std::uint16_t>(reg::kMac + i), 1));
     window_.port_write(reg::kImr, 1, reg::kStatusReceived | reg::kStatusSent);
     return true;
   }
@@ -60,7 +61,8 @@ class TemplateDriver final : public GuestDriver {
 
 }  // namespace
 
-std::unique_ptr<GuestDriver> template_driver(PassthroughWindow& window) {
+std::unique_ptr<GuestDriver> template_driver(PassthroughWindow& window,
+                                             std::span<std::uint8_t> /*ram: not a bus master*/) {
   return std::make_unique<TemplateDriver>(window);
 }
 

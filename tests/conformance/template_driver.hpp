@@ -4,6 +4,7 @@
 
 namespace vpio::conformance {
 
-std::unique_ptr<GuestDriver> template_driver(PassthroughWindow& window);
+std::unique_ptr<GuestDriver> template_driver(PassthroughWindow& window,
+                                             std::span<std::uint8_t> ram);
 
 }  // namespace vpio::conformance

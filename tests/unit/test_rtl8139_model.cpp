@@ -19,10 +19,18 @@ using namespace rtl8139;
 constexpr std::uint64_t kRamBytes = 16 << 20;
 constexpr std::uint32_t kTxBufs = 0x200000;
 constexpr std::uint32_t kRxRing = 0x300000;
+const hw::MacAddress kMac{{0x52, 0x54, 0x00, 0x12, 0x34, 0x56}};
 
 class Rtl8139ModelTest : public testing::Test {
  protected:
-  Rtl8139ModelTest() : ram_({dmm::RamRange{0, kRamBytes, nullptr, 0x40000000}}), model_(ram_) {}
+  Rtl8139ModelTest()
+      : memory_(kRamBytes),
+        ram_({dmm::RamRange{0, kRamBytes, memory_.data(), 0x40000000}}),
+        model_(ram_, kMac) {
+    // 8139too's slots hold frames from the guest's own address.
+    for (unsigned slot = 0; slot < kTxSlots; ++slot)
+      std::copy(kMac.bytes.begin(), kMac.bytes.end(), memory_.begin() + kTxBufs + slot * 1792 + 6);
+  }
 
   void pass(std::uint16_t offset, unsigned size, std::uint32_t value) {
     const Rtl8139Decision d = model_.on_write(offset, size, value);
@@ -71,6 +79,7 @@ class Rtl8139ModelTest : public testing::Test {
     pass(kImr, 2, 0xc07f);
   }
 
+  std::vector<std::uint8_t> memory_;
   dmm::GuestMemory ram_;
   Rtl8139Model model_;
 };
@@ -98,7 +107,11 @@ TEST_F(Rtl8139ModelTest, ASlotMustLieInTheGuestsRamAndTheFifo) {
   refused(kTsd0, 4, 100, Rtl8139Violation::tx_address, 0x10000000);
   pass(kTsad0 + 4, 4, kRamBytes - 100);
   refused(kTsd0 + 4, 4, 1000, Rtl8139Violation::tx_address, kRamBytes - 100);
-  pass(kTsd0 + 4, 4, 100);  // the same slot, within RAM
+  pass(kTsad0 + 4, 4, kTxBufs + 1792);
+  pass(kTsd0 + 4, 4, 100);                // the same slot, within RAM
+  pass(kTsad0 + 4, 4, kTxBufs + 0x8000);  // a frame from someone else
+  refused(kTsd0 + 4, 4, 100, Rtl8139Violation::tx_source, kTxBufs + 0x8000 + 6);
+  refused(kTsd0 + 4, 4, 13, Rtl8139Violation::tx_size, kTxBufs + 0x8000);  // no whole header
   refused(kTsd0 + 8, 4, 0x1fff, Rtl8139Violation::tx_size, kTxBufs + 2 * 1792);
   pass(kTsd0 + 12, 4, kTsdOwn | 0x1fff);  // OWN set: no hand-over
   pass(kTsd0 + 12, 2, 0x1fff);            // half a dword: the chip does nothing
