@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <span>
 
+#include "dmm/guest_memory.hpp"
+
 namespace vpio {
 
 class GuestMemory {
@@ -32,6 +34,12 @@ class GuestMemory {
   std::uint8_t* base_ = nullptr;
   std::uint64_t size_ = 0;
 };
+
+// The same RAM as devices and their models see it: one range from
+// guest-physical 0, its DMA address the guest-physical one (no IOMMU).
+inline dmm::GuestMemory dmm_view(const GuestMemory& memory) {
+  return dmm::GuestMemory({dmm::RamRange{0, memory.size(), memory.host_base(), 0}});
+}
 
 template <typename T>
 bool GuestMemory::write(std::uint64_t gpa, const T& value) noexcept {

@@ -222,7 +222,7 @@ hw::MacAddress default_mac(unsigned guest_index) {
 
 EmulatedNic::EmulatedNic(std::unique_ptr<hw::NetworkChip> chip, hw::MacAddress mac,
                          std::function<void()> raise_irq, const GuestMemory& ram)
-    : mac_(mac), dma_(ram), chip_(std::move(chip)) {
+    : mac_(mac), ram_(dmm_view(ram)), dma_(ram_), chip_(std::move(chip)) {
   chip_->set_dma_bus(&dma_);
   // ISA interrupts are edge-triggered: a rising line raises the IRQ once.
   chip_->set_irq_line(hw::on_rising_edge(std::move(raise_irq)));
@@ -374,7 +374,11 @@ EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw:
 
 PassthroughNic::PassthroughNic(std::string guest, hw::PhysicalDevice& device, std::uint16_t ports,
                                const GuestMemory& ram)
-    : guest_(std::move(guest)), device_(device), dma_(ram), window_(ports, device, no_monitor_) {
+    : guest_(std::move(guest)),
+      device_(device),
+      ram_(dmm_view(ram)),
+      dma_(ram_),
+      window_(ports, device, no_monitor_) {
   device_.set_dma_bus(&dma_);
 }
 
@@ -490,8 +494,7 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddr
   callbacks.violation = [&machine, base, mmio = spec.mmio](const dmm::ViolationReport& r) {
     machine.inject_machine_check(dmm_machine_check(r, r.in_mmio && mmio ? *mmio : base->load()));
   };
-  callbacks.ram = dmm::GuestMemory({dmm::RamRange{0, machine.memory().size(),
-                                                  machine.memory().host_base(), 0}});
+  callbacks.ram = dmm_view(machine.memory());
   auto& share = monitor->add_guest(machine.name(), mac, std::move(callbacks));
   MmioWindow* memory_bar =
       machine.is_linux() && kind.mmio_bytes != 0 ? share.mmio_window() : nullptr;

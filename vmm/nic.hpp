@@ -14,17 +14,17 @@
 #include <system_error>
 #include <vector>
 
+#include "devices/registry.hpp"
+#include "dmm/iova_space.hpp"
 #include "hooks/hooked_ports.hpp"
 #include "hooks/mmio_window.hpp"
 #include "hooks/port_bus.hpp"
-#include "devices/registry.hpp"
 #include "hw/host_ports.hpp"
-#include "net/hub.hpp"
 #include "hw/net/network_chip.hpp"
+#include "net/hub.hpp"
 #include "net/pcap_recorder.hpp"
 #include "net/tap_device.hpp"
 #include "vmm/machine.hpp"
-#include "vmm/ram_dma_bus.hpp"
 
 namespace vpio {
 
@@ -101,7 +101,8 @@ class EmulatedNic final : public PortDevice {
 
  private:
   hw::MacAddress mac_;
-  RamDmaBus dma_;
+  dmm::GuestMemory ram_;  // its DMA reaches the guest's RAM at guest-physical addresses
+  dmm::GuestRamBus dma_;
   std::unique_ptr<hw::NetworkChip> chip_;
 };
 
@@ -132,7 +133,8 @@ class PassthroughNic {
   };
   std::string guest_;
   hw::PhysicalDevice& device_;
-  RamDmaBus dma_;
+  dmm::GuestMemory ram_;  // as the emulated card's
+  dmm::GuestRamBus dma_;
   NoMonitor no_monitor_;
   PassthroughWindow window_;
   MmioWindow* mmio_window_ = nullptr;

@@ -60,10 +60,6 @@ Register locate(unsigned offset) {
   return {offset, 1};
 }
 
-bool is_cplus(unsigned offset) {
-  return offset == kTppoll || (offset >= kCpcr && offset < kCplusEnd);
-}
-
 std::uint32_t byte_mask(unsigned width) {
   return width >= 4 ? 0xffffffffu : (1u << (8 * width)) - 1;
 }
@@ -273,7 +269,7 @@ void Rtl8139::write_locked(unsigned offset, unsigned size, std::uint32_t value, 
   }
   // C+ registers are refused whole, however the access straddles them.
   for (unsigned byte = offset; byte < offset + size; ++byte) {
-    if (is_cplus(byte)) {
+    if (is_cplus_register(byte)) {
       ++counters_.bad_programming;
       return;
     }

@@ -69,6 +69,9 @@ inline constexpr std::uint16_t kConfig5 = 0xd8;
 inline constexpr std::uint16_t kTppoll = 0xd9;
 inline constexpr std::uint16_t kCpcr = 0xe0;
 inline constexpr std::uint16_t kCplusEnd = 0xf0;  // one past its last register
+inline constexpr bool is_cplus_register(unsigned offset) {
+  return offset == kTppoll || (offset >= kCpcr && offset < kCplusEnd);
+}
 
 // TSD bits.
 inline constexpr std::uint32_t kTsdSizeMask = 0x1fff;

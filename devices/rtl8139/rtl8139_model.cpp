@@ -43,8 +43,7 @@ Rtl8139Decision Rtl8139Model::on_write(std::uint16_t offset, unsigned size,
 Rtl8139Decision Rtl8139Model::judge(std::uint16_t offset, unsigned size,
                                     std::uint32_t value) noexcept {
   for (unsigned at = offset; at < offset + size; ++at)
-    if (at == kTppoll || (at >= kCpcr && at < kCplusEnd))
-      return refuse(Rtl8139Violation::cplus, at);
+    if (is_cplus_register(at)) return refuse(Rtl8139Violation::cplus, at);
   if (offset >= kTsd0 && offset < kTsad0) {
     if (!whole_dword(offset, size)) return {};  // the chip refuses it: nothing happens
     const unsigned slot = (offset - kTsd0) / 4;

@@ -1,4 +1,5 @@
-// A guest's own card reaches the guest's RAM by DMA and nothing else: every
+// A guest's own card reaches the guest's RAM by DMA (dmm::GuestRamBus over
+// the VMM's RAM, vmm/guest_memory.hpp's dmm_view) and nothing else: every
 // range that is not wholly RAM is refused whole, wrap-around included.
 #include <gtest/gtest.h>
 
@@ -6,7 +7,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "vmm/ram_dma_bus.hpp"
+#include "dmm/iova_space.hpp"
+#include "vmm/guest_memory.hpp"
 
 namespace vpio {
 namespace {
@@ -15,7 +17,8 @@ constexpr std::uint64_t kRam = 2 << 20;
 
 TEST(RamDmaBus, ReadsAndWritesGuestPhysicalRam) {
   GuestMemory memory(kRam);
-  RamDmaBus bus(memory);
+  const dmm::GuestMemory view = dmm_view(memory);
+  dmm::GuestRamBus bus(view);
   const std::array<std::uint8_t, 4> in{1, 2, 3, 4};
   ASSERT_TRUE(bus.dma_write(0x1000, in));
   EXPECT_EQ(memory.host_base()[0x1002], 3);
@@ -27,7 +30,8 @@ TEST(RamDmaBus, ReadsAndWritesGuestPhysicalRam) {
 
 TEST(RamDmaBus, RefusesWhatIsNotWhollyRam) {
   GuestMemory memory(kRam);
-  RamDmaBus bus(memory);
+  const dmm::GuestMemory view = dmm_view(memory);
+  dmm::GuestRamBus bus(view);
   std::array<std::uint8_t, 8> bytes{};
   bytes.fill(0xaa);
   EXPECT_FALSE(bus.dma_write(kRam - 4, bytes));  // runs past the end
