@@ -58,6 +58,11 @@ struct NicKind {
   std::uint16_t window_ports = 0;
   // The PCI function a Linux guest sees in front of the window.
   hw::PciIdentity pci{};
+  // Where that function's I/O BAR starts when `--nic` gives no port=; 0:
+  // the flat guests' default (0x300). A window of 0x100 ports at 0x300
+  // would cover COM1 (0x3f8), so such a device's BAR starts where PC
+  // firmware puts PCI I/O BARs, from 0xc000.
+  std::uint16_t linux_port = 0;
   // Writes that need no answer and may be posted through KVM's coalesced
   // ring: their first port in the window and how many; 0: none.
   std::uint16_t posted_offset = 0;

@@ -255,7 +255,8 @@ void check_port_layout(const std::vector<MachineConfig>& guests, const std::vect
       bus.add(SerialConsole::kPort, hw::Uart16550::kWindowPorts, placeholder, "com1");
     for (const auto& spec : nics)
       if (!spec.guest || *spec.guest == i)
-        bus.add(spec.port, nic_kind(spec).window_ports, placeholder, spec.model);
+        bus.add(guest_port(spec, guests[i].linux_guest.has_value()), nic_kind(spec).window_ports,
+                placeholder, spec.model);
   }
 }
 
@@ -713,10 +714,12 @@ void add_run_options(CLI::App* run, RunOptions& options) {
                  "direct\n"
                  "  vpio          the host's card shared by up to 8 guests through the monitor\n"
                  "What the guest sees (its card):\n"
-                 "  model=NAME    the device: ne2000 (the default), or template (the "
-                 "template device of docs/model-authoring.md: 16 ports, flat guests only)\n"
-                 "  port=BASE     I/O base of its window (an NE2000's 0x20 ports), a "
-                 "multiple of the window's size (default 0x300)\n"
+                 "  model=NAME    the device: ne2000 (the default), rtl8139 (a bus master: "
+                 "docs/rtl8139-vpio.md), or template (the template device of "
+                 "docs/model-authoring.md: 16 ports, flat guests only)\n"
+                 "  port=BASE     I/O base of its window (an NE2000's 0x20 ports, an "
+                 "RTL8139's 0x100), a multiple of the window's size (default 0x300; an "
+                 "RTL8139's PCI function in a Linux guest: 0xc000, clear of COM1)\n"
                  "  irq=N         ISA IRQ 0-15, at vector 0x20+N (default 9)\n"
                  "  mac=MAC       its MAC (default 52:54:00:12:34:56 + guest index; not for "
                  "passthrough of hw=port)\n"

@@ -66,6 +66,11 @@ std::optional<std::uint16_t> host_card_base(const NicSpec& spec) {
   return static_cast<std::uint16_t>(std::stoul(spec.hw.substr(5), nullptr, 16));
 }
 
+std::uint16_t guest_port(const NicSpec& spec, bool linux_guest) {
+  const devices::NicKind& kind = nic_kind(spec);
+  return linux_guest && !spec.port_given && kind.linux_port != 0 ? kind.linux_port : spec.port;
+}
+
 std::optional<std::string> host_card_access_error(std::uint16_t base, std::uint16_t ports) {
   // The permission stays granted: the card's own setup asks for it again.
   try {
@@ -163,6 +168,7 @@ NicSpec parse_nic_spec(std::string_view text) {
     } else if (key == "port") {
       port_text = value;
       spec.port = static_cast<std::uint16_t>(parse_number(key, value, 0xffff));
+      spec.port_given = true;
     } else if (key == "irq") {
       spec.irq = parse_number(key, value, kIsaIrqLines - 1);
     } else if (key == "guest") {
@@ -318,6 +324,13 @@ void check_mmio_placement(Machine& machine, const NicSpec& spec) {
                                 std::to_string(machine.memory().size() >> 20) + " MiB)");
 }
 
+// The spec as `machine` takes it (guest_port).
+NicSpec placed_for(const Machine& machine, const NicSpec& requested) {
+  NicSpec spec = requested;
+  spec.port = guest_port(requested, machine.is_linux());
+  return spec;
+}
+
 std::string card_name(const NicSpec& spec, const char* mode) {
   return std::string(nic_kind(spec).name) + (*mode ? " " : "") + mode;
 }
@@ -345,7 +358,8 @@ hw::PciFunction::WindowMoved move_posted(PassthroughWindow& window) {
 
 }  // namespace
 
-EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& spec, hw::MacAddress mac) {
+EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& requested, hw::MacAddress mac) {
+  const NicSpec spec = placed_for(machine, requested);
   const devices::NicKind& kind = nic_kind(spec);
   auto nic = std::make_unique<EmulatedNic>(
       kind.make_chip(mac), mac, [&machine, irq = spec.irq] { machine.raise_irq(irq); },
@@ -427,8 +441,9 @@ hw::PhysicalDevice& Network::physical_card(const NicSpec& spec, hw::MacAddress m
   return *card;
 }
 
-PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spec,
+PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& requested,
                                             hw::MacAddress mac) {
+  const NicSpec spec = placed_for(machine, requested);
   if (monitors_.contains(spec.hw))
     throw std::invalid_argument("--nic: physical card '" + spec.hw +
                                 "' is shared in vpio mode; passthrough cannot have it too");
@@ -463,8 +478,9 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& spe
   return *passthrough_.back();
 }
 
-VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& spec, hw::MacAddress mac,
+VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& requested, hw::MacAddress mac,
                               unsigned sharers) {
+  const NicSpec spec = placed_for(machine, requested);
   if (physical_cards_.contains(spec.hw) && !monitors_.contains(spec.hw))
     throw std::invalid_argument("--nic: physical card '" + spec.hw +
                                 "' is given whole to a guest by passthrough; vpio cannot share it");

@@ -42,6 +42,7 @@ struct NicSpec {
   NicMode mode = NicMode::emulate;
   std::string model{devices::nic_kinds().front()->name};  // a devices::nic_kinds() name
   std::uint16_t port = 0x300;
+  bool port_given = false;  // port= was written (else a Linux guest gets NicKind::linux_port)
   unsigned irq = 9;
   std::string wire = "hub";
   bool wire_given = false;  // wire= was written (a host card has no wire to choose)
@@ -66,6 +67,10 @@ inline constexpr unsigned kMaxHostCardBase = 0x3e0;
 NicSpec parse_nic_spec(std::string_view text);
 // The device a spec names (model=); parse_nic_spec has checked it exists.
 const devices::NicKind& nic_kind(const NicSpec& spec);
+// The port a guest has the card's window at: port=, or without it, on a
+// Linux guest, where the device's kind puts its function's I/O BAR
+// (NicKind::linux_port) when it names one.
+std::uint16_t guest_port(const NicSpec& spec, bool linux_guest);
 // The host I/O base of a spec's physical card, if it is a host card.
 std::optional<std::uint16_t> host_card_base(const NicSpec& spec);
 // Why this process may not reach the ports of a host card at `base`

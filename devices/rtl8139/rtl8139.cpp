@@ -314,6 +314,10 @@ bool Rtl8139::write_register_locked(unsigned base, std::uint32_t value, std::uin
       return true;
     case kIsr:
       s.interrupt_status = static_cast<std::uint16_t>(s.interrupt_status & ~(value & mask));
+      // 8139too's handler acknowledges what it read and returns, counting
+      // on a level line for causes that came meanwhile (it does not read
+      // ISR again, as lib8390's loop does): those interrupt again.
+      if ((value & mask) != 0) irq_line_.acknowledged_locked();
       return true;
     case kTcr: {
       // CLRABT asks for an aborted frame again; this chip aborts only

@@ -51,6 +51,7 @@ const NicKind& rtl8139_kind() noexcept {
           "PCI function to a Linux guest): emulate, passthrough, vpio",
       .window_ports = rtl8139::kWindowBytes,
       .pci = hw::pci::kRtl8139,
+      .linux_port = 0xc000,
       .mmio_bytes = rtl8139::kWindowBytes,
       .make_chip = make_chip,
       .make_stand_in = make_stand_in,

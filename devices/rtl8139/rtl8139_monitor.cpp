@@ -61,6 +61,15 @@ dmm::Report Rtl8139Monitor::Guest::report() const {
   dmm::Report report = dmm::nic::guest_report(mac(), monitor_.core_.counts_locked(*this),
                                               frames_sent_, monitor_.demux_.counts(demux_index_));
   report.counts.emplace_back("shadow_bad_programming", shadow_.counters().bad_programming);
+  // Where the guest's own card stands (its shadow): what a stuck driver
+  // waits on.
+  const Rtl8139State s = shadow_.save();
+  report.counts.emplace_back("shadow_isr", s.interrupt_status);
+  report.counts.emplace_back("shadow_imr", s.interrupt_mask);
+  report.counts.emplace_back("shadow_cr", s.command);
+  report.counts.emplace_back("shadow_rx_read", s.rx_read);
+  report.counts.emplace_back("shadow_rx_write", s.rx_write);
+  report.counts.emplace_back("shadow_irq_asserted", shadow_.irq_asserted() ? 1 : 0);
   return report;
 }
 

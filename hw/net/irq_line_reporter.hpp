@@ -18,6 +18,16 @@ class IrqLineReporter {
     reported_ = false;
   }
 
+  // With the chip's lock held: the guest acknowledged some of the line's
+  // causes and others still hold it asserted. On a level-triggered line (PCI
+  // INTx) the controller would interrupt again after the handler's EOI;
+  // vpio's lines are edges, so the next update() reports a dip and, if the
+  // level is still high, a rise: an edge the controller latches and
+  // delivers after the EOI, as it would the level.
+  void acknowledged_locked() {
+    if (reported_) dipped_ = true;
+  }
+
   // Without the chip's lock: takes `mutex` (the chip's) and reports
   // `level()`, evaluated under it, until the level stops changing.
   template <typename Level>

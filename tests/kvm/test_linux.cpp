@@ -15,7 +15,9 @@
 #include <regex>
 #include <sstream>
 
+#include "net/pcap_recorder.hpp"
 #include "support.hpp"
+#include "wire_checks.hpp"
 #include "tests/support/lab_kernel.hpp"
 #include "tests/support/linux_net.hpp"
 #include "vmm/kvm_identity.hpp"
@@ -223,11 +225,24 @@ class LinuxNetTest : public LinuxGuestTest {
     expect_linux_exchanged(run.consoles, a, b, bytes, everything(run));
   }
 
+  // Both guests of a run ended well, `test` passed on each, Linux's
+  // 8139too drove each one's card, and where `test` pings, each pinged the
+  // other.
+  static void expect_two_8139too_guests_passed(const NetRun& run, const std::string& test) {
+    EXPECT_EQ(run.result.exit_code, 0) << everything(run);
+    ASSERT_EQ(run.consoles.size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+      expect_guest_passed(run, i, test);
+      EXPECT_NE(run.consoles[i].find("driver 8139too"), std::string::npos) << everything(run);
+    }
+    if (test.starts_with("ping")) expect_pinged(run, 0, 1);
+  }
+
   std::string net_initramfs_;
 };
 
-// Works today, without a PCI card: the kernel package's 8390.ko and
-// ne2k-pci.ko load on the kernel they came with, and init's scenarios run
+// Without a PCI card: the kernel package's NIC drivers (8390.ko, ne2k-pci.ko,
+// mii.ko, 8139too.ko) load on the kernel they came with, and init's scenarios run
 // through (ping, 4 MiB over nc with the hashes compared) over loopback.
 TEST_F(LinuxNetTest, DriverModulesLoadAndTheScenariosPassOverLoopback) {
   const NetRun run = run_net({kLinux}, "", "vpio_net=loopback vpio_test=ping+tcp");
@@ -235,7 +250,10 @@ TEST_F(LinuxNetTest, DriverModulesLoadAndTheScenariosPassOverLoopback) {
   ASSERT_EQ(run.consoles.size(), 1u);
   const std::string& console = run.consoles[0];
   EXPECT_NE(console.find("vpio-net: insmod 8390.ko: ok"), std::string::npos) << everything(run);
-  EXPECT_NE(console.find("vpio-net: insmod ne2k-pci.ko: ok"), std::string::npos) << everything(run);
+  for (const char* module : {"ne2k-pci", "mii", "8139too"})
+    EXPECT_NE(console.find(std::string("vpio-net: insmod ") + module + ".ko: ok"),
+              std::string::npos)
+        << everything(run);
   EXPECT_NE(console.find(kLinuxPingSummary), std::string::npos) << everything(run);
   EXPECT_NE(console.find("vpio-net: PASS tcp: 127.0.0.1 received exactly what this guest sent"),
             std::string::npos)
@@ -432,6 +450,55 @@ TEST_F(LinuxNetTest, AHostileLinuxGuestGetsAMachineCheckWhileTheOthersTransferIn
     EXPECT_EQ(run.figures[i].violations, 0u);
     EXPECT_EQ(run.figures[i].machine_checks, 0u);
   }
+}
+
+// The RTL8139 (issue 17): Linux's own 8139too (with mii) binds vpio's
+// 10ec:8139 function, revision 0x10, through its memory BAR (Debian builds
+// 8139too without CONFIG_8139TOO_PIO). Two Linux guests share vpio's chip in
+// vpio mode: each transmit slot and the receive ring are in the guest's own
+// RAM, every slot handed over is checked by the model before the card reads
+// it. 100 pings each way, none lost; the card's wire carries each guest's
+// frames under its own MAC only.
+TEST_F(LinuxNetTest, TwoLinuxGuestsShareOneRtl8139InVpioModeAndPing) {
+  const NetRun run = run_net({kLinux, kLinux}, "--nic vpio,model=rtl8139,hw=chip",
+                             "vpio_net=1 vpio_test=ping");
+  expect_two_8139too_guests_passed(run, "ping");
+  ASSERT_EQ(run.figures.size(), 2u);
+  for (const auto& f : run.figures) {
+    EXPECT_EQ(f.mode, "vpio");
+    EXPECT_EQ(f.violations, 0u);
+    EXPECT_EQ(f.machine_checks, 0u);
+  }
+  const auto wire = net::read_pcap_frames(run.dir + "/wire.pcap");
+  const std::vector<hw::MacAddress> macs = {default_mac(0), default_mac(1)};
+  const auto tally = tally_by_sender(wire, macs);
+  for (std::size_t i = 0; i < tally.size(); ++i) {
+    std::printf("[ linux-net ] guest %zu (%s): %llu frames on the card's wire\n", i,
+                macs[i].to_string().c_str(), static_cast<unsigned long long>(tally[i].frames));
+    EXPECT_GE(tally[i].frames, 200u) << "guest " << i;  // 100 requests, 100 replies at least
+  }
+}
+
+// The same two guests moving 4 MiB each way over TCP, sha256-checked.
+TEST_F(LinuxNetTest, TwoLinuxGuestsShareOneRtl8139InVpioModeOverTcp) {
+  GTEST_SKIP() << "does not work yet: in the lab both guests stop receiving after 150-430 KB "
+                  "of TCP (2026-12-03): each shadow's ring pointer is ahead of its write "
+                  "pointer (CAPR+16 > CBR, the model's ring then looks full), ISR reads 0, so "
+                  "the demultiplexer's queue fills and nothing more reaches the guest; cause "
+                  "not yet found (emulate mode with the same chip passes)";
+  const NetRun run = run_net({kLinux, kLinux}, "--nic vpio,model=rtl8139,hw=chip",
+                             "vpio_net=1 vpio_test=tcp");
+  expect_two_8139too_guests_passed(run, "tcp");
+  expect_exchanged(run, 0, 1);
+}
+
+// The reference for the figures above: two Linux guests on emulated
+// RTL8139s on one hub, nothing shared.
+TEST_F(LinuxNetTest, TwoLinuxGuestsOnEmulatedRtl8139sOnOneHub) {
+  const NetRun run =
+      run_net({kLinux, kLinux}, "--nic emulate,model=rtl8139", "vpio_net=1 vpio_test=ping+tcp");
+  expect_two_8139too_guests_passed(run, "ping+tcp");
+  expect_exchanged(run, 0, 1);
 }
 
 }  // namespace

@@ -349,7 +349,7 @@ TEST(CommandLine, HelpShowsPlainMetavariablesAndTheExitStatuses) {
   for (const char* part :
        {"--ram MIB", "RAM of each guest in MiB, 2 to 3072 (default 64)", "--timeout SECONDS",
         "exit 124", "--stats FILE", "- for stdout", "docs/run-stats.md", "What the guest sees",
-        "What the host provides", "a multiple of the window's size\n", "IMAGE ..."})
+        "What the host provides", "0xc000, clear of COM1)", "IMAGE ..."})
     EXPECT_NE(run.output.find(part), std::string::npos) << part << " not in\n" << run.output;
   const Result profile = vpio("profile --help", /*no_lab=*/false);
   EXPECT_NE(profile.output.find("--top N"), std::string::npos) << profile.output;

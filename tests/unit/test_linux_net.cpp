@@ -54,8 +54,8 @@ TEST(LinuxNetFigures, TakesTheRatiosFromTheStatsAndTheThroughputFromTheConsole) 
 }
 
 // With the lab's kernel package in this machine's cache: the net initramfs
-// is the base archive unchanged, then one holding the two modules.
-TEST(LinuxNetInitramfs, AppendsTheKernelPackagesNe2kPciAnd8390ToTheBaseArchive) {
+// is the base archive unchanged, then one holding the NICs' modules.
+TEST(LinuxNetInitramfs, AppendsTheKernelPackagesNicDriversToTheBaseArchive) {
   const LabKernel kernel = find_lab_kernel();
   if (kernel.path.empty()) GTEST_SKIP() << kernel.why_absent;
   ASSERT_FALSE(kernel.module_dir.empty()) << kernel.path;
@@ -74,7 +74,9 @@ TEST(LinuxNetInitramfs, AppendsTheKernelPackagesNe2kPciAnd8390ToTheBaseArchive) 
   const std::string listing = shell("tail -c +" + std::to_string(base_bytes + 1) + " " + out +
                                     " | gzip -dc | cpio -it --quiet");
   EXPECT_NE(listing.find("lib/modules/8390.ko"), std::string::npos) << listing;
-  EXPECT_NE(listing.find("lib/modules/ne2k-pci.ko"), std::string::npos) << listing;
+  for (const char* module : {"ne2k-pci", "mii", "8139too"})
+    EXPECT_NE(listing.find(std::string("lib/modules/") + module + ".ko"), std::string::npos)
+        << listing;
   const std::string base_listing = shell("gzip -dc " + base + " | cpio -it --quiet");
   for (const char* file : {"init", "bin/busybox", "bin/vpio-exit", "bin/vpio-ne2k-hostile"})
     EXPECT_NE(base_listing.find(file), std::string::npos) << base_listing;

@@ -92,7 +92,21 @@ TEST(NicSpec, TheTemplateDeviceIsInTheTable) {
   EXPECT_EQ(&nic_kind(spec), kind);
 }
 
-// Two buffers each while the card keeps a ring of 12 pages, else one.
+// Where a guest has the card: port= wherever it is given; without it 0x300,
+// but for an RTL8139's PCI function in a Linux guest, whose 0x100 ports
+// would cover COM1 there: its BAR starts at 0xc000.
+TEST(NicSpec, ALinuxGuestsRtl8139IsPlacedClearOfCom1) {
+  const NicSpec rtl = parse_nic_spec("vpio,model=rtl8139");
+  EXPECT_FALSE(rtl.port_given);
+  EXPECT_EQ(guest_port(rtl, false), 0x300);
+  EXPECT_EQ(guest_port(rtl, true), 0xc000);
+  const NicSpec given = parse_nic_spec("vpio,model=rtl8139,port=0xd000");
+  EXPECT_TRUE(given.port_given);
+  EXPECT_EQ(guest_port(given, true), 0xd000);
+  EXPECT_EQ(guest_port(given, false), 0xd000);
+  EXPECT_EQ(guest_port(parse_nic_spec("emulate"), true), 0x300);
+}
+
 // Two buffers each while the card keeps a ring of 12 pages, else one.
 
 TEST(NicSpec, TheDefaultTransmitAreaSplitsTheCardsMemory) {
