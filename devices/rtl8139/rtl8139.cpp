@@ -638,6 +638,15 @@ bool Rtl8139::can_store(std::size_t frame_bytes) const {
          fits_locked(std::max(frame_bytes, hw::kMinFrameBytes));
 }
 
+void Rtl8139::ring_overflowed() {
+  {
+    std::lock_guard lock(mutex_);
+    if ((state_.command & kCrReceiveEnable) == 0) return;
+    state_.interrupt_status |= kIntRxOverflow;
+  }
+  update_irq_line();
+}
+
 // ---- State, counts, the line ----
 
 bool Rtl8139::irq_level_locked() const {

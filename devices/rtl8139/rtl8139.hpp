@@ -248,6 +248,10 @@ class Rtl8139 final : public hw::NetworkChip {
   // feeding the chip holds frames back rather than see them missed.
   bool receiving() const;
   bool can_store(std::size_t frame_bytes) const;
+  // A frame held back that way is one that found the ring full: while the
+  // receiver is on, RxOverflow, as a frame the ring had no room for sets
+  // it (the frame itself is not counted missed: it waits).
+  void ring_overflowed();
   bool irq_asserted() const;
   Rtl8139State save() const;
   void restore(const Rtl8139State& state);

@@ -80,6 +80,7 @@ class Rtl8139Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDri
     bool receiving() const override { return shadow_.receiving(); }
     bool can_store(std::size_t bytes) const override { return shadow_.can_store(bytes); }
     bool store(std::span<const std::uint8_t> frame) override { return shadow_.store(frame); }
+    void held_back() override { shadow_.ring_overflowed(); }
 
    private:
     friend class Rtl8139Monitor;

@@ -45,10 +45,12 @@ bool FrameDemux::deliver(std::span<const std::uint8_t> frame, const FrameReceive
     }
     if (g.queue.size() >= queue_frames_) {
       ++g.counts.queue_drops;
+      g.receiver->held_back();
       continue;
     }
     g.queue.emplace_back(frame.begin(), frame.end());
     flush(i);
+    if (!g.queue.empty()) g.receiver->held_back();
   }
   return claimed;
 }

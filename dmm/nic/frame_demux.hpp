@@ -29,6 +29,13 @@ class FrameReceiver {
   virtual bool can_store(std::size_t frame_bytes) const = 0;
   // Gives the card the frame; false when its own filter refused it.
   virtual bool store(std::span<const std::uint8_t> frame) = 0;
+  // A frame for the guest arrived and found no room in its card: it waits in
+  // the queue (or, the queue full, is dropped). A card that interrupts for
+  // such a frame (a receive overflow) says so to its guest here, as the
+  // card would: a driver that acknowledged a receive interrupt without
+  // reading every frame (a race every driver has with real hardware) learns
+  // that its ring is full, instead of waiting for a frame that cannot come.
+  virtual void held_back() {}
 };
 
 struct ReceiverCounts {

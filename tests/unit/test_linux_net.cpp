@@ -33,11 +33,21 @@ TEST(LinuxNetFigures, TakesTheRatiosFromTheStatsAndTheThroughputFromTheConsole) 
                "context_switches": 40, "violations": 0}]},
     {"name": "vmlinuz-6.1.0-57-amd64#2", "kvm_exits_to_userspace": 5,
      "nics": [{"mode": "emulate", "frames_sent": 0, "frames_received": 0}]},
-    {"name": "hello", "kvm_exits_to_userspace": 7}]})");
+    {"name": "hello", "kvm_exits_to_userspace": 7},
+    {"name": "rtl", "kvm_exits_to_userspace": 100,
+     "nics": [{"mode": "vpio", "port_accesses": 0, "direct": 0, "hooked": 0,
+               "frames_sent": 5, "frames_received": 5,
+               "mmio": {"direct_exits": 10, "hooked_exits": 30, "pages_mapped": 1}}]}]})");
   const std::vector<std::string> consoles = {
       "vpio-net: tcp sent 4194304 bytes to 10.0.15.2 in 128.00 s, 32.0 KiB/s, sha256 ab\n", ""};
   const auto figures = linux_net_figures(stats, consoles);
-  ASSERT_EQ(figures.size(), 3u);
+  ASSERT_EQ(figures.size(), 4u);
+  // An MMIO window's exits count as the card's accesses (8139too's BAR1).
+  EXPECT_EQ(figures[3].card_accesses, 40u);
+  EXPECT_EQ(figures[3].hooked, 30u);
+  EXPECT_EQ(figures[3].direct, 10u);
+  EXPECT_DOUBLE_EQ(figures[3].hooked_fraction, 0.75);
+  EXPECT_DOUBLE_EQ(figures[3].exits_per_frame, 10.0);
   EXPECT_EQ(figures[0].mode, "vpio");
   EXPECT_DOUBLE_EQ(figures[0].hooked_fraction, 1.0 / 30);
   EXPECT_DOUBLE_EQ(figures[0].exits_per_frame, 10.0);

@@ -355,6 +355,25 @@ TEST(Rtl8139, AFullRingMissesFramesAndSaysSo) {
   EXPECT_EQ(d.receive().size(), 1u);
 }
 
+// A monitor that holds a frame back for a full ring tells the driver as the
+// ring would: RxOverflow, an interrupt, while the receiver is on; nothing is
+// counted missed (the frame waits). With the receiver off, nothing.
+TEST(Rtl8139, AFrameHeldBackForAFullRingIsAnOverflowInterrupt) {
+  LinuxDriver d;
+  d.open();
+  d.chip.ring_overflowed();
+  EXPECT_EQ(d.chip.read(kIsr, 2), kIntRxOverflow);
+  EXPECT_TRUE(d.line);
+  EXPECT_EQ(d.rises, 1u);
+  EXPECT_EQ(d.chip.read(kMpc, 4), 0u);
+  d.chip.write(kIsr, 2, kIntRxOverflow);
+  EXPECT_FALSE(d.line);
+  d.chip.write(kCr, 1, kCrTransmitEnable);  // receiver off
+  d.chip.ring_overflowed();
+  EXPECT_EQ(d.chip.read(kIsr, 2), 0u);
+  EXPECT_EQ(d.rises, 1u);
+}
+
 TEST(Rtl8139, FiltersByAddressAsProgrammed) {
   LinuxDriver d;
   d.open();
