@@ -358,7 +358,8 @@ hw::PciFunction::WindowMoved move_posted(PassthroughWindow& window) {
 
 }  // namespace
 
-EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& requested, hw::MacAddress mac) {
+EmulatedNic& Network::attach_emulated(Machine& machine, const NicSpec& requested,
+                                      hw::MacAddress mac) {
   const NicSpec spec = placed_for(machine, requested);
   const devices::NicKind& kind = nic_kind(spec);
   auto nic = std::make_unique<EmulatedNic>(

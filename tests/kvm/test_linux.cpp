@@ -476,10 +476,11 @@ TEST_F(LinuxNetTest, TwoLinuxGuestsShareOneRtl8139InVpioMode) {
   const std::vector<hw::MacAddress> macs = {default_mac(0), default_mac(1)};
   const auto tally = tally_by_sender(wire, macs);
   for (std::size_t i = 0; i < tally.size(); ++i) {
-    std::printf("[ linux-net ] guest %zu (%s): %llu frames on the card's wire, %llu TCP payload "
-                "bytes\n",
-                i, macs[i].to_string().c_str(), static_cast<unsigned long long>(tally[i].frames),
-                static_cast<unsigned long long>(tally[i].tcp_payload));
+    std::printf(
+        "[ linux-net ] guest %zu (%s): %llu frames on the card's wire, %llu TCP payload "
+        "bytes\n",
+        i, macs[i].to_string().c_str(), static_cast<unsigned long long>(tally[i].frames),
+        static_cast<unsigned long long>(tally[i].tcp_payload));
     EXPECT_GE(tally[i].tcp_payload, std::stoull(kTcpBytes)) << "guest " << i;
   }
 }

@@ -60,7 +60,7 @@ struct SenderTally {
 // sender: the IPv4 source, ARP's sender hardware and protocol addresses.
 // Returns each guest's tally.
 inline std::vector<SenderTally> tally_by_sender(const std::vector<Frame>& wire,
-                                         const std::vector<hw::MacAddress>& macs) {
+                                                const std::vector<hw::MacAddress>& macs) {
   std::vector<SenderTally> tally(macs.size());
   for (std::size_t n = 0; n < wire.size(); ++n) {
     const Frame& f = wire[n];
