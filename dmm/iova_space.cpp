@@ -21,10 +21,19 @@ std::uint64_t IovaSpace::map(std::span<std::uint8_t> host, std::uint64_t from, s
     throw std::invalid_argument(what + " (" + hw::hex(host.size()) +
                                 " bytes) does not fit in the device's DMA addresses below " +
                                 hw::hex(limit_));
+  if (mirror_ != nullptr) mirror_->map_window(at, host);  // before the bus has it
   windows_.push_back({at, host});
   std::sort(windows_.begin(), windows_.end(),
             [](const Window& a, const Window& b) { return a.iova < b.iova; });
   return at;
+}
+
+bool IovaSpace::mirror_into(hw::IommuMapper* iommu) {
+  std::lock_guard lock(mutex_);
+  mirror_ = iommu;
+  if (iommu != nullptr)
+    for (const Window& w : windows_) iommu->map_window(w.iova, w.host);
+  return true;
 }
 
 GuestMemory IovaSpace::map_guest(const GuestMemory& memory, const std::string& guest) {
@@ -70,6 +79,14 @@ bool IovaSpace::dma_write(std::uint64_t address, std::span<const std::uint8_t> i
 std::uint64_t IovaSpace::faults() const {
   std::lock_guard lock(mutex_);
   return faults_;
+}
+
+bool GuestRamBus::mirror_into(hw::IommuMapper* iommu) {
+  if (iommu != nullptr)
+    for (const RamRange& r : memory_.ranges())
+      if (r.host != nullptr)
+        iommu->map_window(r.guest_address, {r.host, static_cast<std::size_t>(r.bytes)});
+  return true;
 }
 
 bool GuestRamBus::dma_read(std::uint64_t address, std::span<std::uint8_t> out) {

@@ -37,6 +37,7 @@ class IovaSpace final : public hw::DmaBus {
 
   bool dma_read(std::uint64_t address, std::span<std::uint8_t> out) override;
   bool dma_write(std::uint64_t address, std::span<const std::uint8_t> in) override;
+  bool mirror_into(hw::IommuMapper* iommu) override;
 
   // DMAs refused: not wholly inside one window.
   std::uint64_t faults() const;
@@ -52,6 +53,7 @@ class IovaSpace final : public hw::DmaBus {
   mutable std::mutex mutex_;
   std::vector<Window> windows_;  // sorted by iova
   std::uint64_t faults_ = 0;
+  hw::IommuMapper* mirror_ = nullptr;
 };
 
 // A guest's RAM at guest-physical addresses, and nothing else: the DMA a
@@ -61,6 +63,8 @@ class GuestRamBus final : public hw::DmaBus {
   explicit GuestRamBus(const GuestMemory& memory) noexcept : memory_(memory) {}
   bool dma_read(std::uint64_t address, std::span<std::uint8_t> out) override;
   bool dma_write(std::uint64_t address, std::span<const std::uint8_t> in) override;
+  // Each RAM range at its guest-physical address.
+  bool mirror_into(hw::IommuMapper* iommu) override;
 
  private:
   const GuestMemory& memory_;

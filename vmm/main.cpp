@@ -487,13 +487,20 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       why_lab = "no usable /dev/kvm on this host: " + host_kvm.reason;
     if (place == KvmPlace::lab) check_paths_for_lab(options);
     if (place == KvmPlace::lab && options.lab.lab_nic.empty())
-      for (const auto& spec : nic_specs)
+      for (const auto& spec : nic_specs) {
         if (host_card_base(spec))
           throw std::invalid_argument(
               "--nic hw=" + spec.hw +
               " names a card on the host running the VMM, but the guests run in the KVM lab (" +
               why_lab + "), whose VM has no card; add --lab-nic ne2k-isa,iobase=" +
               spec.hw.substr(5) + " to give it QEMU's NE2000 there");
+        else if (host_vfio_address(spec))
+          throw std::invalid_argument(
+              "--nic hw=" + spec.hw +
+              " names a PCI device on the host running the VMM, but the guests run in the KVM "
+              "lab (" + why_lab + "), whose VM has no card; add --lab-nic rtl8139 to give it "
+              "QEMU's RTL8139 there, bound to vfio-pci at 0000:00:10.0");
+      }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;

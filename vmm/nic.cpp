@@ -10,6 +10,7 @@
 
 #include "hw/hex.hpp"
 #include "hw/pci.hpp"
+#include "hw/vfio_device.hpp"
 #include "vmm/long_mode.hpp"
 #include "vmm/dmm_machine_check.hpp"
 
@@ -34,10 +35,18 @@ unsigned parse_number(std::string_view key, std::string_view text, unsigned max)
   return value;
 }
 
-// `chip`, or `port:BASE` for a card at a host I/O base, kept in one spelling
-// (port:0x300) so that two specs naming the same card agree.
+// `chip`, `port:BASE` for a card at a host I/O base, or `vfio:ADDRESS` for
+// a PCI function bound to vfio-pci, kept in one spelling (port:0x300,
+// vfio:0000:00:10.0) so that two specs naming the same card agree.
 std::string parse_hw(std::string_view value) {
   if (value == "chip") return "chip";
+  if (value.starts_with("vfio:")) {
+    try {
+      return "vfio:" + hw::VfioDevice::canonical_address(std::string(value.substr(5)));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("--nic: bad hw '" + std::string(value) + "': " + e.what());
+    }
+  }
   if (value.starts_with("port:")) {
     const std::string_view base_text = value.substr(5);
     const unsigned base = parse_number("hw port base", base_text, kMaxHostCardBase);
@@ -49,8 +58,9 @@ std::string parse_hw(std::string_view value) {
     return text;
   }
   throw std::invalid_argument("--nic: bad hw '" + std::string(value) +
-                              "' (chip, or port:BASE for a card at a host I/O base, e.g. "
-                              "port:0x300)");
+                              "' (chip; port:BASE for a card at a host I/O base, e.g. "
+                              "port:0x300; or vfio:ADDRESS for a PCI function bound to vfio-pci, "
+                              "e.g. vfio:0000:00:10.0)");
 }
 
 }  // namespace
@@ -64,6 +74,11 @@ const devices::NicKind& nic_kind(const NicSpec& spec) {
 std::optional<std::uint16_t> host_card_base(const NicSpec& spec) {
   if (!spec.hw.starts_with("port:")) return std::nullopt;
   return static_cast<std::uint16_t>(std::stoul(spec.hw.substr(5), nullptr, 16));
+}
+
+std::optional<std::string> host_vfio_address(const NicSpec& spec) {
+  if (!spec.hw.starts_with("vfio:")) return std::nullopt;
+  return spec.hw.substr(5);
 }
 
 std::uint16_t guest_port(const NicSpec& spec, bool linux_guest) {
@@ -431,6 +446,32 @@ hw::PhysicalDevice& Network::physical_card(const NicSpec& spec, hw::MacAddress m
     }
     return *card;
   }
+  if (const auto address = host_vfio_address(spec)) {
+    if (spec.wire_given)
+      throw std::invalid_argument("--nic: wire= does not apply to hw=" + spec.hw +
+                                  ": a real card's wire is its own cable");
+    const devices::NicKind& kind = nic_kind(spec);
+    std::unique_ptr<hw::VfioDevice> device;
+    try {
+      device = std::make_unique<hw::VfioDevice>(*address);
+    } catch (const std::invalid_argument& e) {
+      physical_cards_.erase(spec.hw);
+      throw std::invalid_argument("--nic: hw=" + spec.hw + ": " + e.what());
+    } catch (...) {
+      physical_cards_.erase(spec.hw);
+      throw;  // a refused call: not the input's fault
+    }
+    if (device->vendor_id() != kind.pci.vendor || device->device_id() != kind.pci.device) {
+      physical_cards_.erase(spec.hw);
+      char ids[64];
+      std::snprintf(ids, sizeof ids, "%04x:%04x, not the %04x:%04x", device->vendor_id(),
+                    device->device_id(), kind.pci.vendor, kind.pci.device);
+      throw std::invalid_argument("--nic: hw=" + spec.hw + " is a PCI device " + ids + " of " +
+                                  std::string(kind.display) + " (model=" + std::string(kind.name) + ")");
+    }
+    card = std::move(device);
+    return *card;
+  }
   net::Hub* wire_hub = hub_for_wire(spec.wire);
   if (wire_hub == nullptr && spec.wire != "none")
     throw std::invalid_argument("--nic: a physical chip supports wire=hub, hub:NAME or none");
@@ -454,7 +495,7 @@ PassthroughNic& Network::attach_passthrough(Machine& machine, const NicSpec& req
         throw std::invalid_argument("--nic: physical card '" + spec.hw +
                                     "' is already given whole to guest '" + existing->guest() +
                                     "'; passthrough cannot share a card (vpio mode will)");
-  if (spec.mac && host_card_base(spec))
+  if (spec.mac && (host_card_base(spec) || host_vfio_address(spec)))
     throw std::invalid_argument("--nic: mac= does not apply to passthrough of hw=" + spec.hw +
                                 ": the guest reads the card's own MAC from its PROM");
   hw::PhysicalDevice& card = physical_card(spec, mac);

@@ -73,6 +73,8 @@ const devices::NicKind& nic_kind(const NicSpec& spec);
 std::uint16_t guest_port(const NicSpec& spec, bool linux_guest);
 // The host I/O base of a spec's physical card, if it is a host card.
 std::optional<std::uint16_t> host_card_base(const NicSpec& spec);
+// The PCI address of the function `hw=vfio:ADDRESS` names, if it names one.
+std::optional<std::string> host_vfio_address(const NicSpec& spec);
 // Why this process may not reach the ports of a host card at `base`
 // (ioperm's refusal), or nullopt when it may. Only asks for the permission,
 // touching no port, so callers can refuse before any guest or row runs.

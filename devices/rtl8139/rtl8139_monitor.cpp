@@ -166,7 +166,7 @@ Rtl8139Monitor::Rtl8139Monitor(hw::PhysicalDevice& card, Rtl8139MonitorConfig co
       ring_(kRingBytes + kRingRunOn),
       core_(card, config.sharing),
       demux_(config.queue_frames) {
-  ring_iova_ = iova_.map(ring_, kRingWindow, hw::kMmioPageBytes, "the card's receive ring");
+  ring_iova_ = iova_.map(ring_.span(), kRingWindow, hw::kMmioPageBytes, "the card's receive ring");
   card_.set_dma_bus(&iova_);
   card_.write(kCr, 1, kCrReset);
   card_.write(kRbstart, 4, static_cast<std::uint32_t>(ring_iova_));

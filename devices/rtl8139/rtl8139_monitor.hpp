@@ -30,6 +30,7 @@
 #include "dmm/nic/frame_demux.hpp"
 #include "dmm/nic/nic_monitor.hpp"
 #include "dmm/shared_device.hpp"
+#include "hw/page_buffer.hpp"
 #include "hw/physical_device.hpp"
 
 namespace vpio::devices {
@@ -142,7 +143,7 @@ class Rtl8139Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDri
   hw::PhysicalDevice& card_;
   Rtl8139MonitorConfig config_;
   dmm::IovaSpace iova_;
-  std::vector<std::uint8_t> ring_;  // the card's receive ring, the monitor's
+  hw::PageBuffer ring_;  // the card's receive ring, the monitor's: whole pages for an IOMMU
   std::uint64_t ring_iova_ = 0;
   std::uint32_t ring_read_ = 0;  // where the next frame starts in it
   unsigned card_slot_ = 0;       // the card's next transmit slot
