@@ -736,6 +736,9 @@ void add_run_options(CLI::App* run, RunOptions& options) {
                  "hardware (default)\n"
                  "  hw=port:BASE  a real NE2000 at that host I/O base, 0x100-0x3e0 (ioperm, "
                  "root; IRQ polled; --lab-nic for QEMU's)\n"
+                 "  hw=vfio:ADDR  a real PCI card bound to vfio-pci at ADDR (e.g. "
+                 "0000:00:10.0): its DMA confined by the IOMMU to what vpio maps (each "
+                 "guest's RAM); --lab-nic rtl8139 for QEMU's RTL8139 there\n"
                  "  wire=WIRE     the cable of an emulated card or the chip: hub (default), "
                  "hub:NAME, tap:IFNAME or none; a real card has its own\n"
                  "  queue=N       vpio: frames held for each guest until its ring has room "
@@ -761,9 +764,11 @@ void add_run_options(CLI::App* run, RunOptions& options) {
                           "DIR is made if missing (its parent must exist)"))
       ->type_name("DIR");
   run->add_option("--lab-nic", options.lab.lab_nic,
-                  wrapped("Run in the KVM lab (implies --lab) and give the lab VM this NE2000, "
-                          "QEMU's, for hw=port cards (lab/kvm-lab --nic syntax, e.g. "
-                          "ne2k-isa,iobase=0x300,irq=9,pcap=wire.pcap)"))
+                  wrapped("Run in the KVM lab (implies --lab) and give the lab VM this card, "
+                          "QEMU's: an NE2000 for hw=port cards, or an RTL8139 behind the lab's "
+                          "IOMMU, bound to vfio-pci at 0000:00:10.0, for hw=vfio (lab/kvm-lab "
+                          "--nic syntax, e.g. ne2k-isa,iobase=0x300,irq=9,pcap=wire.pcap or "
+                          "rtl8139,pcap=wire.pcap)"))
       ->type_name("SPEC");
   run->add_flag("--lab", options.lab.lab,
                 wrapped("Run the guests inside the KVM lab (lab/kvm-lab: kvm-amd under QEMU) "
