@@ -576,7 +576,8 @@ VpioNic& Network::attach_vpio(Machine& machine, const NicSpec& requested, hw::Ma
     window->place(*spec.mmio, &machine);
   }
   machine.add_interrupt_source();
-  vpio_.push_back(std::make_unique<VpioNic>(VpioNic{machine.name(), monitor.get(), &share}));
+  vpio_.push_back(std::make_unique<VpioNic>(
+      VpioNic{machine.name(), monitor.get(), &share, physical_cards_.at(spec.hw).get()}));
   return *vpio_.back();
 }
 

@@ -152,6 +152,7 @@ struct VpioNic {
   std::string guest;
   dmm::Monitor* monitor;
   dmm::SharedGuest* share;
+  hw::PhysicalDevice* device;  // the card the monitor drives
 };
 
 // The cards of one guest, by mode.

@@ -133,6 +133,8 @@ nlohmann::json run_stats(const std::vector<std::unique_ptr<Machine>>& machines,
       const dmm::Report device = nic->monitor->report();
       for (const auto& [name, text] : device.texts) card[name] = text;
       for (const auto& [name, count] : device.counts) card[name] = count;
+      // What the card counts of itself (a VFIO card: its interrupts).
+      for (const auto& [name, value] : nic->device->counts()) card["device_" + std::string(name)] = value;
       entry["card"] = card;
       nics.push_back(entry);
     }

@@ -219,6 +219,9 @@ TEST(VfioCard, FramesFromTheWireReachTheGuestThroughTheCardsRing) {
   EXPECT_EQ(nic.at("violations"), 0);
   EXPECT_GE(nic.at("frames_received").get<std::uint64_t>(), 200u) << nic.dump();
   EXPECT_GE(nic.at("card").at("frames_drained").get<std::uint64_t>(), 200u) << nic.dump();
+  // The card's interrupt came by VFIO's eventfd, and was unmasked again.
+  EXPECT_GT(nic.at("card").at("device_interrupts").get<std::uint64_t>(), 0u) << nic.dump();
+  EXPECT_GT(nic.at("card").at("device_unmasks").get<std::uint64_t>(), 0u) << nic.dump();
   expect_card_clean(stats, dir);
   expect_sources(net::read_pcap_frames(dir / "wire.pcap"), {default_mac(0), default_mac(1)});
 }
@@ -252,6 +255,29 @@ TEST(VfioCard, HostileGuestsGetMachineChecksBeforeTheIommuIsNeeded) {
     EXPECT_EQ(card_of(stats, 2).at("violations"), 1);
     expect_card_clean(stats, dir);
   }
+}
+
+// The control for every "no IOMMU fault" above: the same card, programmed
+// to transmit from an address its IOMMU does not map (tests/labnic/probe),
+// is stopped there, and the lab kernel logs the fault with that address.
+TEST(VfioCard, TheIommuStopsACardProgrammedOutsideItsWindows) {
+  const fs::path dir = test_dir();
+  OutsideWire wire;
+  ASSERT_EQ(run_lab(dir, wire,
+                    build_path("tests/vfio_dma_probe") + " 0000:00:10.0 > " +
+                        in_build(dir / "probe.log") + " 2>&1; "),
+            0);
+  const std::string log = read_text(dir / "probe.log");
+  EXPECT_NE(log.find("transmit from 0x200000"), std::string::npos) << log;
+  const auto faults = iommu_faults(read_text(dir / "dmesg.txt"));
+  ASSERT_FALSE(faults.empty()) << log;
+  bool named = false;
+  for (const auto& f : faults) named = named || f.find("fault addr 0x200000") != std::string::npos;
+  EXPECT_TRUE(named) << faults.front();
+  // QEMU's card does not abort the transmit: it sends what its refused read
+  // gave it, 60 zero bytes, and nothing of any memory.
+  for (const Frame& f : net::read_pcap_frames(dir / "wire.pcap"))
+    EXPECT_TRUE(std::all_of(f.begin(), f.end(), [](std::uint8_t b) { return b == 0; }));
 }
 
 // What is wrong with a VFIO card is named: no such device, a device that is

@@ -40,6 +40,16 @@ TEST(NicSpec, DefaultsAndEveryKey) {
   EXPECT_EQ(card.hw, "port:0x300");
   EXPECT_EQ(host_card_base(card), 0x300);
   EXPECT_EQ(parse_nic_spec("vpio,hw=port:0X3E0").hw, "port:0x3e0");
+  // A PCI function for VFIO too: with its domain, in lowercase.
+  const NicSpec pci = parse_nic_spec("vpio,model=rtl8139,hw=vfio:00:1F.7");
+  EXPECT_EQ(pci.hw, "vfio:0000:00:1f.7");
+  EXPECT_EQ(host_vfio_address(pci), "0000:00:1f.7");
+  EXPECT_FALSE(host_card_base(pci));
+  EXPECT_FALSE(host_vfio_address(card));
+  for (const char* bad : {"vfio:", "vfio:0000:00:10", "vfio:00:20.0", "vfio:0000:00:10.8",
+                          "vfio:0000:00:10.0x"})
+    EXPECT_THROW(parse_nic_spec(std::string("vpio,model=rtl8139,hw=") + bad), std::invalid_argument)
+        << bad;
   EXPECT_EQ(d.model, "ne2000");
   EXPECT_EQ(parse_nic_spec("vpio,model=ne2000").model, "ne2000");
   ASSERT_FALSE(devices::nic_kinds().empty());

@@ -199,5 +199,44 @@ TEST(IovaSpace, MapsEachGuestAtAWindowOfItsOwnAndFaultsOutside) {
       std::invalid_argument);
 }
 
+// A real IOMMU (VFIO) is told every window, those mapped before it was
+// attached and those after, so that the card reaches what the space maps
+// and nothing more; GuestRamBus tells each RAM range at its guest-physical
+// address (passthrough).
+class RecordingIommu final : public hw::IommuMapper {
+ public:
+  void map_window(std::uint64_t address, std::span<std::uint8_t> host) override {
+    windows.emplace_back(address, host);
+  }
+  std::vector<std::pair<std::uint64_t, std::span<std::uint8_t>>> windows;
+};
+
+TEST(IovaSpace, MirrorsEveryWindowIntoARealIommu) {
+  std::vector<std::uint8_t> a(1 << 20), ring(0x9000);
+  dmm::IovaSpace space(std::uint64_t{1} << 32);
+  const std::uint64_t ring_iova = space.map(ring, 0x10000, 0x1000, "ring");
+  RecordingIommu iommu;
+  EXPECT_TRUE(space.mirror_into(&iommu));
+  ASSERT_EQ(iommu.windows.size(), 1u);
+  EXPECT_EQ(iommu.windows[0].first, ring_iova);
+  EXPECT_EQ(iommu.windows[0].second.data(), ring.data());
+  const dmm::GuestMemory ga = space.map_guest(dmm::GuestMemory({{0, a.size(), a.data(), 0}}), "a");
+  ASSERT_EQ(iommu.windows.size(), 2u);
+  EXPECT_EQ(iommu.windows[1].first, *ga.translate(0, 1));
+  EXPECT_EQ(iommu.windows[1].second.size(), a.size());
+  EXPECT_TRUE(space.mirror_into(nullptr));
+  std::vector<std::uint8_t> b(1 << 20);
+  space.map_guest(dmm::GuestMemory({{0, b.size(), b.data(), 0}}), "b");
+  EXPECT_EQ(iommu.windows.size(), 2u);  // no longer told
+
+  const dmm::GuestMemory ram({{0x100000, a.size(), a.data(), 0x100000}});
+  dmm::GuestRamBus bus(ram);
+  RecordingIommu whole;
+  EXPECT_TRUE(bus.mirror_into(&whole));
+  ASSERT_EQ(whole.windows.size(), 1u);
+  EXPECT_EQ(whole.windows[0].first, 0x100000u);
+  EXPECT_EQ(whole.windows[0].second.data(), a.data());
+}
+
 }  // namespace
 }  // namespace vpio::devices
