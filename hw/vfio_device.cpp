@@ -191,7 +191,11 @@ VfioDevice::~VfioDevice() {
     // The thread then ends at its next wakeup; nothing more to do.
   }
   if (irq_thread_.joinable()) irq_thread_.join();
-  set_irq(device_fd_.get(), VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, -1);
+  try {
+    set_irq(device_fd_.get(), VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, -1);
+  } catch (const std::system_error&) {
+    // Closing the device file below releases its interrupt all the same.
+  }
   std::lock_guard lock(dma_mutex_);
   if (bus_ != nullptr) bus_->mirror_into(nullptr);
   unmap_all();
@@ -273,7 +277,11 @@ void VfioDevice::interrupt_thread() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 || (fds[1].revents & POLLIN) != 0) return;
     if (n == 0) {  // masked, and nothing acknowledged it for a while
-      unmask_if_masked();
+      try {
+        unmask_if_masked();
+      } catch (const std::system_error&) {
+        return;  // VFIO refuses the device: no more interrupts come from it
+      }
       continue;
     }
     std::uint64_t fired = 0;

@@ -22,6 +22,7 @@ constexpr std::uint32_t kCardTcr = 0x03000600;  // IFG 9.6 us, MXDMA 1 KiB
 constexpr std::uint16_t kCardImr = kIntRxOk | kIntRxOverflow;
 constexpr std::uint32_t kTsdThreshold = 0x00080000;
 constexpr unsigned kSendPolls = 100000;
+constexpr unsigned kResetPolls = 1000;  // reads of CR for its RST bit to clear
 constexpr std::uint64_t kDmaLimit = std::uint64_t{1} << 32;  // 32-bit DMA addresses
 constexpr std::uint64_t kRingWindow = 0x10000;               // where the ring is mapped from
 
@@ -168,13 +169,25 @@ Rtl8139Monitor::Rtl8139Monitor(hw::PhysicalDevice& card, Rtl8139MonitorConfig co
       demux_(config.queue_frames) {
   ring_iova_ = iova_.map(ring_.span(), kRingWindow, hw::kMmioPageBytes, "the card's receive ring");
   card_.set_dma_bus(&iova_);
+  start_card();
+  core_.start(*this);
+}
+
+// From a soft reset, as 8139too's rtl8139_hw_start: the ring at its
+// window, receive and transmit on. The ring and the transmit slots start
+// over at 0 (a reset restarts them on every RTL8139; turning RE off and on
+// does not on QEMU's, which keeps its ring pointers).
+void Rtl8139Monitor::start_card() {
   card_.write(kCr, 1, kCrReset);
+  for (unsigned i = 0; i < kResetPolls && (card_.read(kCr, 1) & kCrReset) != 0; ++i) {
+  }
   card_.write(kRbstart, 4, static_cast<std::uint32_t>(ring_iova_));
   card_.write(kCr, 1, kCrReceiveEnable | kCrTransmitEnable);
   card_.write(kRcr, 4, kCardRcr);
   card_.write(kTcr, 4, kCardTcr);
   card_.write(kImr, 2, kCardImr);
-  core_.start(*this);
+  ring_read_ = 0;
+  card_slot_ = 0;
 }
 
 Rtl8139Monitor::~Rtl8139Monitor() {
@@ -242,11 +255,11 @@ void Rtl8139Monitor::transmit_locked(dmm::SharedDevice::Lock& lock, Guest& g, st
 
 bool Rtl8139Monitor::has_events() { return (card_.read(kCr, 1) & kCrBufferEmpty) == 0; }
 
+// A ring header that makes no sense: start the card over. No transmit is in
+// flight (each ends before its access returns, under the same lock).
 void Rtl8139Monitor::reset_receiver() {
   ++ring_resets_;
-  card_.write(kCr, 1, kCrTransmitEnable);
-  card_.write(kCr, 1, kCrReceiveEnable | kCrTransmitEnable);
-  ring_read_ = 0;
+  start_card();
 }
 
 // Drains the card's ring as 8139too does, into the demultiplexer.

@@ -138,6 +138,7 @@ class Rtl8139Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDri
   // `address`; `offset` is the access that made the shadow send it.
   void transmit_locked(dmm::SharedDevice::Lock& lock, Guest& g, std::uint64_t address,
                        std::span<const std::uint8_t> frame, std::uint16_t offset, bool in_mmio);
+  void start_card();
   void reset_receiver();
 
   hw::PhysicalDevice& card_;
