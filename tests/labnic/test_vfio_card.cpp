@@ -118,7 +118,9 @@ TEST(VfioCard, TwoGuestsShareQemusRtl8139InVpioMode) {
   }
   expect_card_clean(stats, dir);
   const auto frames = net::read_pcap_frames(dir / "wire.pcap");
-  EXPECT_EQ(frames.size(), 401u);  // 200 pings, 200 echoes, DONE: each once
+  // 200 pings, 200 echoes, DONE; more when the pinger retried a ping whose
+  // echo was slow (the first, at times, while the echo guest still boots).
+  EXPECT_GE(frames.size(), 401u);
   expect_sources(frames, {default_mac(0), default_mac(1)});
 }
 
