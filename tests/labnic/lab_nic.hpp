@@ -167,6 +167,23 @@ class OutsideWire {
   net::HubPort& port_;
 };
 
+// QEMU's RTL8139 as the lab gets it: behind the lab's IOMMU, bound to
+// vfio-pci at 0000:00:10.0, its wire recorded to DIR/wire.pcap and joined
+// to `wire`.
+inline std::string vfio_card_option(const std::filesystem::path& dir, const OutsideWire& wire) {
+  return "rtl8139,pcap=" + (dir / "wire.pcap").string() + "," + wire.nic_keys();
+}
+
+// The IOMMU faults the lab kernel logged (DMAR lines naming a fault).
+inline std::vector<std::string> iommu_faults(const std::string& dmesg) {
+  std::vector<std::string> faults;
+  std::istringstream in(dmesg);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("DMAR") != std::string::npos && line.find("fault") != std::string::npos)
+      faults.push_back(line);
+  return faults;
+}
+
 // A directory of the build tree (visible to the lab) for one test's files.
 inline std::filesystem::path test_dir() {
   const auto* info = testing::UnitTest::GetInstance()->current_test_info();

@@ -42,21 +42,6 @@ std::string card_option(const fs::path& dir, const OutsideWire& wire) {
 
 std::string in_build(const fs::path& p) { return fs::relative(p, VPIO_BUILD_DIR).string(); }
 
-// QEMU's RTL8139 as the lab gets it: behind the lab's IOMMU, bound to
-// vfio-pci at 0000:00:10.0, its wire recorded to DIR/wire.pcap.
-std::string vfio_card_option(const fs::path& dir, const OutsideWire& wire) {
-  return "rtl8139,pcap=" + (dir / "wire.pcap").string() + "," + wire.nic_keys();
-}
-
-// The IOMMU faults the lab kernel logged (DMAR lines naming a fault).
-std::vector<std::string> iommu_faults(const std::string& dmesg) {
-  std::vector<std::string> faults;
-  std::istringstream in(dmesg);
-  for (std::string line; std::getline(in, line);)
-    if (line.find("DMAR") != std::string::npos && line.find("fault") != std::string::npos)
-      faults.push_back(line);
-  return faults;
-}
 
 // What a run of Linux guests in the lab left: its status and output, its
 // stats, each guest's console and figures.

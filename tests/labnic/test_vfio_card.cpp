@@ -28,19 +28,6 @@ constexpr const char* kCard = "vfio:0000:00:10.0";
 std::string image(const std::string& name) { return build_path("guests/" + name + ".img"); }
 std::string in_build(const fs::path& path) { return fs::relative(path, VPIO_BUILD_DIR).string(); }
 
-std::string card_option(const fs::path& dir, const OutsideWire& wire) {
-  return "rtl8139,pcap=" + (dir / "wire.pcap").string() + "," + wire.nic_keys();
-}
-
-// The IOMMU faults the lab kernel logged (DMAR lines naming a fault).
-std::vector<std::string> iommu_faults(const std::string& dmesg) {
-  std::vector<std::string> faults;
-  std::istringstream in(dmesg);
-  for (std::string line; std::getline(in, line);)
-    if (line.find("DMAR") != std::string::npos && line.find("fault") != std::string::npos)
-      faults.push_back(line);
-  return faults;
-}
 
 // `vpio run` of `guests` sharing the card in vpio mode, its output in
 // DIR/NAME.log, its exit status in DIR/NAME.status, its stats in
@@ -58,7 +45,7 @@ std::string vpio_run(const fs::path& dir, const std::string& name,
 // Runs `script` in one boot of the lab with the card; the lab kernel's log
 // is then in DIR/dmesg.txt.
 int run_lab(const fs::path& dir, const OutsideWire& wire, const std::string& script) {
-  LabProcess lab({"--nic", card_option(dir, wire)},
+  LabProcess lab({"--nic", vfio_card_option(dir, wire)},
                  {"bash", "-c", script + "dmesg > " + in_build(dir / "dmesg.txt")},
                  dir / "lab.log");
   const int status = lab.wait();
