@@ -526,9 +526,7 @@ void Rtl8139::transmit_slot_locked(unsigned slot, Outbox& outbox) {
 
 // ---- Receive ----
 
-std::uint32_t Rtl8139::ring_bytes_locked() const {
-  return kMinRingBytes << ((state_.rx_config & kRcrRingMask) >> kRcrRingShift);
-}
+std::uint32_t Rtl8139::ring_bytes_locked() const { return ring_bytes(state_.rx_config); }
 
 // The ring never fills to its last dword: a write offset equal to the read
 // offset means empty.
@@ -591,12 +589,11 @@ bool Rtl8139::receive_locked(std::span<const std::uint8_t> frame) {
     packet[kRxHeaderBytes + frame.size() + lane] = low_byte(fcs >> (8 * lane));
   const std::span<const std::uint8_t> bytes(packet.data(), kRxHeaderBytes + length);
 
-  // With NoWrap (not possible in a 64 KiB ring) a frame at the end runs on
-  // past it, into the room the driver keeps there; else it wraps to the
-  // start. Addresses are 32-bit: one that would carry past 4 GiB is refused.
+  // A frame at the end runs on past it or wraps to the start (ring_runs_on).
+  // Addresses are 32-bit: one that would carry past 4 GiB is refused.
   const std::uint32_t ring = ring_bytes_locked();
   const std::uint32_t at = s.rx_write % ring;
-  const bool runs_on = (s.rx_config & kRcrNoWrap) != 0 && ring < (kMinRingBytes << 3);
+  const bool runs_on = ring_runs_on(s.rx_config);
   const std::size_t first = runs_on ? bytes.size() : std::min<std::size_t>(bytes.size(), ring - at);
   auto store = [&](std::uint64_t address, std::span<const std::uint8_t> part) {
     return part.empty() || (address + part.size() <= std::uint64_t{1} << 32 && dma_ != nullptr &&

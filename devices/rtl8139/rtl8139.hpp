@@ -136,6 +136,22 @@ inline constexpr std::size_t kFcsBytes = 4;
 // The longest frame the chip stores: what its slots send.
 inline constexpr std::size_t kMaxReceiveBytes = kMaxTransmitBytes;
 
+// The receive ring RCR chooses: 8 KiB << RBLEN.
+constexpr std::uint32_t ring_bytes(std::uint32_t rx_config) noexcept {
+  return kMinRingBytes << ((rx_config & kRcrRingMask) >> kRcrRingShift);
+}
+// With NoWrap (not possible in a 64 KiB ring) a frame at the ring's end runs
+// on past it, into the room the driver keeps there; else it wraps.
+constexpr bool ring_runs_on(std::uint32_t rx_config) noexcept {
+  return (rx_config & kRcrNoWrap) != 0 && ring_bytes(rx_config) < (kMinRingBytes << 3);
+}
+// All the chip may write from the ring's start: the ring, and a whole frame
+// past its end when frames run on.
+constexpr std::uint64_t ring_extent(std::uint32_t rx_config) noexcept {
+  return ring_bytes(rx_config) +
+         (ring_runs_on(rx_config) ? kRxHeaderBytes + kMaxReceiveBytes + kFcsBytes : 0);
+}
+
 // 9346CR: bits 7:6 choose the mode; in programming mode the low four bits
 // are the EEPROM's pins.
 inline constexpr std::uint8_t kCfg9346ModeMask = 0xc0;

@@ -165,10 +165,7 @@ Rtl8139Decision Rtl8139Model::check_slot(unsigned slot, std::uint32_t size) cons
 }
 
 std::uint64_t Rtl8139Model::ring_extent() const noexcept {
-  const std::uint64_t ring = std::uint64_t{kMinRingBytes}
-                             << ((s_.rx_config & kRcrRingMask) >> kRcrRingShift);
-  const bool runs_on = (s_.rx_config & kRcrNoWrap) != 0 && ring < (kMinRingBytes << 3);
-  return runs_on ? ring + kRxHeaderBytes + kMaxReceiveBytes + kFcsBytes : ring;
+  return rtl8139::ring_extent(s_.rx_config);
 }
 
 Rtl8139Decision Rtl8139Model::check_ring() const noexcept {
