@@ -16,10 +16,12 @@
 #include <string_view>
 #include <thread>
 
+#include "base/fd.hpp"
+#include "kvm/kvm_identity.hpp"
+#include "kvm/kvm_probe.hpp"
+#include "profile/render/profile_report.hpp"
+#include "profile/render/profile_svg.hpp"
 #include "vmm/exit_report.hpp"
-#include "vmm/fd.hpp"
-#include "vmm/kvm_identity.hpp"
-#include "vmm/kvm_probe.hpp"
 #include "vmm/lab_choice.hpp"
 #include "vmm/launcher.hpp"
 #include "vmm/linux_boot.hpp"
@@ -27,8 +29,6 @@
 #include "vmm/nic.hpp"
 #include "vmm/output_file.hpp"
 #include "vmm/profile_json.hpp"
-#include "profile/render/profile_report.hpp"
-#include "profile/render/profile_svg.hpp"
 #include "vmm/progress.hpp"
 #include "vmm/run_stats.hpp"
 #include "vmm/version.hpp"

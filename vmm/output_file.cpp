@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "vmm/fd.hpp"
+#include "base/fd.hpp"
 
 namespace vpio {
 namespace {

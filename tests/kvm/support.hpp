@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/kvm_identity.hpp"
+#include "kvm/kvm_identity.hpp"
 #include "vmm/launcher.hpp"
 #include "vmm/machine.hpp"
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "vmm/kvm_probe.hpp"
+#include "kvm/kvm_probe.hpp"
 #include "vmm/lab_choice.hpp"
 
 namespace vpio {
