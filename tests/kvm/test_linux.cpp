@@ -15,12 +15,12 @@
 #include <regex>
 #include <sstream>
 
+#include "app/nic.hpp"
 #include "kvm/kvm_identity.hpp"
 #include "net/pcap_recorder.hpp"
 #include "support.hpp"
 #include "tests/support/lab_kernel.hpp"
 #include "tests/support/linux_net.hpp"
-#include "vmm/nic.hpp"
 #include "wire_checks.hpp"
 
 namespace vpio::test {

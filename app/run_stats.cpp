@@ -1,5 +1,5 @@
 // The counters of a run as JSON.
-#include "vmm/run_stats.hpp"
+#include "app/run_stats.hpp"
 
 #include "kvm/kvm_identity.hpp"
 
