@@ -1,5 +1,5 @@
 // The project's file descriptor owner, header-only: everything may use it
-// (base/ includes nothing of the project); vmm/fd.hpp names it Fd.
+// (base/ includes nothing of the project); base/fd.hpp names it Fd.
 #pragma once
 
 #include <unistd.h>

@@ -34,13 +34,13 @@
 #include <thread>
 #include <vector>
 
+#include "app/launcher.hpp"
+#include "app/nic.hpp"
+#include "app/progress.hpp"
 #include "devices/ne2000/ne2000.hpp"
 #include "devices/ne2000/port_io_card.hpp"
 #include "net/frame_queue.hpp"
 #include "tests/kvm/net_endpoint.hpp"
-#include "vmm/launcher.hpp"
-#include "vmm/nic.hpp"
-#include "vmm/progress.hpp"
 
 namespace {
 

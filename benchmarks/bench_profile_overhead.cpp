@@ -15,10 +15,10 @@
 #include <sstream>
 #include <string>
 
+#include "app/launcher.hpp"
+#include "app/nic.hpp"
+#include "app/progress.hpp"
 #include "net/frame_queue.hpp"
-#include "vmm/launcher.hpp"
-#include "vmm/nic.hpp"
-#include "vmm/progress.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "vmm/kvm_probe.hpp"
+#include "kvm/kvm_probe.hpp"
 
 int main(int argc, char** argv) {
   const char* device = "/dev/kvm";

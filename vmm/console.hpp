@@ -13,9 +13,9 @@
 #include <system_error>
 #include <vector>
 
+#include "base/fd.hpp"
 #include "hooks/port_bus.hpp"
 #include "hw/uart16550.hpp"
-#include "vmm/fd.hpp"
 
 namespace vpio {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "dmm/violation.hpp"
-#include "vmm/kvm.hpp"
+#include "kvm/kvm.hpp"
 
 namespace vpio {
 

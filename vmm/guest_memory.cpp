@@ -3,7 +3,7 @@
 
 #include <sys/mman.h>
 
-#include "vmm/fd.hpp"
+#include "base/fd.hpp"
 
 namespace vpio {
 

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kvm/kvm.hpp"
 #include "vmm/guest_memory.hpp"
-#include "vmm/kvm.hpp"
 
 namespace vpio {
 

@@ -19,10 +19,10 @@
 
 #include "hw/hex.hpp"
 #include "hw/mc146818.hpp"
-#include "vmm/kvm_stats.hpp"
+#include "kvm/kvm_stats.hpp"
 #include "vmm/linux_boot.hpp"
-#include "vmm/mptable.hpp"
 #include "vmm/long_mode.hpp"
+#include "vmm/mptable.hpp"
 
 namespace vpio {
 

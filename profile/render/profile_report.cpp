@@ -169,7 +169,7 @@ void validate_kvm_stats(const json& guest, const std::string& path, bool v1) {
     require_unsigned(value, member(member(at, "kvm_counters"), name));
 }
 
-// The KVM a /2 profile ran on (vmm/kvm_identity.hpp).
+// The KVM a /2 profile ran on (kvm/kvm_identity.hpp).
 void validate_kvm_identity(const json& profile) {
   const std::string at = "kvm";
   const auto found = profile.find("kvm");

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "vmm/kvm_identity.hpp"
-#include "vmm/launcher.hpp"
+#include "app/launcher.hpp"
+#include "kvm/kvm_identity.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio::test {
@@ -103,7 +103,7 @@ class KvmTest : public testing::Test {
   std::unique_ptr<Kvm> kvm_;
 };
 
-// The flavour vpio's KVM-counter rules were measured on (vmm/profile_json.cpp):
+// The flavour vpio's KVM-counter rules were measured on (app/profile_json.cpp):
 // kvm-amd in the lab. There every counter compared is kept and must agree
 // exactly, or differ exactly as its rule says.
 inline constexpr const char* kRulesMeasuredOn = "kvm_amd";

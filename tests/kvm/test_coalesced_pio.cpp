@@ -4,9 +4,9 @@
 // where the KVM offers KVM_CAP_COALESCED_PIO, and nothing changes where not.
 #include <filesystem>
 
+#include "app/nic.hpp"
 #include "net/pcap_recorder.hpp"
 #include "support.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio::test {
 namespace {

@@ -7,8 +7,8 @@
 #include <thread>
 #include <utility>
 
+#include "app/launcher.hpp"
 #include "support.hpp"
-#include "vmm/launcher.hpp"
 
 namespace vpio::test {
 namespace {

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <optional>
 
+#include "kvm/kvm_identity.hpp"
+#include "kvm/kvm_stats.hpp"
 #include "support.hpp"
-#include "vmm/kvm_identity.hpp"
-#include "vmm/kvm_stats.hpp"
 
 namespace vpio::test {
 namespace {

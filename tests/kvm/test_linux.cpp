@@ -15,13 +15,13 @@
 #include <regex>
 #include <sstream>
 
+#include "app/nic.hpp"
+#include "kvm/kvm_identity.hpp"
 #include "net/pcap_recorder.hpp"
 #include "support.hpp"
-#include "wire_checks.hpp"
 #include "tests/support/lab_kernel.hpp"
 #include "tests/support/linux_net.hpp"
-#include "vmm/kvm_identity.hpp"
-#include "vmm/nic.hpp"
+#include "wire_checks.hpp"
 
 namespace vpio::test {
 namespace {

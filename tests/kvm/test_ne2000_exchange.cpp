@@ -4,10 +4,10 @@
 #include <filesystem>
 #include <set>
 
+#include "app/nic.hpp"
 #include "guests/net_proto.h"
 #include "net/pcap_recorder.hpp"
 #include "support.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio::test {
 namespace {

@@ -6,9 +6,9 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "app/profile_json.hpp"
 #include "support.hpp"
 #include "vmm/long_mode.hpp"
-#include "vmm/profile_json.hpp"
 
 namespace vpio::test {
 namespace {

@@ -13,9 +13,9 @@
 #include <array>
 #include <filesystem>
 
+#include "app/nic.hpp"
 #include "net/pcap_recorder.hpp"
 #include "support.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio::test {
 namespace {

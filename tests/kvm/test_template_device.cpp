@@ -11,10 +11,10 @@
 #include <array>
 #include <filesystem>
 
+#include "app/nic.hpp"
+#include "hooks/mmio_window.hpp"
 #include "net/pcap_recorder.hpp"
 #include "support.hpp"
-#include "hooks/mmio_window.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio::test {
 namespace {

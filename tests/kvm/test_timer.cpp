@@ -4,8 +4,8 @@
 // counted must be one vpio injected, with none lost on the way.
 #include <regex>
 
+#include "app/nic.hpp"
 #include "support.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio::test {
 namespace {

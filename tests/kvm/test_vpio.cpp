@@ -9,13 +9,13 @@
 #include <sstream>
 #include <string_view>
 
+#include "app/nic.hpp"
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "guests/hostile.h"
 #include "guests/net_proto.h"
 #include "net/pcap_recorder.hpp"
 #include "net_endpoint.hpp"
 #include "support.hpp"
-#include "vmm/nic.hpp"
 #include "wire_checks.hpp"
 
 namespace vpio::test {

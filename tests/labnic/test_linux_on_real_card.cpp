@@ -19,11 +19,11 @@
 #include <thread>
 
 #include "../kvm/wire_checks.hpp"
-#include "net/pcap_recorder.hpp"
+#include "app/nic.hpp"
 #include "lab_nic.hpp"
+#include "net/pcap_recorder.hpp"
 #include "tests/support/lab_kernel.hpp"
 #include "tests/support/linux_net.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio::test {
 namespace {

@@ -7,10 +7,10 @@
 
 #include "../kvm/net_endpoint.hpp"
 #include "../kvm/wire_checks.hpp"
+#include "app/nic.hpp"
 #include "guests/net_proto.h"
-#include "net/pcap_recorder.hpp"
 #include "lab_nic.hpp"
-#include "vmm/nic.hpp"
+#include "net/pcap_recorder.hpp"
 
 namespace vpio::test {
 namespace {

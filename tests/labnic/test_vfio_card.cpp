@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "../kvm/wire_checks.hpp"
+#include "app/nic.hpp"
 #include "lab_nic.hpp"
 #include "net/pcap_recorder.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio::test {
 namespace {

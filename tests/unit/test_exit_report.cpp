@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "vmm/exit_report.hpp"
+#include "app/exit_report.hpp"
 
 namespace vpio {
 namespace {

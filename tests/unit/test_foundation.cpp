@@ -12,10 +12,10 @@
 #include <sstream>
 #include <utility>
 
+#include "app/launcher.hpp"
 #include "hooks/port_bus.hpp"
 #include "vmm/console.hpp"
 #include "vmm/guest_memory.hpp"
-#include "vmm/launcher.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio {

@@ -7,9 +7,9 @@
 #include <tuple>
 #include <vector>
 
+#include "app/profile_json.hpp"
 #include "profile/disassembler.hpp"
 #include "profile/io_site.hpp"
-#include "vmm/profile_json.hpp"
 #include "profile/render/profile_report.hpp"
 
 namespace vpio {

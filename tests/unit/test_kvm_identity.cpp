@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "vmm/kvm_identity.hpp"
+#include "kvm/kvm_identity.hpp"
 
 namespace vpio {
 namespace {

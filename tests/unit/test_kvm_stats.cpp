@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "vmm/kvm_stats.hpp"
+#include "kvm/kvm_stats.hpp"
 
 namespace vpio {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 #include <utility>
 
-#include "vmm/kvm_probe.hpp"
-#include "vmm/lab_choice.hpp"
+#include "app/lab_choice.hpp"
+#include "kvm/kvm_probe.hpp"
 
 namespace vpio {
 namespace {

@@ -6,10 +6,10 @@
 #include <cstring>
 #include <sstream>
 
+#include "kvm/kvm_identity.hpp"
 #include "tests/support/lab_kernel.hpp"
 #include "vmm/console.hpp"
 #include "vmm/guest_memory.hpp"
-#include "vmm/kvm_identity.hpp"
 #include "vmm/linux_boot.hpp"
 #include "vmm/machine.hpp"
 

@@ -2,11 +2,11 @@
 #include <gtest/gtest.h>
 #include <stdexcept>
 
+#include "app/nic.hpp"
 #include "devices/ne2000/ne2000.hpp"
 #include "devices/ne2000/ne2000_monitor.hpp"
 #include "net/frame_queue.hpp"
 #include "net/hub.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio {
 namespace {

@@ -15,7 +15,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "vmm/output_file.hpp"
+#include "app/output_file.hpp"
 
 namespace vpio {
 namespace {

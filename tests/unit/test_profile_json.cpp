@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <linux/kvm.h>
 
-#include "vmm/profile_json.hpp"
+#include "app/profile_json.hpp"
 #include "profile/render/profile_report.hpp"
 
 namespace vpio {

@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <thread>
 
-#include "vmm/exit_report.hpp"
-#include "vmm/progress.hpp"
+#include "app/exit_report.hpp"
+#include "app/progress.hpp"
 
 namespace vpio {
 namespace {

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "app/nic.hpp"
 #include "vmm/machine.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio {
 

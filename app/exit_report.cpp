@@ -1,10 +1,10 @@
 // The exit report's table.
-#include "vmm/exit_report.hpp"
+#include "app/exit_report.hpp"
 
 #include <algorithm>
 #include <array>
 
-#include "vmm/run_stats.hpp"
+#include "app/run_stats.hpp"
 
 namespace vpio {
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/fd.hpp"
+#include "base/fd.hpp"
 
 namespace vpio {
 

@@ -1,6 +1,6 @@
 // The host KVM probe: open, API version, one VM; plus the vendor module and
 // kernel release that name the KVM flavour.
-#include "vmm/kvm_probe.hpp"
+#include "kvm/kvm_probe.hpp"
 
 #include <fcntl.h>
 #include <linux/kvm.h>

@@ -1,5 +1,5 @@
 // KVM's binary statistics file: header, id string, descriptors, data block.
-#include "vmm/kvm_stats.hpp"
+#include "kvm/kvm_stats.hpp"
 
 #include <linux/kvm.h>
 #include <sys/ioctl.h>

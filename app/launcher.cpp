@@ -1,5 +1,5 @@
 // Several guests, one thread each.
-#include "vmm/launcher.hpp"
+#include "app/launcher.hpp"
 
 #include <algorithm>
 #include <condition_variable>

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "vmm/kvm.hpp"
+#include "kvm/kvm.hpp"
 
 namespace vpio {
 

@@ -1,6 +1,6 @@
 // Owned file descriptors and the error convention of setup code: a failed
 // call throws with the call's name and errno. One implementation serves the
-// whole project; it lives in base/, which every folder may use.
+// whole project (owned_fd.hpp); this names it in namespace vpio.
 #pragma once
 
 #include "base/owned_fd.hpp"

@@ -1,5 +1,5 @@
 // The KVM vpio runs on, found from sysfs, uname and KVM_CHECK_EXTENSION.
-#include "vmm/kvm_identity.hpp"
+#include "kvm/kvm_identity.hpp"
 
 #include <sys/ioctl.h>
 #include <sys/utsname.h>

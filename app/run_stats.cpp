@@ -1,7 +1,7 @@
 // The counters of a run as JSON.
-#include "vmm/run_stats.hpp"
+#include "app/run_stats.hpp"
 
-#include "vmm/kvm_identity.hpp"
+#include "kvm/kvm_identity.hpp"
 
 namespace vpio {
 

@@ -1,5 +1,5 @@
 // Network cards attached to guests, and their wires.
-#include "vmm/nic.hpp"
+#include "app/nic.hpp"
 
 #include <algorithm>
 #include <atomic>

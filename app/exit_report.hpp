@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "app/nic.hpp"
 #include "vmm/machine.hpp"
-#include "vmm/nic.hpp"
 
 namespace vpio {
 

@@ -16,22 +16,22 @@
 #include <string_view>
 #include <thread>
 
-#include "vmm/exit_report.hpp"
-#include "vmm/fd.hpp"
-#include "vmm/kvm_identity.hpp"
-#include "vmm/kvm_probe.hpp"
-#include "vmm/lab_choice.hpp"
-#include "vmm/launcher.hpp"
-#include "vmm/linux_boot.hpp"
-#include "vmm/machine.hpp"
-#include "vmm/nic.hpp"
-#include "vmm/output_file.hpp"
-#include "vmm/profile_json.hpp"
+#include "app/exit_report.hpp"
+#include "app/lab_choice.hpp"
+#include "app/launcher.hpp"
+#include "app/nic.hpp"
+#include "app/output_file.hpp"
+#include "app/profile_json.hpp"
+#include "app/progress.hpp"
+#include "app/run_stats.hpp"
+#include "app/version.hpp"
+#include "base/fd.hpp"
+#include "kvm/kvm_identity.hpp"
+#include "kvm/kvm_probe.hpp"
 #include "profile/render/profile_report.hpp"
 #include "profile/render/profile_svg.hpp"
-#include "vmm/progress.hpp"
-#include "vmm/run_stats.hpp"
-#include "vmm/version.hpp"
+#include "vmm/linux_boot.hpp"
+#include "vmm/machine.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Turning ExitProfiles into the profile document, and setting vpio's counts
 // beside KVM's with the flavours each rule was measured on.
-#include "vmm/profile_json.hpp"
+#include "app/profile_json.hpp"
 
 #include <linux/kvm.h>
 
@@ -14,9 +14,9 @@
 #include <string_view>
 #include <tuple>
 
+#include "app/run_stats.hpp"
 #include "profile/disassembler.hpp"
 #include "profile/io_site.hpp"
-#include "vmm/run_stats.hpp"
 
 namespace vpio {
 namespace {

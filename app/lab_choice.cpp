@@ -1,5 +1,5 @@
 // The choice between the host's KVM and the KVM lab (see lab_choice.hpp).
-#include "vmm/lab_choice.hpp"
+#include "app/lab_choice.hpp"
 
 #include <stdexcept>
 

@@ -1,5 +1,5 @@
 // The progress line.
-#include "vmm/progress.hpp"
+#include "app/progress.hpp"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "vmm/exit_report.hpp"
+#include "app/exit_report.hpp"
 
 namespace vpio {
 namespace {

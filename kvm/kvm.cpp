@@ -1,5 +1,5 @@
 // RAII over the KVM API.
-#include "vmm/kvm.hpp"
+#include "kvm/kvm.hpp"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>

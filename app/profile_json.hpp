@@ -11,8 +11,8 @@
 
 #include "hooks/mmio_bus.hpp"
 #include "hooks/port_bus.hpp"
+#include "kvm/kvm_identity.hpp"
 #include "profile/exit_profile.hpp"
-#include "vmm/kvm_identity.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio {

@@ -1,5 +1,5 @@
 // Output files: the check before the run and the write after it.
-#include "vmm/output_file.hpp"
+#include "app/output_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "vmm/fd.hpp"
+#include "base/fd.hpp"
 
 namespace vpio {
 namespace {
