@@ -349,8 +349,9 @@ bool report_recording(const Network& network, const std::string& path) {
 // Writes the profile and its picture and prints its report, the report also
 // when a file could not be written.
 bool write_profile(const RunOptions& options, const std::vector<std::unique_ptr<Machine>>& machines,
+                   const std::vector<std::shared_ptr<const ExitProfiler>>& profilers,
                    const std::vector<GuestOutcome>& outcomes) {
-  const nlohmann::json profile = profile_json(machines, outcomes);
+  const nlohmann::json profile = profile_json(machines, profilers, outcomes);
   const std::string svg = svg_path_of(options);  // none: the profile went to stdout
   const bool json_written = write_output(
       options.profile_json,
@@ -373,6 +374,7 @@ bool write_profile(const RunOptions& options, const std::vector<std::unique_ptr<
 int run_command(const RunOptions& options, int argc, char** argv) {
   const std::uint64_t ram = std::uint64_t{options.ram_mib} * kMiB;
   std::vector<MachineConfig> configs;
+  std::vector<std::shared_ptr<const ExitProfiler>> profilers;  // `vpio profile`: one per guest
   std::vector<NicSpec> nic_specs;
   std::map<std::string, unsigned> sharers;  // vpio guests per physical card
   try {
@@ -426,7 +428,11 @@ int run_command(const RunOptions& options, int argc, char** argv) {
       config.name = names[i];
       config.ram_bytes = ram;
       config.image = read_image(path, ram);
-      config.profile = options.profile;
+      if (options.profile) {
+        auto profiler = std::make_shared<ExitProfiler>();
+        config.observer = profiler;
+        profilers.push_back(std::move(profiler));
+      }
       config.coalesced_pio = !options.no_coalesced_pio;
       if (classify_image(config.image, path) == ImageKind::linux_kernel) {
         LinuxBootConfig boot;
@@ -630,7 +636,8 @@ int run_command(const RunOptions& options, int argc, char** argv) {
                         "\n",
                     "--stats"))
     outputs_written = false;
-  if (options.profile && !write_profile(options, machines, outcomes)) outputs_written = false;
+  if (options.profile && !write_profile(options, machines, profilers, outcomes))
+    outputs_written = false;
   return outputs_written ? exit_code_for(outcomes, stopping_signal) : kExitOutputFailed;
 }
 

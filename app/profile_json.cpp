@@ -378,13 +378,14 @@ json guest_profile_json(const GuestProfileSource& guest) {
 }
 
 json profile_json(const std::vector<std::unique_ptr<Machine>>& machines,
+                  const std::vector<std::shared_ptr<const ExitProfiler>>& profilers,
                   const std::vector<GuestOutcome>& outcomes) {
   json guests = json::array();
-  for (std::size_t i = 0; i < machines.size(); ++i) {
+  for (std::size_t i = 0; i < machines.size() && i < profilers.size(); ++i) {
     const Machine& m = *machines[i];
-    if (m.profile() == nullptr) continue;
-    guests.push_back(guest_profile_json(
-        {m.name(), outcomes.at(i), m.profile(), &m.ports(), &m.mmio(), &m.kvm_identity()}));
+    if (profilers[i] == nullptr) continue;
+    guests.push_back(guest_profile_json({m.name(), outcomes.at(i), &profilers[i]->profile(),
+                                         &m.ports(), &m.mmio(), &m.kvm_identity()}));
   }
   json out = {{"schema", kProfileSchema}};
   // One KVM serves every guest of a run.

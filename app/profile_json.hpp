@@ -12,7 +12,7 @@
 #include "hooks/mmio_bus.hpp"
 #include "hooks/port_bus.hpp"
 #include "kvm/kvm_identity.hpp"
-#include "profile/exit_profile.hpp"
+#include "profile/exit_profiler.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio {
@@ -40,8 +40,10 @@ struct GuestProfileSource {
 };
 
 nlohmann::json guest_profile_json(const GuestProfileSource& guest);
-// Every machine must have been made with MachineConfig::profile.
+// The profile of a run: `profilers[i]` observed `machines[i]` (a machine
+// without one is left out).
 nlohmann::json profile_json(const std::vector<std::unique_ptr<Machine>>& machines,
+                            const std::vector<std::shared_ptr<const ExitProfiler>>& profilers,
                             const std::vector<GuestOutcome>& outcomes);
 
 }  // namespace vpio

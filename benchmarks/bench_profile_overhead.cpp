@@ -11,6 +11,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -19,6 +20,7 @@
 #include "app/nic.hpp"
 #include "app/progress.hpp"
 #include "net/frame_queue.hpp"
+#include "profile/exit_profiler.hpp"
 
 namespace {
 
@@ -35,7 +37,7 @@ Sample run_once(const Kvm& kvm, bool profile) {
   ConsoleSink console(console_text, false);
   MachineConfig config;
   config.name = "blast";
-  config.profile = profile;
+  if (profile) config.observer = std::make_shared<ExitProfiler>();
   config.image =
       read_image(std::string(VPIO_BUILD_DIR) + "/guests/net_blast_64.img", kDefaultRamBytes);
   Network network;

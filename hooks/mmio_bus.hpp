@@ -4,8 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
-#include <string>
 
 #include "hooks/port_bus.hpp"
 
@@ -21,30 +19,13 @@ class MmioDevice {
   virtual IoPath last_path() const noexcept { return IoPath::emulated; }
 };
 
-struct MmioRange {
-  std::uint64_t base = 0;
-  std::uint64_t length = 0;
-  MmioDevice* device = nullptr;
-  std::string name;
+using MmioRange = AddressRange<std::uint64_t, std::uint64_t, MmioDevice>;
 
-  std::uint64_t last() const noexcept { return base + length - 1; }
-};
-
-class MmioBus {
+// The whole 64-bit space; an access that straddles a range's end belongs to
+// no device.
+class MmioBus : public RangeMap<std::uint64_t, std::uint64_t, MmioDevice> {
  public:
-  // Throws std::invalid_argument naming both ranges on overlap, and for an
-  // empty range or one that wraps past the top of the address space.
-  void add(std::uint64_t base, std::uint64_t length, MmioDevice& device, std::string name);
-  // Takes away the range that starts at `base` and is served by `device`.
-  // Returns whether there was one.
-  bool remove(std::uint64_t base, const MmioDevice& device) noexcept;
-  // The range holding all of [address, address + size), or nullptr: an access
-  // that straddles a range's end belongs to no device.
-  const MmioRange* find(std::uint64_t address, unsigned size = 1) const noexcept;
-  const std::map<std::uint64_t, MmioRange>& ranges() const noexcept { return ranges_; }
-
- private:
-  std::map<std::uint64_t, MmioRange> ranges_;
+  MmioBus() noexcept : RangeMap("MMIO", ~std::uint64_t{0}) {}
 };
 
 }  // namespace vpio

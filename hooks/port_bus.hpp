@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <span>
-#include <string>
+
+#include "hooks/range_map.hpp"
 
 namespace vpio {
 
@@ -53,29 +53,12 @@ class PostedWrites {
   virtual void post_writes(std::uint16_t port, std::uint16_t bytes, bool on) noexcept = 0;
 };
 
-struct PortRange {
-  std::uint16_t base = 0;
-  std::uint32_t length = 0;  // up to 0x10000
-  PortDevice* device = nullptr;
-  std::string name;
+using PortRange = AddressRange<std::uint16_t, std::uint32_t, PortDevice>;
 
-  std::uint32_t end() const noexcept { return base + length; }
-};
-
-class PortBus {
+// The port space 0-0xffff: ranges of up to 0x10000 ports.
+class PortBus : public RangeMap<std::uint16_t, std::uint32_t, PortDevice> {
  public:
-  // Throws std::invalid_argument naming both ranges on overlap, and for an
-  // empty range or one past port 0xffff.
-  void add(std::uint16_t base, std::uint32_t length, PortDevice& device, std::string name);
-  // Takes away the range that starts at `base` and is served by `device`.
-  // Returns whether there was one.
-  bool remove(std::uint16_t base, const PortDevice& device) noexcept;
-  // The range holding `port`, or nullptr.
-  const PortRange* find(std::uint16_t port) const noexcept;
-  const std::map<std::uint16_t, PortRange>& ranges() const noexcept { return ranges_; }
-
- private:
-  std::map<std::uint16_t, PortRange> ranges_;
+  PortBus() noexcept : RangeMap("port", 0xffff) {}
 };
 
 // Little-endian element access for string I/O buffers.

@@ -19,7 +19,6 @@
 
 #include "hw/hex.hpp"
 #include "hw/mc146818.hpp"
-#include "kvm/kvm_stats.hpp"
 #include "vmm/linux_boot.hpp"
 #include "vmm/long_mode.hpp"
 #include "vmm/mptable.hpp"
@@ -160,6 +159,33 @@ class Machine::CmosClock final : public PortDevice {
   hw::Mc146818 chip_;
 };
 
+// The guest as its observer sees it: the vCPU's exit state, registers and
+// page tables, and RAM, read only.
+class Machine::Observed final : public ObservedGuest {
+ public:
+  explicit Observed(Machine& machine) noexcept : machine_(machine) {}
+  const kvm_run& exit_state() const noexcept override { return machine_.vcpu_.run_state(); }
+  bool registers(kvm_regs& out) noexcept override {
+    Vcpu& vcpu = machine_.vcpu_;
+    if (vcpu.regs_synced()) {
+      out = vcpu.run_state().s.regs.regs;
+      return true;
+    }
+    return vcpu.get_regs(out) == 0;
+  }
+  bool translate(std::uint64_t linear, std::uint64_t& physical) noexcept override {
+    return machine_.vcpu_.translate(linear, physical) == 0;
+  }
+  std::span<const std::uint8_t> ram(std::uint64_t physical,
+                                    std::size_t bytes) const noexcept override {
+    return machine_.memory_.bytes(physical, bytes);
+  }
+  int vcpu_fd() const noexcept override { return machine_.vcpu_.fd(); }
+
+ private:
+  Machine& machine_;
+};
+
 Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
     : config_(std::move(config)),
       kvm_identity_(describe(kvm)),
@@ -197,13 +223,13 @@ Machine::Machine(const Kvm& kvm, MachineConfig config, ConsoleSink* console)
   }
   ports_.add(ConsolePort::kPort, 1, console_, "console");
   ports_.add(kExitPort, 1, *exit_port_, "exit");
-  if (config_.profile) {
-    profile_ = std::make_unique<ExitProfile>();
-    disassembler_ = std::make_unique<X86Disassembler>();
+  if (config_.observer) {
+    observer_ = config_.observer.get();
+    observed_ = std::make_unique<Observed>(*this);
     if ((kvm.check_extension(KVM_CAP_SYNC_REGS) & static_cast<int>(KVM_SYNC_X86_REGS)) != 0)
       vcpu_.sync_regs_on_exit();
     // By default KVM steps past an `out` to port 0x7e before the exit (for an
-    // old userspace); the profile wants every exit's rip on its instruction.
+    // old userspace); an observer wants every exit's rip on its instruction.
     if (kvm.check_extension(KVM_CAP_DISABLE_QUIRKS) > 0)
       vm_.enable_cap(KVM_CAP_DISABLE_QUIRKS, KVM_X86_QUIRK_OUT_7E_INC_RIP,
                      "KVM_CAP_DISABLE_QUIRKS: OUT_7E_INC_RIP");
@@ -305,18 +331,7 @@ GuestOutcome Machine::run() noexcept {
     running_ = true;
   }
   kvm_run& state = vcpu_.run_state();
-  std::optional<KvmStatsFile> kvm_stats;
-  KvmStatsSnapshot kvm_stats_before;
-  if (profile_) {
-    try {
-      kvm_stats.emplace(KvmStatsFile::open_for(vcpu_.fd()));
-      kvm_stats_before = kvm_stats->read();
-    } catch (const std::exception& e) {
-      kvm_stats.reset();
-      set_kvm_stats_error(e.what());
-    }
-  }
-  const std::uint64_t started_at = profile_ ? now_ns() : 0;
+  if (observer_) observer_->on_run_start(*observed_);
   std::thread halt_watch;
   if (config_.linux_guest) {
     try {
@@ -337,7 +352,7 @@ GuestOutcome Machine::run() noexcept {
     deliver_pending_events();
     exit_since_ns_.store(0, std::memory_order_relaxed);
     int err = vcpu_.run();
-    // One clock read per exit, for the profile and for busy_in_vmm().
+    // One clock read per exit, for the observer and for busy_in_vmm().
     const std::uint64_t exited_at = now_ns();
     exit_reason_now_.store(state.exit_reason, std::memory_order_relaxed);
     exit_port_now_.store(state.exit_reason == KVM_EXIT_IO ? state.io.port : 0,
@@ -346,7 +361,7 @@ GuestOutcome Machine::run() noexcept {
     // Writes KVM posted during the run came before whatever ended it.
     drain_posted_writes();
     if (err == EINTR || err == EAGAIN) {
-      if (profile_) profile_->record_interrupted_run();
+      if (observer_) observer_->on_interrupted_run();
       if (err == EINTR) drain_kicks();
       if (config_.linux_guest && halted_with_interrupts_off()) {
         outcome.kind = GuestOutcome::Kind::halted;
@@ -370,24 +385,10 @@ GuestOutcome Machine::run() noexcept {
     } catch (...) {
       step = crash(outcome, "the VMM ran out of memory handling an exit", false);
     }
-    if (profile_) profile_exit(exited_at);
+    if (observer_) observer_->on_exit(*observed_, exited_at, last_path_);
     if (step == Step::finished) break;
   }
-  if (profile_) {
-    profile_->set_run_ns(now_ns() - started_at);
-    if (kvm_stats) {
-      try {
-        const KvmStatsSnapshot delta = stats_delta(kvm_stats_before, kvm_stats->read());
-        KvmStatsRecord& record = profile_->kvm_stats();
-        for (const std::string& name : kvm_stats->cumulative_counters())
-          if (auto it = delta.find(name); it != delta.end() && it->second.size() == 1)
-            record.counters[name] = it->second[0];
-        record.available = true;
-      } catch (const std::exception& e) {
-        set_kvm_stats_error(e.what());
-      }
-    }
-  }
+  if (observer_) observer_->on_run_end(*observed_);
   if (pit_) pit_->stop();  // a guest that has ended takes no more ticks
   {
     std::lock_guard lock(events_mutex_);
@@ -442,7 +443,7 @@ Machine::Step Machine::handle_io() noexcept {
   const PortRange* range = ports_.find(io.port);
   if (range == nullptr) {
     // Like an empty ISA bus: reads float high, writes vanish.
-    last_path_ = ExitPath::unclaimed;
+    last_path_.reset();
     counters_.unclaimed_accesses.fetch_add(io.count, std::memory_order_relaxed);
     if (io.direction == KVM_EXIT_IO_IN) std::memset(data, 0xff, bytes);
     return Step::resume;
@@ -460,7 +461,7 @@ Machine::Step Machine::handle_io() noexcept {
     else
       device.port_write_string(offset, size, {data, bytes});
   }
-  if (profile_) last_path_ = exit_path_of(device.last_path());
+  if (observer_) last_path_ = device.last_path();
   return exit_status_ ? Step::finished : Step::resume;
 }
 
@@ -470,7 +471,7 @@ Machine::Step Machine::handle_mmio(GuestOutcome& outcome) {
   const MmioRange* range =
       size >= 1 && size <= sizeof mmio.data ? mmio_.find(mmio.phys_addr, size) : nullptr;
   if (range == nullptr) {
-    last_path_ = ExitPath::unclaimed;
+    last_path_.reset();
     return crash(outcome, std::string("MMIO ") + (mmio.is_write ? "write" : "read") + " of " +
                               std::to_string(size) + " bytes to unbacked address " +
                               hex(mmio.phys_addr));
@@ -484,174 +485,8 @@ Machine::Step Machine::handle_mmio(GuestOutcome& outcome) {
     value = range->device->mmio_read(offset, size);
     std::memcpy(mmio.data, &value, size);
   }
-  if (profile_) last_path_ = exit_path_of(range->device->last_path());
+  if (observer_) last_path_ = range->device->last_path();
   return Step::resume;
-}
-
-void Machine::set_kvm_stats_error(const char* what) noexcept {
-  try {
-    profile_->kvm_stats().error = what;
-  } catch (...) {
-    profile_->kvm_stats().error.clear();  // available stays false
-  }
-}
-
-void Machine::profile_exit(std::uint64_t exited_at_ns) noexcept {
-  const kvm_run& state = vcpu_.run_state();
-  ExitEvent event;
-  event.reason = state.exit_reason;
-  kvm_regs regs{};
-  if (vcpu_.regs_synced())
-    regs = state.s.regs.regs;
-  else if (vcpu_.get_regs(regs) != 0)
-    regs = {};
-  event.rip = regs.rip;
-  switch (state.exit_reason) {
-    case KVM_EXIT_IO:
-      event.path = last_path_;
-      event.write = state.io.direction == KVM_EXIT_IO_OUT;
-      event.address = state.io.port;
-      event.amount = state.io.count;
-      break;
-    case KVM_EXIT_MMIO:
-      event.path = last_path_;
-      event.write = state.mmio.is_write != 0;
-      event.address = state.mmio.phys_addr;
-      event.amount = state.mmio.len;
-      break;
-    case KVM_EXIT_HLT:
-      // KVM steps past the one-byte hlt before it exits.
-      event.rip -= 1;
-      break;
-    default: break;
-  }
-  event.ns = now_ns() - exited_at_ns;
-  SiteTotals* site = profile_->record(event);
-  if (site == nullptr) return;
-  if (!site->bytes_read) read_site(*site, event, regs);
-  if (site->rep_count_bytes != 0 && event.reason == KVM_EXIT_IO) {
-    // At the exit KVM has already counted an outs element off rcx, not yet
-    // the batch an ins reads: the run is over when nothing is left after it.
-    // This holds wherever the site was placed: with rip left past a finished
-    // run the count register reads 0 and so does what is left (the subtraction
-    // stops at 0), whether or not the last batch was already counted off.
-    std::uint64_t left = site->rep_count_bytes == 4 ? regs.rcx & 0xffff'ffffULL : regs.rcx;
-    if (!event.write) left -= std::min<std::uint64_t>(left, event.amount);
-    if (left == 0) ++site->rep_runs;
-  }
-}
-
-// Guest bytes at a linear address, page by page through the guest's own page
-// tables; stops at the first byte that is not RAM. Returns the bytes read.
-unsigned Machine::read_guest_code(std::uint64_t linear, std::span<std::uint8_t> out) noexcept {
-  constexpr std::uint64_t kPage = 0x1000;
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const std::uint64_t at = linear + done;
-    std::uint64_t physical = 0;
-    if (vcpu_.translate(at, physical) != 0) break;
-    const auto chunk =
-        static_cast<std::size_t>(std::min<std::uint64_t>(kPage - at % kPage, out.size() - done));
-    auto bytes = memory_.bytes(physical, chunk);
-    if (bytes.empty()) break;
-    std::memcpy(out.data() + done, bytes.data(), chunk);
-    done += chunk;
-  }
-  return static_cast<unsigned>(done);
-}
-
-// The instruction of a new site, read once; whether it is a rep ins/outs.
-void Machine::read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept {
-  site.bytes_read = true;
-  site.instruction_rip = event.rip;
-  if (event.reason == KVM_EXIT_IO) {
-    place_io(site, event, regs);
-    return;
-  }
-  try {
-    if (event.reason == KVM_EXIT_MMIO && event.write) {
-      if (place_store(site, event, regs)) return;
-      site.store_unplaced = true;
-    }
-    site.length = static_cast<std::uint8_t>(read_guest_code(event.rip, site.bytes));
-  } catch (...) {
-    site.length = 0;  // out of memory decoding: shown as unreadable
-  }
-}
-
-// The code bytes that end at rip, up to out.size(): fewer when rip is near 0
-// or the page before rip's does not translate; empty when none could be read.
-std::span<const std::uint8_t> Machine::read_code_before(std::uint64_t rip,
-                                                        std::span<std::uint8_t> out) noexcept {
-  constexpr std::uint64_t kPage = 0x1000;
-  const auto wanted = static_cast<std::size_t>(std::min<std::uint64_t>(rip, out.size()));
-  if (read_guest_code(rip - wanted, out.first(wanted)) == wanted) return out.first(wanted);
-  const auto in_page = static_cast<std::size_t>(rip % kPage);
-  if (in_page < wanted && read_guest_code(rip - in_page, out.first(in_page)) == in_page)
-    return out.first(in_page);
-  return {};
-}
-
-// KVMs leave rip on an I/O instruction (SVM, VMX) or past it (PVM after an
-// `out`), and a rep string op may show both in one run: decode both sides of
-// rip for the instruction that makes this very access (docs/profile.md).
-void Machine::place_io(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept {
-  const auto& io = vcpu_.run_state().io;
-  std::array<std::uint8_t, PortIoInstruction::kMaxLength> code_before{};
-  const auto before = read_code_before(event.rip, code_before);
-  site.length = static_cast<std::uint8_t>(read_guest_code(event.rip, site.bytes));
-  const IoExitFacts facts{io.port,  io.size,  io.direction == KVM_EXIT_IO_IN,
-                          io.count, regs.rdx, regs.rcx};
-  const std::optional<IoPlacement> placed =
-      io_sites_.place(before, std::span<const std::uint8_t>(site.bytes.data(), site.length), facts);
-  if (!placed) {
-    site.io_unplaced = true;
-    return;
-  }
-  const PortIoInstruction& insn = placed->instruction;
-  site.io_rip = placed->rip;
-  site.instruction_rip = event.rip - placed->back();
-  if (placed->rip == IoRip::past) {
-    const auto bytes = before.last(insn.length);
-    std::copy(bytes.begin(), bytes.end(), site.bytes.begin());
-  }
-  std::fill(site.bytes.begin() + insn.length, site.bytes.end(), std::uint8_t{0});
-  site.length = insn.length;
-  if (insn.string && insn.rep) site.rep_count_bytes = insn.address_bytes;
-}
-
-// KVM completes an MMIO write before it exits, so rip is past the store: find
-// the instruction that ends at rip, writes memory of the written size, and
-// whose operand, from the registers now, is the written address (a store
-// leaves its address registers as they were; stos, movs and push do not, and
-// stay unplaced). The shortest such instruction wins: a longer one would take
-// a byte of the previous instruction for a prefix.
-bool Machine::place_store(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) {
-  constexpr unsigned kMax = SiteTotals::kMaxInstructionBytes;
-  if (event.rip >= kMax) {
-    const std::uint64_t gpr[16] = {regs.rax, regs.rcx, regs.rdx, regs.rbx, regs.rsp, regs.rbp,
-                                   regs.rsi, regs.rdi, regs.r8,  regs.r9,  regs.r10, regs.r11,
-                                   regs.r12, regs.r13, regs.r14, regs.r15};
-    std::array<std::uint8_t, kMax> before{};
-    if (read_guest_code(event.rip - kMax, before) == kMax) {
-      for (unsigned length = 1; length <= kMax; ++length) {
-        const auto bytes = std::span<const std::uint8_t>(before).last(length);
-        const DecodedInstruction insn = disassembler_->decode(bytes, event.rip - length);
-        if (!insn.valid || insn.length != length || !insn.memory || !insn.memory->written ||
-            insn.memory->size != event.amount)
-          continue;
-        const auto linear = insn.memory->address(gpr, event.rip);
-        std::uint64_t physical = 0;
-        if (!linear || vcpu_.translate(*linear, physical) != 0 || physical != event.address)
-          continue;
-        site.instruction_rip = event.rip - length;
-        std::copy(bytes.begin(), bytes.end(), site.bytes.begin());
-        site.length = static_cast<std::uint8_t>(length);
-        return true;
-      }
-    }
-  }
-  return false;
 }
 
 bool Machine::map_page(std::uint64_t guest_physical, std::uint8_t* host) noexcept {
@@ -773,14 +608,11 @@ void Machine::dispatch_posted(std::uint16_t port, unsigned size,
   const PortRange* range = ports_.find(port);
   if (range == nullptr) {
     counters_.unclaimed_accesses.fetch_add(elements, std::memory_order_relaxed);
-    if (profile_) profile_->record_posted(port, ExitPath::unclaimed, elements);
+    if (observer_) observer_->on_posted(port, std::nullopt, elements);
     return;
   }
   range->device->port_write_posted(static_cast<std::uint16_t>(port - range->base), size, data);
-  if (profile_)
-    profile_->record_posted(
-        port, range->device->last_path() == IoPath::hooked ? ExitPath::hooked : ExitPath::coalesced,
-        elements);
+  if (observer_) observer_->on_posted(port, range->device->last_path(), elements);
 }
 
 std::string Machine::busy_in_vmm() const {

@@ -22,10 +22,8 @@
 #include "hooks/port_bus.hpp"
 #include "kvm/kvm.hpp"
 #include "kvm/kvm_identity.hpp"
-#include "profile/disassembler.hpp"
-#include "profile/exit_profile.hpp"
-#include "profile/io_site.hpp"
 #include "vmm/console.hpp"
+#include "vmm/exit_observer.hpp"
 #include "vmm/guest_memory.hpp"
 #include "vmm/pci_ports.hpp"
 #include "vmm/pit_timer.hpp"
@@ -60,9 +58,10 @@ struct MachineConfig {
   // irqchip and PIT, COM1 as its console, and ended by HLT with interrupts
   // off (Linux's poweroff without ACPI) or the exit port.
   std::optional<LinuxBootConfig> linux_guest;
-  // Keep an ExitProfile (exits by port, path, site, with times) and read
-  // KVM's statistics around the run. Off: only the cheap ExitCounters.
-  bool profile = false;
+  // Told of every run and exit (the exit profiler, profile/exit_profiler.hpp),
+  // and kept alive by the machine while it runs. None: only the cheap
+  // ExitCounters.
+  std::shared_ptr<ExitObserver> observer;
   // Let devices post writes (PostedWrites) where KVM offers coalesced PIO.
   // Off: every port write exits, as on a KVM without it.
   bool coalesced_pio = true;
@@ -111,9 +110,6 @@ class Machine final : public PostedWrites, public PageMapper {
   GuestMemory& memory() noexcept { return memory_; }
   Vcpu& vcpu() noexcept { return vcpu_; }
   const ExitCounters& counters() const noexcept { return counters_; }
-  // The run's profile when MachineConfig::profile was set, else nullptr.
-  // Read it once run() has returned.
-  const ExitProfile* profile() const noexcept { return profile_.get(); }
   // The KVM this machine runs on, for the profile and --stats to name.
   const KvmIdentity& kvm_identity() const noexcept { return kvm_identity_; }
   const std::string& console_transcript() const noexcept { return console_.transcript(); }
@@ -174,19 +170,12 @@ class Machine final : public PostedWrites, public PageMapper {
  private:
   class ExitPort;
   class CmosClock;
+  class Observed;
   enum class Step { resume, finished };
 
   Step handle_exit(GuestOutcome& outcome);
   Step handle_io() noexcept;
   Step handle_mmio(GuestOutcome& outcome);
-  void profile_exit(std::uint64_t exited_at_ns) noexcept;
-  void read_site(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept;
-  bool place_store(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs);
-  void place_io(SiteTotals& site, const ExitEvent& event, const kvm_regs& regs) noexcept;
-  std::span<const std::uint8_t> read_code_before(std::uint64_t rip,
-                                                 std::span<std::uint8_t> out) noexcept;
-  void set_kvm_stats_error(const char* what) noexcept;
-  unsigned read_guest_code(std::uint64_t linear, std::span<std::uint8_t> out) noexcept;
   Step handle_hlt(GuestOutcome& outcome);
   std::string stopped_where() noexcept;
   Step crash(GuestOutcome& outcome, std::string what, bool with_registers = true) noexcept;
@@ -213,10 +202,9 @@ class Machine final : public PostedWrites, public PageMapper {
   std::uint32_t next_memory_bar_ = kPciMemoryBase;
   std::unique_ptr<CmosClock> cmos_;        // Linux guests
   ExitCounters counters_;
-  std::unique_ptr<ExitProfile> profile_;
-  std::unique_ptr<X86Disassembler> disassembler_;  // when profiling
-  IoSitePlacer io_sites_;                          // when profiling
-  ExitPath last_path_ = ExitPath::emulated;        // of the I/O or MMIO exit just handled
+  ExitObserver* observer_ = nullptr;  // config_.observer's
+  std::unique_ptr<Observed> observed_;
+  ServedPath last_path_;  // of the I/O or MMIO exit just handled, when observed
 
   // KVM's coalesced ring in the vCPU's mapping, drained on the vCPU thread
   // only; nullptr when writes are not posted.

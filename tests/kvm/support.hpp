@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "app/launcher.hpp"
 #include "kvm/kvm_identity.hpp"
+#include "profile/exit_profiler.hpp"
 #include "vmm/machine.hpp"
 
 namespace vpio::test {
@@ -82,13 +84,28 @@ class KvmTest : public testing::Test {
     kvm_ = std::make_unique<Kvm>();
   }
 
+  // With `profile`, an ExitProfiler observes the machine: profile_of() reads it.
   std::unique_ptr<Machine> make_machine(std::vector<std::uint8_t> image,
                                         const std::string& name = "guest", bool profile = false) {
     MachineConfig config;
     config.name = name;
-    config.profile = profile;
+    std::shared_ptr<ExitProfiler> profiler;
+    if (profile) profiler = std::make_shared<ExitProfiler>();
+    config.observer = profiler;
     config.image = std::move(image);
-    return std::make_unique<Machine>(*kvm_, std::move(config), &console_);
+    auto machine = std::make_unique<Machine>(*kvm_, std::move(config), &console_);
+    if (profiler) {
+      profilers_.push_back(profiler);
+      profiled_.push_back(machine.get());
+    }
+    return machine;
+  }
+
+  // The profile of a machine made with `profile`, once it has run.
+  const ExitProfile* profile_of(const Machine& machine) const {
+    for (std::size_t i = 0; i < profiled_.size(); ++i)
+      if (profiled_[i] == &machine) return &profilers_[i]->profile();
+    return nullptr;
   }
 
   // A broken guest fails its test instead of hanging the whole suite.
@@ -101,6 +118,8 @@ class KvmTest : public testing::Test {
   std::ostringstream console_text_;
   ConsoleSink console_{console_text_, true};
   std::unique_ptr<Kvm> kvm_;
+  std::vector<std::shared_ptr<const ExitProfiler>> profilers_;
+  std::vector<const Machine*> profiled_;
 };
 
 // The flavour vpio's KVM-counter rules were measured on (app/profile_json.cpp):

@@ -121,7 +121,7 @@ class ProfileTest : public KvmTest {
     machine->mmio().add(kScratchMmio, 0x1000, scratch_mmio_, "scratch-mmio");
     const GuestOutcome outcome = run(*machine);
     EXPECT_TRUE(outcome.ok()) << outcome.detail;
-    return guest_profile_json({machine->name(), outcome, machine->profile(), &machine->ports(),
+    return guest_profile_json({machine->name(), outcome, profile_of(*machine), &machine->ports(),
                                &machine->mmio(), &machine->kvm_identity()});
   }
   ScratchPorts scratch_;
@@ -304,7 +304,7 @@ TEST_F(ProfileTest, RepStringRunsAreCountedAndExplainKvmsExtraIntercepts) {
   const GuestOutcome outcome = run(*machine);
   ASSERT_EQ(outcome.kind, GuestOutcome::Kind::halted) << outcome.detail;
   const json g =
-      guest_profile_json({machine->name(), outcome, machine->profile(), &machine->ports(),
+      guest_profile_json({machine->name(), outcome, profile_of(*machine), &machine->ports(),
                           &machine->mmio(), &machine->kvm_identity()});
   SCOPED_TRACE(g.dump(1));
   EXPECT_EQ(scratch_.reads, 3u * 1500);
