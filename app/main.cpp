@@ -371,197 +371,197 @@ bool write_profile(const RunOptions& options, const std::vector<std::unique_ptr<
   return json_written && svg_written;
 }
 
-int run_command(const RunOptions& options, int argc, char** argv) {
-  const std::uint64_t ram = std::uint64_t{options.ram_mib} * kMiB;
+// What a run will do, read from its options alone. Planned before the lab
+// boots or any VM exists, so that bad input fails fast anywhere.
+struct RunPlan {
+  std::vector<std::string> names;  // the guests', from their image files
   std::vector<MachineConfig> configs;
   std::vector<std::shared_ptr<const ExitProfiler>> profilers;  // `vpio profile`: one per guest
-  std::vector<NicSpec> nic_specs;
-  std::map<std::string, unsigned> sharers;  // vpio guests per physical card
-  try {
-    check_lab_options(options.lab);
-    for (const auto& text : options.nics) {
-      NicSpec spec = parse_nic_spec(text);
-      if (spec.mode == NicMode::passthrough && !spec.guest && options.images.size() > 1)
-        throw std::invalid_argument(
-            "--nic: passthrough gives the card whole to one guest and cannot share it; with "
-            "several guests add guest=N");
-      if (spec.guest && *spec.guest >= options.images.size())
-        throw std::invalid_argument("--nic: guest=" + std::to_string(*spec.guest) + " but only " +
-                                    std::to_string(options.images.size()) +
-                                    " guest(s) given (guests count from 0)");
-      if (spec.mac && !spec.guest && options.images.size() > 1)
-        throw std::invalid_argument("--nic: mac= with several guests needs guest=N");
-      nic_specs.push_back(spec);
-    }
-    std::map<std::string, unsigned> passthrough_owner;
-    for (const auto& spec : nic_specs)
-      if (spec.mode == NicMode::passthrough) {
-        const unsigned guest = spec.guest.value_or(0);
-        auto [it, fresh] = passthrough_owner.emplace(spec.hw, guest);
-        if (!fresh)
-          throw std::invalid_argument("--nic: physical card '" + spec.hw +
-                                      "' given by passthrough to guests " +
-                                      std::to_string(it->second) + " and " + std::to_string(guest) +
-                                      "; passthrough cannot share a card");
-      }
-    for (const auto& spec : nic_specs)
-      if (spec.mode == NicMode::vpio) {
-        if (passthrough_owner.contains(spec.hw))
-          throw std::invalid_argument("--nic: physical card '" + spec.hw +
-                                      "' is given by passthrough and shared by vpio; a card is "
-                                      "one or the other");
-        sharers[spec.hw] += spec.guest ? 1u : static_cast<unsigned>(options.images.size());
-        if (sharers[spec.hw] > kMaxVpioGuests)
-          throw std::invalid_argument(
-              "--nic: " + std::to_string(sharers[spec.hw]) + " guests share card '" + spec.hw +
-              "' in vpio mode; at most " + std::to_string(kMaxVpioGuests) + " fit its memory");
-      }
-    const std::vector<std::string> names = guest_names(options.images);
-    std::vector<std::uint8_t> initrd;
-    if (!options.initrd.empty()) {
-      initrd = read_whole_file(options.initrd, "--initrd");
-      if (initrd.empty()) throw std::invalid_argument("--initrd '" + options.initrd + "' is empty");
-    }
-    for (std::size_t i = 0; i < options.images.size(); ++i) {
-      const std::string& path = options.images[i];
-      MachineConfig config;
-      config.name = names[i];
-      config.ram_bytes = ram;
-      config.image = read_image(path, ram);
-      if (options.profile) {
-        auto profiler = std::make_shared<ExitProfiler>();
-        config.observer = profiler;
-        profilers.push_back(std::move(profiler));
-      }
-      config.coalesced_pio = !options.no_coalesced_pio;
-      if (classify_image(config.image, path) == ImageKind::linux_kernel) {
-        LinuxBootConfig boot;
-        boot.kernel_path = path;
-        boot.initrd_path = options.initrd;
-        boot.initrd = initrd;
-        boot.command_line = linux_command_line(options.append, static_cast<unsigned>(i));
-        const BzImage header = parse_bzimage(config.image, path);
-        plan_linux_layout(header, config.image.size(), boot.initrd.size(), boot.command_line.size(),
-                          ram, path, boot.initrd_path);
-        config.linux_guest = std::move(boot);
-      }
-      configs.push_back(std::move(config));
-    }
-    const bool any_linux = std::any_of(configs.begin(), configs.end(),
-                                       [](const auto& c) { return c.linux_guest.has_value(); });
-    if (!any_linux && (!options.initrd.empty() || !options.append.empty()))
-      throw std::invalid_argument(std::string(!options.initrd.empty() ? "--initrd" : "--append") +
-                                  " applies to Linux guests, and no image given is a bzImage");
-    check_port_layout(configs, nic_specs);
-    check_output_paths(options);
-    {
-      std::vector<NamedFile> outputs, inputs;
-      for (const auto& [option, path] : output_paths(options)) outputs.push_back({option, path});
-      if (!options.console_dir.empty())
-        for (const auto& name : names)
-          outputs.push_back(
-              {"--console-dir", (std::filesystem::path(options.console_dir) /
-                                 console_file_name(name)).string()});
-      for (const auto& image : options.images) inputs.push_back({"image", image});
-      check_distinct_files(outputs, inputs);
-    }
-    if (!options.console_dir.empty()) {
-      std::vector<std::string> files;
-      for (const auto& name : names) files.push_back(console_file_name(name));
-      check_output_directory(options.console_dir, files, "--console-dir");
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "vpio: %s\n", e.what());
-    return kExitUsage;
+  NicPlan nics;
+};
+
+// One guest's machine: a flat test image, or a bzImage that boots as Linux
+// with the run's initrd and command line (plus vpio.guest=INDEX).
+MachineConfig guest_config(const RunOptions& options, const std::string& path,
+                           const std::string& name, unsigned index,
+                           const std::vector<std::uint8_t>& initrd) {
+  const std::uint64_t ram = std::uint64_t{options.ram_mib} * kMiB;
+  MachineConfig config;
+  config.name = name;
+  config.ram_bytes = ram;
+  config.image = read_image(path, ram);
+  config.coalesced_pio = !options.no_coalesced_pio;
+  if (classify_image(config.image, path) == ImageKind::linux_kernel) {
+    LinuxBootConfig boot;
+    boot.kernel_path = path;
+    boot.initrd_path = options.initrd;
+    boot.initrd = initrd;
+    boot.command_line = linux_command_line(options.append, index);
+    const BzImage header = parse_bzimage(config.image, path);
+    plan_linux_layout(header, config.image.size(), boot.initrd.size(), boot.command_line.size(),
+                      ram, path, boot.initrd_path);
+    config.linux_guest = std::move(boot);
   }
-  // Inputs are checked before the lab boots, so bad ones fail fast anywhere.
-  // The host's KVM is probed only when the options leave the choice open.
-  const bool in_lab = std::getenv("VPIO_IN_LAB") != nullptr;
-  KvmProbe host_kvm;
+  return config;
+}
+
+// Every file the run writes (outputs and console files) can be written and
+// none is another output or an image.
+void check_run_files(const RunOptions& options, const std::vector<std::string>& names) {
+  check_output_paths(options);
+  std::vector<NamedFile> outputs, inputs;
+  for (const auto& [option, path] : output_paths(options)) outputs.push_back({option, path});
+  if (!options.console_dir.empty())
+    for (const auto& name : names)
+      outputs.push_back({"--console-dir", (std::filesystem::path(options.console_dir) /
+                                           console_file_name(name)).string()});
+  for (const auto& image : options.images) inputs.push_back({"image", image});
+  check_distinct_files(outputs, inputs);
+  if (!options.console_dir.empty()) {
+    std::vector<std::string> files;
+    for (const auto& name : names) files.push_back(console_file_name(name));
+    check_output_directory(options.console_dir, files, "--console-dir");
+  }
+}
+
+// Throws, naming the bad input, for anything the run could not do.
+RunPlan plan_run(const RunOptions& options) {
+  check_lab_options(options.lab);
+  RunPlan plan;
+  plan.nics = plan_nics(options.nics, options.images.size());
+  plan.names = guest_names(options.images);
+  std::vector<std::uint8_t> initrd;
+  if (!options.initrd.empty()) {
+    initrd = read_whole_file(options.initrd, "--initrd");
+    if (initrd.empty()) throw std::invalid_argument("--initrd '" + options.initrd + "' is empty");
+  }
+  for (std::size_t i = 0; i < options.images.size(); ++i) {
+    MachineConfig config = guest_config(options, options.images[i], plan.names[i],
+                                        static_cast<unsigned>(i), initrd);
+    if (options.profile) {
+      auto profiler = std::make_shared<ExitProfiler>();
+      config.observer = profiler;
+      plan.profilers.push_back(std::move(profiler));
+    }
+    plan.configs.push_back(std::move(config));
+  }
+  const bool any_linux = std::any_of(plan.configs.begin(), plan.configs.end(),
+                                     [](const auto& c) { return c.linux_guest.has_value(); });
+  if (!any_linux && (!options.initrd.empty() || !options.append.empty()))
+    throw std::invalid_argument(std::string(!options.initrd.empty() ? "--initrd" : "--append") +
+                                " applies to Linux guests, and no image given is a bzImage");
+  check_port_layout(plan.configs, plan.nics.specs);
+  check_run_files(options, plan.names);
+  return plan;
+}
+
+// Where the guests run: on this host's KVM or in the lab, and why the lab.
+struct KvmChoice {
   KvmPlace place = KvmPlace::host;
   std::string why_lab;
-  try {
-    place = choose_kvm_place(options.lab, in_lab, [&host_kvm] {
-      host_kvm = probe_kvm();
-      return host_kvm.usable;
-    });
-    if (options.lab.lab)
-      why_lab = "--lab given";
-    else if (!options.lab.lab_nic.empty())
-      why_lab = "--lab-nic given (it implies --lab)";
-    else
-      why_lab = "no usable /dev/kvm on this host: " + host_kvm.reason;
-    if (place == KvmPlace::lab) check_paths_for_lab(options);
-    if (place == KvmPlace::lab && options.lab.lab_nic.empty())
-      for (const auto& spec : nic_specs) {
-        if (host_card_base(spec))
-          throw std::invalid_argument(
-              "--nic hw=" + spec.hw +
-              " names a card on the host running the VMM, but the guests run in the KVM lab (" +
-              why_lab + "), whose VM has no card; add --lab-nic ne2k-isa,iobase=" +
-              spec.hw.substr(5) + " to give it QEMU's NE2000 there");
-        else if (host_vfio_address(spec))
-          throw std::invalid_argument(
-              "--nic hw=" + spec.hw +
-              " names a PCI device on the host running the VMM, but the guests run in the KVM "
-              "lab (" + why_lab + "), whose VM has no card; add --lab-nic rtl8139 to give it "
-              "QEMU's RTL8139 there, bound to vfio-pci at 0000:00:10.0");
-      }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "vpio: %s\n", e.what());
-    return kExitUsage;
+};
+
+// The host's KVM is probed only when the options leave the choice open.
+// Throws std::invalid_argument for what the lab cannot do: paths it cannot
+// see, or a host card without a card in the lab's VM.
+KvmChoice choose_kvm(const RunOptions& options, const std::vector<NicSpec>& nics, bool in_lab) {
+  KvmProbe host_kvm;
+  KvmChoice choice;
+  choice.place = choose_kvm_place(options.lab, in_lab, [&host_kvm] {
+    host_kvm = probe_kvm();
+    return host_kvm.usable;
+  });
+  if (options.lab.lab)
+    choice.why_lab = "--lab given";
+  else if (!options.lab.lab_nic.empty())
+    choice.why_lab = "--lab-nic given (it implies --lab)";
+  else
+    choice.why_lab = "no usable /dev/kvm on this host: " + host_kvm.reason;
+  if (choice.place != KvmPlace::lab) return choice;
+  check_paths_for_lab(options);
+  if (!options.lab.lab_nic.empty()) return choice;
+  for (const auto& spec : nics) {
+    if (host_card_base(spec))
+      throw std::invalid_argument(
+          "--nic hw=" + spec.hw +
+          " names a card on the host running the VMM, but the guests run in the KVM lab (" +
+          choice.why_lab + "), whose VM has no card; add --lab-nic ne2k-isa,iobase=" +
+          spec.hw.substr(5) + " to give it QEMU's NE2000 there");
+    if (host_vfio_address(spec))
+      throw std::invalid_argument(
+          "--nic hw=" + spec.hw +
+          " names a PCI device on the host running the VMM, but the guests run in the KVM "
+          "lab (" + choice.why_lab + "), whose VM has no card; add --lab-nic rtl8139 to give it "
+          "QEMU's RTL8139 there, bound to vfio-pci at 0000:00:10.0");
   }
-  if (place == KvmPlace::lab) return run_in_lab(argc, argv, options, why_lab);
-  for (std::size_t i = 0; i < configs.size(); ++i)
-    if (configs[i].linux_guest) {
+  return choice;
+}
+
+// What stops this host from running the plan, said on stderr, as the exit
+// status (kExitVmmFailure), or 0: a Linux guest on a KVM that cannot boot
+// one, a host card this process may not reach (no root, or a kernel without
+// ioperm, as in a PVM guest). Checked before any guest is set up.
+int host_obstacle(const RunOptions& options, const RunPlan& plan, bool in_lab) {
+  for (const auto& config : plan.configs)
+    if (config.linux_guest) {
       const std::string module = find_kvm_module("/sys/module");
       if (const std::string obstacle = linux_guest_obstacle(module); !obstacle.empty()) {
         std::fprintf(stderr,
                      "vpio: guest '%s' is a Linux kernel, which this host's KVM (%s) cannot "
                      "boot: %s; add --lab to run it in the KVM lab\n",
-                     configs[i].name.c_str(), module.c_str(), obstacle.c_str());
+                     config.name.c_str(), module.c_str(), obstacle.c_str());
         return kExitVmmFailure;
       }
     }
-  // A host card this process may not reach (no root, or a kernel without
-  // ioperm, as in a PVM guest) is refused before any guest is set up.
-  if (!in_lab)
-    for (const auto& spec : nic_specs)
-      if (const auto base = host_card_base(spec))
-        if (const auto error = host_card_access_error(*base, nic_kind(spec).window_ports)) {
-          std::fprintf(stderr,
-                       "vpio: --nic hw=%s: this process cannot reach the host's ports: %s; for "
-                       "QEMU's NE2000 in the KVM lab instead, add --lab-nic ne2k-isa,iobase=%s%s\n",
-                       spec.hw.c_str(), error->c_str(), spec.hw.substr(5).c_str(),
-                       options.lab.no_lab ? " and drop --no-lab" : "");
-          return kExitVmmFailure;
-        }
+  if (in_lab) return 0;
+  for (const auto& spec : plan.nics.specs)
+    if (const auto base = host_card_base(spec))
+      if (const auto error = host_card_access_error(*base, nic_kind(spec).window_ports)) {
+        std::fprintf(stderr,
+                     "vpio: --nic hw=%s: this process cannot reach the host's ports: %s; for "
+                     "QEMU's NE2000 in the KVM lab instead, add --lab-nic ne2k-isa,iobase=%s%s\n",
+                     spec.hw.c_str(), error->c_str(), spec.hw.substr(5).c_str(),
+                     options.lab.no_lab ? " and drop --no-lab" : "");
+        return kExitVmmFailure;
+      }
+  return 0;
+}
 
-  ConsoleSink console(stdout_output(options) != nullptr ? std::cerr : std::cout,
-                      configs.size() > 1);
+// The run's machines and their cards.
+struct RunGuests {
+  std::vector<std::unique_ptr<Machine>> machines;
   // Declared after the machines so it goes first: tap reader threads raise
   // IRQs on machines and must stop before the machines do.
-  std::vector<std::unique_ptr<Machine>> machines;
   std::unique_ptr<Network> network;
-  std::vector<GuestNics> nics_of(configs.size());
+  std::vector<GuestNics> nics_of;  // per machine
+};
+
+// Builds the machines from the plan's configs (which it takes) and attaches
+// every --nic. Returns 0, or the exit status after saying why on stderr.
+int set_up_guests(const RunOptions& options, RunPlan& plan, ConsoleSink& console,
+                  RunGuests& guests) {
   try {
-    network = std::make_unique<Network>(
+    guests.network = std::make_unique<Network>(
         options.pcap.empty() ? std::nullopt : std::optional<std::filesystem::path>(options.pcap));
+    guests.nics_of.resize(plan.configs.size());
     Kvm kvm;
-    for (auto& config : configs)
-      machines.push_back(std::make_unique<Machine>(kvm, std::move(config), &console));
-    for (const auto& spec : nic_specs)
-      for (unsigned i = 0; i < machines.size(); ++i)
-        if (!spec.guest || *spec.guest == i) {
-          const hw::MacAddress mac = spec.mac.value_or(default_mac(i));
-          if (spec.mode == NicMode::emulate)
-            nics_of[i].emulated.push_back(&network->attach_emulated(*machines[i], spec, mac));
-          else if (spec.mode == NicMode::passthrough)
-            nics_of[i].passthrough.push_back(&network->attach_passthrough(*machines[i], spec, mac));
-          else
-            nics_of[i].vpio.push_back(
-                &network->attach_vpio(*machines[i], spec, mac, sharers[spec.hw]));
-        }
+    for (auto& config : plan.configs)
+      guests.machines.push_back(std::make_unique<Machine>(kvm, std::move(config), &console));
+    Network& network = *guests.network;
+    for (const auto& spec : plan.nics.specs)
+      for (unsigned i = 0; i < guests.machines.size(); ++i) {
+        if (spec.guest && *spec.guest != i) continue;
+        Machine& machine = *guests.machines[i];
+        GuestNics& nics = guests.nics_of[i];
+        const hw::MacAddress mac = spec.mac.value_or(default_mac(i));
+        if (spec.mode == NicMode::emulate)
+          nics.emulated.push_back(&network.attach_emulated(machine, spec, mac));
+        else if (spec.mode == NicMode::passthrough)
+          nics.passthrough.push_back(&network.attach_passthrough(machine, spec, mac));
+        else
+          nics.vpio.push_back(
+              &network.attach_vpio(machine, spec, mac, plan.nics.sharers[spec.hw]));
+      }
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "vpio: %s\n", e.what());
     return kExitUsage;
@@ -569,76 +569,132 @@ int run_command(const RunOptions& options, int argc, char** argv) {
     std::fprintf(stderr, "vpio: cannot set up the guests: %s\n", e.what());
     return kExitVmmFailure;
   }
-  // Checked before the run, so a failure here is the file system's, not the
-  // input's: reported as a file that could not be written, before any guest
-  // runs.
-  std::vector<std::string> console_files;
-  if (!options.console_dir.empty()) {
-    if (const std::error_code error = make_output_directory(options.console_dir)) {
-      std::fprintf(stderr, "vpio: --console-dir %s: %s\n", options.console_dir.c_str(),
-                   error.message().c_str());
+  return 0;
+}
+
+// With --console-dir, sends each guest's console to DIR/NAME.log and adds
+// the files to `files`. Checked before the run, so a failure here is the
+// file system's, not the input's: reported as a file that could not be
+// written (the exit status), before any guest runs; 0 otherwise.
+int open_console_files(const RunOptions& options,
+                       const std::vector<std::unique_ptr<Machine>>& machines,
+                       ConsoleSink& console, std::vector<std::string>& files) {
+  if (options.console_dir.empty()) return 0;
+  if (const std::error_code error = make_output_directory(options.console_dir)) {
+    std::fprintf(stderr, "vpio: --console-dir %s: %s\n", options.console_dir.c_str(),
+                 error.message().c_str());
+    return kExitOutputFailed;
+  }
+  for (const auto& machine : machines) {
+    const std::string path = options.console_dir + "/" + console_file_name(machine->name());
+    if (const std::error_code error = console.send_to_file(machine->name(), path)) {
+      std::fprintf(stderr, "vpio: --console-dir %s: %s\n", path.c_str(), error.message().c_str());
       return kExitOutputFailed;
     }
-    for (const auto& machine : machines) {
-      const std::string path = options.console_dir + "/" + console_file_name(machine->name());
-      if (const std::error_code error = console.send_to_file(machine->name(), path)) {
-        std::fprintf(stderr, "vpio: --console-dir %s: %s\n", path.c_str(), error.message().c_str());
-        return kExitOutputFailed;
-      }
-      console_files.push_back(path);
-    }
+    files.push_back(path);
   }
+  return 0;
+}
 
+// How the guests ended, and the first signal that stopped them (0: none).
+struct RunEnd {
   std::vector<GuestOutcome> outcomes;
-  int stopping_signal = 0;
+  int signal = 0;
+};
+
+// Runs every guest to its end (or --timeout, or a signal) with the progress
+// line, then stops the monitors and says on stderr which guests crashed or
+// were stopped.
+RunEnd run_guests(const RunOptions& options, RunGuests& guests, ConsoleSink& console) {
+  RunEnd end;
   {
-    StopOnSignal stop_on_signal(machines);
+    StopOnSignal stop_on_signal(guests.machines);
     const std::unique_ptr<ProgressLine> progress =
-        start_progress(options, machines, nics_of, console);
-    outcomes = run_concurrently(machines, std::chrono::seconds(options.timeout_seconds));
+        start_progress(options, guests.machines, guests.nics_of, console);
+    end.outcomes = run_concurrently(guests.machines, std::chrono::seconds(options.timeout_seconds));
     console.set_before_line({});
-    stopping_signal = stop_on_signal.signal();
+    end.signal = stop_on_signal.signal();
   }
-  network->stop_monitors();
+  guests.network->stop_monitors();
   std::cout.flush();
-  for (std::size_t i = 0; i < machines.size(); ++i)
-    if (outcomes[i].kind == GuestOutcome::Kind::crashed ||
-        outcomes[i].kind == GuestOutcome::Kind::stopped)
-      std::fprintf(stderr, "vpio: guest '%s' %s%s\n", machines[i]->name().c_str(),
-                   outcomes[i].detail.c_str(),
-                   stopping_signal > 0 && outcomes[i].kind == GuestOutcome::Kind::stopped &&
-                           !outcomes[i].timed_out
-                       ? (std::string(" on SIG") + sigabbrev_np(stopping_signal)).c_str()
-                       : "");
-  if (!options.quiet)
-    std::fputs(exit_report_text(exit_report_rows(machines, outcomes, nics_of)).c_str(), stderr);
-  // Every output is attempted even after one failed: what can be kept is.
-  bool outputs_written = true;
-  if (!options.pcap.empty() && !report_recording(*network, options.pcap)) outputs_written = false;
-  if (!console_files.empty()) {
-    const auto errors = console.file_errors();
-    for (const auto& [path, error] : errors)
-      std::fprintf(stderr, "vpio: --console-dir %s: %s (lines after it are lost)\n", path.c_str(),
-                   error.message().c_str());
-    if (errors.empty()) {
-      std::string list;
-      for (const auto& path : console_files) list += (list.empty() ? "" : ", ") + path;
-      std::fprintf(stderr, "vpio: consoles written to %s\n", list.c_str());
-    } else {
-      outputs_written = false;
-    }
+  for (std::size_t i = 0; i < guests.machines.size(); ++i) {
+    const GuestOutcome& outcome = end.outcomes[i];
+    if (outcome.kind != GuestOutcome::Kind::crashed && outcome.kind != GuestOutcome::Kind::stopped)
+      continue;
+    const bool by_signal =
+        end.signal > 0 && outcome.kind == GuestOutcome::Kind::stopped && !outcome.timed_out;
+    std::fprintf(stderr, "vpio: guest '%s' %s%s\n", guests.machines[i]->name().c_str(),
+                 outcome.detail.c_str(),
+                 by_signal ? (std::string(" on SIG") + sigabbrev_np(end.signal)).c_str() : "");
   }
+  return end;
+}
+
+// Says whether every console file was written whole, naming those that
+// were not.
+bool report_console_files(const ConsoleSink& console, const std::vector<std::string>& files) {
+  if (files.empty()) return true;
+  const auto errors = console.file_errors();
+  for (const auto& [path, error] : errors)
+    std::fprintf(stderr, "vpio: --console-dir %s: %s (lines after it are lost)\n", path.c_str(),
+                 error.message().c_str());
+  if (!errors.empty()) return false;
+  std::string list;
+  for (const auto& path : files) list += (list.empty() ? "" : ", ") + path;
+  std::fprintf(stderr, "vpio: consoles written to %s\n", list.c_str());
+  return true;
+}
+
+// Writes the run's outputs (pcap report, console files, --stats, the
+// profile). Every one is attempted even after one failed: what can be kept
+// is. True when all were written.
+bool write_run_outputs(const RunOptions& options, const RunPlan& plan, const RunGuests& guests,
+                       const RunEnd& end, const ConsoleSink& console,
+                       const std::vector<std::string>& console_files) {
+  bool written = true;
+  if (!options.pcap.empty() && !report_recording(*guests.network, options.pcap)) written = false;
+  if (!report_console_files(console, console_files)) written = false;
   // Guest names come from file names, which need not be UTF-8.
   if (!options.stats.empty() &&
       !write_output(options.stats,
-                    run_stats(machines, outcomes, nics_of)
+                    run_stats(guests.machines, end.outcomes, guests.nics_of)
                             .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
                         "\n",
                     "--stats"))
-    outputs_written = false;
-  if (options.profile && !write_profile(options, machines, profilers, outcomes))
-    outputs_written = false;
-  return outputs_written ? exit_code_for(outcomes, stopping_signal) : kExitOutputFailed;
+    written = false;
+  if (options.profile && !write_profile(options, guests.machines, plan.profilers, end.outcomes))
+    written = false;
+  return written;
+}
+
+int run_command(const RunOptions& options, int argc, char** argv) {
+  const bool in_lab = std::getenv("VPIO_IN_LAB") != nullptr;
+  RunPlan plan;
+  KvmChoice kvm;
+  try {
+    plan = plan_run(options);
+    kvm = choose_kvm(options, plan.nics.specs, in_lab);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vpio: %s\n", e.what());
+    return kExitUsage;
+  }
+  if (kvm.place == KvmPlace::lab) return run_in_lab(argc, argv, options, kvm.why_lab);
+  if (const int refused = host_obstacle(options, plan, in_lab)) return refused;
+
+  ConsoleSink console(stdout_output(options) != nullptr ? std::cerr : std::cout,
+                      plan.configs.size() > 1);
+  RunGuests guests;
+  if (const int failed = set_up_guests(options, plan, console, guests)) return failed;
+  std::vector<std::string> console_files;
+  if (const int failed = open_console_files(options, guests.machines, console, console_files))
+    return failed;
+  const RunEnd end = run_guests(options, guests, console);
+  if (!options.quiet)
+    std::fputs(exit_report_text(exit_report_rows(guests.machines, end.outcomes, guests.nics_of))
+                   .c_str(),
+               stderr);
+  const bool written = write_run_outputs(options, plan, guests, end, console, console_files);
+  return written ? exit_code_for(end.outcomes, end.signal) : kExitOutputFailed;
 }
 
 // `vpio kvm-info`: the KVM of this host (never the lab's), or exit 1 with the

@@ -65,6 +65,48 @@ std::string parse_hw(std::string_view value) {
 
 }  // namespace
 
+NicPlan plan_nics(const std::vector<std::string>& texts, std::size_t guests) {
+  NicPlan plan;
+  for (const auto& text : texts) {
+    NicSpec spec = parse_nic_spec(text);
+    if (spec.mode == NicMode::passthrough && !spec.guest && guests > 1)
+      throw std::invalid_argument(
+          "--nic: passthrough gives the card whole to one guest and cannot share it; with "
+          "several guests add guest=N");
+    if (spec.guest && *spec.guest >= guests)
+      throw std::invalid_argument("--nic: guest=" + std::to_string(*spec.guest) + " but only " +
+                                  std::to_string(guests) + " guest(s) given (guests count from 0)");
+    if (spec.mac && !spec.guest && guests > 1)
+      throw std::invalid_argument("--nic: mac= with several guests needs guest=N");
+    plan.specs.push_back(std::move(spec));
+  }
+  std::map<std::string, unsigned> passthrough_owner;
+  for (const auto& spec : plan.specs)
+    if (spec.mode == NicMode::passthrough) {
+      const unsigned guest = spec.guest.value_or(0);
+      auto [it, fresh] = passthrough_owner.emplace(spec.hw, guest);
+      if (!fresh)
+        throw std::invalid_argument("--nic: physical card '" + spec.hw +
+                                    "' given by passthrough to guests " +
+                                    std::to_string(it->second) + " and " + std::to_string(guest) +
+                                    "; passthrough cannot share a card");
+    }
+  for (const auto& spec : plan.specs)
+    if (spec.mode == NicMode::vpio) {
+      if (passthrough_owner.contains(spec.hw))
+        throw std::invalid_argument("--nic: physical card '" + spec.hw +
+                                    "' is given by passthrough and shared by vpio; a card is "
+                                    "one or the other");
+      unsigned& sharers = plan.sharers[spec.hw];
+      sharers += spec.guest ? 1u : static_cast<unsigned>(guests);
+      if (sharers > kMaxVpioGuests)
+        throw std::invalid_argument("--nic: " + std::to_string(sharers) + " guests share card '" +
+                                    spec.hw + "' in vpio mode; at most " +
+                                    std::to_string(kMaxVpioGuests) + " fit its memory");
+    }
+  return plan;
+}
+
 const devices::NicKind& nic_kind(const NicSpec& spec) {
   if (const devices::NicKind* kind = devices::find_nic_kind(spec.model)) return *kind;
   throw std::invalid_argument("--nic: unknown model '" + spec.model + "' (" +

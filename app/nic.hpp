@@ -65,6 +65,15 @@ inline constexpr unsigned kMaxHostCardBase = 0x3e0;
 
 // Throws std::invalid_argument naming the offending item.
 NicSpec parse_nic_spec(std::string_view text);
+// The --nic options of a run of `guests` guests, each parsed and all checked
+// against each other: guest= names a guest there is, passthrough gives a
+// card to one guest only and never also shares it, and at most
+// kMaxVpioGuests share a card in vpio mode. Throws std::invalid_argument.
+struct NicPlan {
+  std::vector<NicSpec> specs;
+  std::map<std::string, unsigned> sharers;  // vpio guests per physical card (hw=)
+};
+NicPlan plan_nics(const std::vector<std::string>& texts, std::size_t guests);
 // The device a spec names (model=); parse_nic_spec has checked it exists.
 const devices::NicKind& nic_kind(const NicSpec& spec);
 // The port a guest has the card's window at: port=, or without it, on a

@@ -161,16 +161,11 @@ void Rtl8139Monitor::Guest::write_locked(dmm::SharedDevice::Lock& lock, std::uin
 // ---- The monitor ----
 
 Rtl8139Monitor::Rtl8139Monitor(hw::PhysicalDevice& card, Rtl8139MonitorConfig config)
-    : card_(card),
-      config_(config),
-      iova_(kDmaLimit),
-      ring_(kRingBytes + kRingRunOn),
-      core_(card, config.sharing),
-      demux_(config.queue_frames) {
+    : ShadowNicMonitor(card, config), iova_(kDmaLimit), ring_(kRingBytes + kRingRunOn) {
   ring_iova_ = iova_.map(ring_.span(), kRingWindow, hw::kMmioPageBytes, "the card's receive ring");
   card_.set_dma_bus(&iova_);
   start_card();
-  core_.start(*this);
+  start();
 }
 
 // From a soft reset, as 8139too's rtl8139_hw_start: the ring at its
@@ -207,21 +202,10 @@ Rtl8139Monitor::Guest& Rtl8139Monitor::add_guest(std::string name, hw::MacAddres
   return *guests_.back();
 }
 
-dmm::Report Rtl8139Monitor::report() const {
-  std::lock_guard lock(core_.gate());
-  const dmm::SharingStats shared = core_.stats_locked();
-  return {{},
-          {{"context_switches", shared.context_switches},
-           {"switch_nanoseconds", shared.switch_nanoseconds},
-           {"frames_drained", frames_drained_},
-           {"frames_looped", frames_looped_},
-           {"card_aborts", card_aborts_},
-           {"ring_resets", ring_resets_},
-           {"iommu_faults", iova_.faults()},
-           {"drains", shared.services},
-           {"wait_checks", shared.wait_checks},
-           {"targets_checked", shared.targets_checked},
-           {"targets_refused", shared.targets_refused}}};
+std::vector<std::pair<std::string, std::uint64_t>> Rtl8139Monitor::device_counts_locked() const {
+  return {{"card_aborts", card_aborts_},
+          {"ring_resets", ring_resets_},
+          {"iommu_faults", iova_.faults()}};
 }
 
 void Rtl8139Monitor::transmit_locked(dmm::SharedDevice::Lock& lock, Guest& g, std::uint64_t address,
@@ -246,11 +230,7 @@ void Rtl8139Monitor::transmit_locked(dmm::SharedDevice::Lock& lock, Guest& g, st
   } else {
     ++card_aborts_;
   }
-  // The card does not hear itself: frames for other guests on it go round.
-  if (demux_.addressed_to_others(frame, &g)) {
-    ++frames_looped_;
-    demux_.deliver(frame, &g);
-  }
+  loop_back(frame, g);
 }
 
 bool Rtl8139Monitor::has_events() { return (card_.read(kCr, 1) & kCrBufferEmpty) == 0; }
@@ -276,8 +256,7 @@ void Rtl8139Monitor::service() {
     }
     const std::span<const std::uint8_t> frame(ring_.data() + ring_read_ + kRxHeaderBytes,
                                               length - kFcsBytes);
-    ++frames_drained_;
-    if (frame.size() <= hw::kMaxTaggedFrameBytes) demux_.deliver(frame, nullptr);
+    drained(frame, hw::kMaxTaggedFrameBytes);
     ring_read_ = ((ring_read_ + kRxHeaderBytes + length + 3) & ~3u) % kRingBytes;
     card_.write(kCapr, 2, (ring_read_ - kRingPadBytes) & 0xffff);
   }

@@ -1,6 +1,8 @@
 // The RTL8139's side of the Device Modeling Monitor: one physical RTL8139
 // shared by several guests, on the device-generic core (dmm/shared_device.hpp)
-// and the shared NIC machinery (dmm/nic/). The card is a bus master:
+// and the shared NIC machinery (dmm/nic/), through the base of monitors
+// whose guests' cards are shadows (dmm/nic/shadow_nic_monitor.hpp). The
+// card is a bus master:
 //  - its DMA reaches an I/O virtual address space the monitor lays out
 //    (dmm::IovaSpace): each guest's RAM at a window of its own below 4 GiB,
 //    and the monitor's receive ring; nothing else, so even a wrong
@@ -27,21 +29,15 @@
 #include "devices/rtl8139/rtl8139.hpp"
 #include "devices/rtl8139/rtl8139_model.hpp"
 #include "dmm/iova_space.hpp"
-#include "dmm/nic/frame_demux.hpp"
-#include "dmm/nic/nic_monitor.hpp"
-#include "dmm/shared_device.hpp"
+#include "dmm/nic/shadow_nic_monitor.hpp"
 #include "hw/page_buffer.hpp"
 #include "hw/physical_device.hpp"
 
 namespace vpio::devices {
 
-struct Rtl8139MonitorConfig {
-  std::size_t queue_frames = 64;  // per-guest receive queue bound
-  unsigned max_guests = 8;
-  dmm::SharingConfig sharing;
-};
+using Rtl8139MonitorConfig = dmm::nic::ShadowNicConfig;
 
-class Rtl8139Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDriver {
+class Rtl8139Monitor final : public dmm::nic::ShadowNicMonitor {
  public:
   class Guest;
 
@@ -49,14 +45,8 @@ class Rtl8139Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDri
   // it, points its ring at the monitor's, makes it promiscuous, starts the
   // core.
   Rtl8139Monitor(hw::PhysicalDevice& card, Rtl8139MonitorConfig config = {});
-  Rtl8139Monitor(const Rtl8139Monitor&) = delete;
-  Rtl8139Monitor& operator=(const Rtl8139Monitor&) = delete;
   ~Rtl8139Monitor() override;
 
-  std::string describe_device() const override { return card_.describe(); }
-  dmm::Report report() const override;
-  void stop() override { core_.stop(); }
-  void service_now() override { core_.service_now(); }
   // DMAs the card tried outside what the monitor mapped (the IOMMU's log).
   std::uint64_t iommu_faults() const { return iova_.faults(); }
 
@@ -127,12 +117,11 @@ class Rtl8139Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDri
   Guest& add_guest(std::string name, hw::MacAddress mac, dmm::GuestCallbacks callbacks) override;
 
  private:
-  // dmm::DeviceDriver. A transmit never outlives its access, so the core
-  // never sees an operation in flight.
-  bool operation_ended(dmm::SharedGuest&) override { return true; }
-  dmm::ViolationReport stop_stalled_operation(dmm::SharedGuest&) override { return {}; }
+  // dmm::DeviceDriver (a transmit never outlives its access: the base
+  // answers the other two).
   void service() override;
   bool has_events() override;
+  std::vector<std::pair<std::string, std::uint64_t>> device_counts_locked() const override;
 
   // Sends on the card the frame `g`'s shadow read at guest-physical
   // `address`; `offset` is the access that made the shadow send it.
@@ -141,17 +130,13 @@ class Rtl8139Monitor final : public dmm::nic::NicMonitor, private dmm::DeviceDri
   void start_card();
   void reset_receiver();
 
-  hw::PhysicalDevice& card_;
-  Rtl8139MonitorConfig config_;
   dmm::IovaSpace iova_;
   hw::PageBuffer ring_;  // the card's receive ring, the monitor's: whole pages for an IOMMU
   std::uint64_t ring_iova_ = 0;
   std::uint32_t ring_read_ = 0;  // where the next frame starts in it
   unsigned card_slot_ = 0;       // the card's next transmit slot
-  dmm::SharedDevice core_;
-  dmm::nic::FrameDemux demux_;
   std::vector<std::unique_ptr<Guest>> guests_;
-  std::uint64_t frames_drained_ = 0, frames_looped_ = 0, card_aborts_ = 0, ring_resets_ = 0;
+  std::uint64_t card_aborts_ = 0, ring_resets_ = 0;
 };
 
 }  // namespace vpio::devices

@@ -89,11 +89,11 @@ void TemplateMonitor::Guest::hooked_mmio_write(std::uint32_t offset, unsigned si
 // ---- The monitor ----
 
 TemplateMonitor::TemplateMonitor(hw::PhysicalDevice& card, TemplateMonitorConfig config)
-    : card_(card), config_(config), core_(card, config.sharing), demux_(config.queue_frames) {
+    : ShadowNicMonitor(card, config) {
   card_.write(reg::kCmd, 1, reg::kCmdReset);
   card_.write(reg::kConfig, 1, reg::kConfigPromiscuous);
   card_.write(reg::kImr, 1, reg::kStatusReceived);
-  core_.start(*this);
+  start();
 }
 
 TemplateMonitor::~TemplateMonitor() { core_.stop(); }
@@ -106,20 +106,6 @@ TemplateMonitor::Guest& TemplateMonitor::add_guest(std::string name, hw::MacAddr
       std::unique_ptr<Guest>(new Guest(*this, std::move(name), mac, std::move(callbacks))));
   guests_.back()->demux_index_ = demux_.add(*guests_.back());
   return *guests_.back();
-}
-
-dmm::Report TemplateMonitor::report() const {
-  std::lock_guard lock(core_.gate());
-  const dmm::SharingStats shared = core_.stats_locked();
-  return {{},
-          {{"context_switches", shared.context_switches},
-           {"switch_nanoseconds", shared.switch_nanoseconds},
-           {"frames_drained", frames_drained_},
-           {"frames_looped", frames_looped_},
-           {"drains", shared.services},
-           {"wait_checks", shared.wait_checks},
-           {"targets_checked", shared.targets_checked},
-           {"targets_refused", shared.targets_refused}}};
 }
 
 bool TemplateMonitor::write_byte_locked(Lock& lock, Guest& g, std::uint16_t offset,
@@ -157,11 +143,7 @@ void TemplateMonitor::send_locked(Guest& g, const TemplateDecision& d) {
   card_.write(reg::kCmd, 1, reg::kCmdSend);
   if ((card_.read(reg::kStatus, 1) & reg::kStatusSent) != 0) ++g.frames_sent_;
   card_.write(reg::kStatus, 1, reg::kStatusSent);
-  // The card does not hear itself: frames for other guests on it go round.
-  if (demux_.addressed_to_others(frame, &g)) {
-    ++frames_looped_;
-    demux_.deliver(frame, &g);
-  }
+  loop_back(frame, g);
 }
 
 bool TemplateMonitor::has_events() {
@@ -174,8 +156,7 @@ void TemplateMonitor::service() {
     std::vector<std::uint8_t> frame(bytes);
     card_.read_string(reg::kData, 1, frame);
     card_.write(reg::kCmd, 1, reg::kCmdNext);
-    ++frames_drained_;
-    if (bytes <= hw::kMaxFrameBytes) demux_.deliver(frame, nullptr);
+    drained(frame, hw::kMaxFrameBytes);
   }
   card_.write(reg::kStatus, 1, reg::kStatusReceived);
   demux_.flush_all();

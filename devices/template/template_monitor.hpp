@@ -1,6 +1,8 @@
 // The template device's side of the Device Modeling Monitor: one physical
 // template card shared by several guests, on the device-generic core
-// (dmm/shared_device.hpp) and the shared NIC machinery (dmm/nic/). Each
+// (dmm/shared_device.hpp) and the shared NIC machinery (dmm/nic/), through
+// the base of monitors whose guests' cards are shadows
+// (dmm/nic/shadow_nic_monitor.hpp). Each
 // guest sees a whole card through its window, every access hooked
 // (TemplateModel: question 3). This part:
 //  - keeps each guest's card in a shadow (a TemplateNic of its own, with
@@ -22,34 +24,19 @@
 
 #include "devices/template/template_model.hpp"
 #include "devices/template/template_nic.hpp"
-#include "dmm/nic/frame_demux.hpp"
-#include "dmm/nic/nic_monitor.hpp"
-#include "dmm/shared_device.hpp"
-#include "hw/physical_device.hpp"
+#include "dmm/nic/shadow_nic_monitor.hpp"
 
 namespace vpio::devices {
 
-struct TemplateMonitorConfig {
-  std::size_t queue_frames = 64;  // per-guest receive queue bound
-  unsigned max_guests = 8;
-  dmm::SharingConfig sharing;
-};
+using TemplateMonitorConfig = dmm::nic::ShadowNicConfig;
 
-class TemplateMonitor final : public dmm::nic::NicMonitor, private dmm::DeviceDriver {
+class TemplateMonitor final : public dmm::nic::ShadowNicMonitor {
  public:
   class Guest;
 
   // Takes the card over: resets it, makes it promiscuous, starts the core.
   TemplateMonitor(hw::PhysicalDevice& card, TemplateMonitorConfig config = {});
-  TemplateMonitor(const TemplateMonitor&) = delete;
-  TemplateMonitor& operator=(const TemplateMonitor&) = delete;
   ~TemplateMonitor() override;
-
-  std::string describe_device() const override { return card_.describe(); }
-  dmm::Report report() const override;
-  void stop() override { core_.stop(); }
-  // Drains the card's queue now (tests; the service thread does it otherwise).
-  void service_now() override { core_.service_now(); }
 
   class Guest final : public dmm::SharedGuest,
                       public dmm::nic::FrameReceiver,
@@ -93,10 +80,8 @@ class TemplateMonitor final : public dmm::nic::NicMonitor, private dmm::DeviceDr
  private:
   using Lock = dmm::SharedDevice::Lock;
 
-  // dmm::DeviceDriver. A send never outlives its access, so the core never
-  // sees an operation in flight.
-  bool operation_ended(dmm::SharedGuest&) override { return true; }
-  dmm::ViolationReport stop_stalled_operation(dmm::SharedGuest&) override { return {}; }
+  // dmm::DeviceDriver (a send never outlives its access: the base answers
+  // the other two).
   void service() override;
   bool has_events() override;
 
@@ -107,12 +92,7 @@ class TemplateMonitor final : public dmm::nic::NicMonitor, private dmm::DeviceDr
                          bool in_mmio = false);
   void send_locked(Guest& g, const TemplateDecision& d);
 
-  hw::PhysicalDevice& card_;
-  TemplateMonitorConfig config_;
-  dmm::SharedDevice core_;
-  dmm::nic::FrameDemux demux_;
   std::vector<std::unique_ptr<Guest>> guests_;
-  std::uint64_t frames_drained_ = 0, frames_looped_ = 0;
 };
 
 }  // namespace vpio::devices

@@ -219,6 +219,44 @@ TEST(NicSpec, DefaultMacsDifferPerGuest) {
 
 // Port accesses reach the chip; a transmit reaches the wire; a received frame
 // raises the IRQ through the callback.
+// The message of plan_nics' refusal, or "" when it accepts the options.
+std::string nic_plan_error(const std::vector<std::string>& texts, std::size_t guests) {
+  try {
+    plan_nics(texts, guests);
+    return "";
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+}
+
+TEST(NicPlan, CountsEachCardsSharersAndKeepsTheSpecsInOrder) {
+  const NicPlan plan = plan_nics({"vpio", "vpio,hw=port:0x300,guest=1", "emulate,port=0x280"}, 3);
+  ASSERT_EQ(plan.specs.size(), 3u);
+  EXPECT_EQ(plan.specs[1].hw, "port:0x300");
+  EXPECT_EQ(plan.specs[2].mode, NicMode::emulate);
+  EXPECT_EQ(plan.sharers.at("chip"), 3u);
+  EXPECT_EQ(plan.sharers.at("port:0x300"), 1u);
+  EXPECT_EQ(plan.sharers.size(), 2u);  // emulated cards share nothing
+}
+
+TEST(NicPlan, RefusesWhatNoCardCanDoNamingTheCardAndGuests) {
+  EXPECT_EQ(nic_plan_error({"passthrough,guest=0", "passthrough,guest=1,port=0x280"}, 2),
+            "--nic: physical card 'chip' given by passthrough to guests 0 and 1; passthrough "
+            "cannot share a card");
+  EXPECT_NE(nic_plan_error({"passthrough"}, 2).find("with several guests add guest=N"),
+            std::string::npos);
+  EXPECT_EQ(nic_plan_error({"passthrough", "vpio,port=0x280"}, 1),
+            "--nic: physical card 'chip' is given by passthrough and shared by vpio; a card is "
+            "one or the other");
+  EXPECT_EQ(nic_plan_error({"vpio,guest=2"}, 2),
+            "--nic: guest=2 but only 2 guest(s) given (guests count from 0)");
+  EXPECT_EQ(nic_plan_error({"vpio,mac=02:00:00:00:00:01"}, 2),
+            "--nic: mac= with several guests needs guest=N");
+  EXPECT_EQ(nic_plan_error({"vpio"}, kMaxVpioGuests), "");
+  EXPECT_EQ(nic_plan_error({"vpio", "vpio,port=0x280,guest=0"}, kMaxVpioGuests),
+            "--nic: 9 guests share card 'chip' in vpio mode; at most 8 fit its memory");
+}
+
 TEST(EmulatedNic, PortsReachTheChipAndTheWire) {
   int irqs = 0;
   GuestMemory ram(2 << 20);
