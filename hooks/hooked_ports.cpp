@@ -2,6 +2,7 @@
 #include "hooks/hooked_ports.hpp"
 
 #include <algorithm>
+#include <new>
 #include <stdexcept>
 
 namespace vpio {
@@ -16,15 +17,23 @@ void HookedIoHandler::hooked_write_string(std::uint16_t offset, unsigned size,
   write_elements(size, data, [&](std::uint32_t value) { hooked_write(offset, size, value); });
 }
 
+PortCounters::PortCounters(std::uint16_t ports)
+    : ports_(ports),
+      counts_(static_cast<std::uint64_t*>(
+          std::calloc(std::max<std::size_t>(std::size_t{ports} * kIoPaths * 2, 1),
+                      sizeof(std::uint64_t)))) {
+  if (!counts_) throw std::bad_alloc();
+}
+
 std::uint64_t PortCounters::count(std::uint16_t offset, IoPath path, bool write) const noexcept {
-  if (offset >= counts_.size()) return 0;
-  return counts_[offset][static_cast<unsigned>(path) * 2 + (write ? 1 : 0)].load(
-      std::memory_order_relaxed);
+  if (offset >= ports_) return 0;
+  return std::atomic_ref<std::uint64_t>(counts_[slot(offset, path, write)])
+      .load(std::memory_order_relaxed);
 }
 
 std::uint64_t PortCounters::total(IoPath path) const noexcept {
   std::uint64_t sum = 0;
-  for (std::uint16_t p = 0; p < counts_.size(); ++p)
+  for (std::uint16_t p = 0; p < ports_; ++p)
     sum += count(p, path, false) + count(p, path, true);
   return sum;
 }

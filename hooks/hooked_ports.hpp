@@ -8,6 +8,8 @@
 #include <atomic>
 #include <bitset>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -35,19 +37,31 @@ class HookedIoHandler {
 // is one access.
 class PortCounters {
  public:
-  explicit PortCounters(std::uint16_t ports) : counts_(ports) {}
+  explicit PortCounters(std::uint16_t ports);
   void add(std::uint16_t offset, IoPath path, bool write, std::uint64_t n) noexcept {
-    if (offset < counts_.size())
-      counts_[offset][static_cast<unsigned>(path) * 2 + (write ? 1 : 0)].fetch_add(
-          n, std::memory_order_relaxed);
+    if (offset < ports_)
+      std::atomic_ref<std::uint64_t>(counts_[slot(offset, path, write)])
+          .fetch_add(n, std::memory_order_relaxed);
   }
   std::uint64_t count(std::uint16_t offset, IoPath path, bool write) const noexcept;
   std::uint64_t total(IoPath path) const noexcept;
   std::uint64_t total() const noexcept;
-  std::uint16_t ports() const noexcept { return static_cast<std::uint16_t>(counts_.size()); }
+  std::uint16_t ports() const noexcept { return ports_; }
 
  private:
-  std::vector<std::array<std::atomic<std::uint64_t>, kIoPaths * 2>> counts_;
+  static std::size_t slot(std::uint16_t offset, IoPath path, bool write) noexcept {
+    return std::size_t{offset} * kIoPaths * 2 + static_cast<unsigned>(path) * 2 + (write ? 1 : 0);
+  }
+  struct Free {
+    void operator()(std::uint64_t* p) const noexcept { std::free(p); }
+  };
+
+  std::uint16_t ports_;
+  // From calloc, not a zeroed vector: an MMIO window counts each of its
+  // bytes (half a MiB for two pages), and calloc's large blocks are pages
+  // the kernel hands out zeroed and maps only where a count lands. Read and
+  // written through std::atomic_ref.
+  std::unique_ptr<std::uint64_t[], Free> counts_;
 };
 
 // The port window of a shared device as one guest sees it.
