@@ -313,13 +313,14 @@ class PingResponder final : public hw::FrameSink {
 // vpio's RTL8029 function in front of it, reads the card's own PROM, and the
 // guest pings a station outside the lab 100 times, none lost.
 TEST_F(LinuxOnQemusCard, ALinuxGuestHasItInPassthrough) {
-  GTEST_SKIP() << "hangs at times, cause not yet found: in the fresh-clone CI run of "
-                  "2026-12-02 (commit 61990bb) the guest stopped after its 52nd ping (the "
-                  "station's 52nd reply is "
-                  "on QEMU's wire) and nothing more reached its console, not even ping's own "
-                  "deadline; 21 runs by hand in a later session (19-50 s each) all passed. "
-                  "Passthrough of QEMU's card, whose interrupt vpio polls, to a Linux guest; "
-                  "the issue 15 notes have what is known";
+  GTEST_SKIP() << "hangs at times, and then the whole lab VM is frozen, not only the guest: in "
+                  "2026-12-04's loop (run 23 of 23, under a niced CPU load) the guest's first "
+                  "ping got its reply on QEMU's wire and then nothing more happened, vpio's own "
+                  "--timeout inside the lab never fired, and QEMU's one TCG vCPU thread sat "
+                  "halted in qemu_wait_io_event using no CPU. Earlier: CI of 2026-12-02 stopped "
+                  "after the 52nd ping; 21 runs by hand passed. The lab's QEMU monitor socket "
+                  "(lab/kvm-lab) is there to read the frozen CPU's state; the issue 15 notes have "
+                  "what is known";
   OutsideWire wire;
   const hw::MacAddress station{{0x02, 0x00, 0x00, 0x00, 0x00, 0xee}};
   PingResponder responder(wire.hub(), station, {10, 0, 15, 2});  // guest 0's peer's address
