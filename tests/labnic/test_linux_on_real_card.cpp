@@ -313,14 +313,12 @@ class PingResponder final : public hw::FrameSink {
 // vpio's RTL8029 function in front of it, reads the card's own PROM, and the
 // guest pings a station outside the lab 100 times, none lost.
 TEST_F(LinuxOnQemusCard, ALinuxGuestHasItInPassthrough) {
-  GTEST_SKIP() << "hangs at times, and then the whole lab VM is frozen, not only the guest: in "
-                  "2026-12-04's loop (run 23 of 23, under a niced CPU load) the guest's first "
-                  "ping got its reply on QEMU's wire and then nothing more happened, vpio's own "
-                  "--timeout inside the lab never fired, and QEMU's one TCG vCPU thread sat "
-                  "halted in qemu_wait_io_event using no CPU. Earlier: CI of 2026-12-02 stopped "
-                  "after the 52nd ping; 21 runs by hand passed. The lab's QEMU monitor socket "
-                  "(lab/kvm-lab) is there to read the frozen CPU's state; the issue 15 notes have "
-                  "what is known";
+  GTEST_SKIP() << "freezes the whole lab VM at times (2 runs in 206 on 2026-12-04, under a "
+                  "niced CPU load), which looks like QEMU 7.2's TCG, not vpio: caught through "
+                  "the lab's QEMU monitor, the lab's one CPU was halted in native_safe_halt "
+                  "right after `sti; hlt` yet with RFLAGS.IF clear (0x246), its LAPIC timer "
+                  "vector 236 pending in IRR, so nothing could wake it and vpio's own --timeout "
+                  "inside never fired; docs/lab.md and the issue 15 notes have the details";
   OutsideWire wire;
   const hw::MacAddress station{{0x02, 0x00, 0x00, 0x00, 0x00, 0xee}};
   PingResponder responder(wire.hub(), station, {10, 0, 15, 2});  // guest 0's peer's address
