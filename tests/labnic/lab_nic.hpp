@@ -65,8 +65,10 @@ class LabProcess {
   LabProcess(const std::vector<std::string>& lab_options, const std::vector<std::string>& command,
              std::filesystem::path log, std::chrono::seconds timeout = std::chrono::seconds(900))
       : log_(std::move(log)) {
+    // One rerun if the lab VM freezes (QEMU's TCG, docs/lab.md): the lab
+    // names the freeze on stderr, which is this log.
     std::vector<std::string> args = {std::string(VPIO_SOURCE_DIR) + "/lab/kvm-lab", "--timeout",
-                                     std::to_string(timeout.count())};
+                                     std::to_string(timeout.count()), "--freeze-retries", "1"};
     args.insert(args.end(), lab_options.begin(), lab_options.end());
     args.emplace_back("--");
     args.insert(args.end(), command.begin(), command.end());
