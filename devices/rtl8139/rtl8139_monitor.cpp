@@ -164,8 +164,14 @@ Rtl8139Monitor::Rtl8139Monitor(hw::PhysicalDevice& card, Rtl8139MonitorConfig co
     : ShadowNicMonitor(card, config), iova_(kDmaLimit), ring_(kRingBytes + kRingRunOn) {
   ring_iova_ = iova_.map(ring_.span(), kRingWindow, hw::kMmioPageBytes, "the card's receive ring");
   card_.set_dma_bus(&iova_);
-  start_card();
-  start();
+  try {
+    start_card();
+    start();
+  } catch (...) {
+    // The card outlives this monitor, and iova_ dies with it now.
+    card_.set_dma_bus(nullptr);
+    throw;
+  }
 }
 
 // From a soft reset, as 8139too's rtl8139_hw_start: the ring at its

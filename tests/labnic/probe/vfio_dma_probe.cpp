@@ -34,8 +34,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    vpio::hw::VfioDevice card(argv[1]);
+    // Before the card: a bus outlives its registration (the card's
+    // destructor calls it).
     NothingMapped nothing;
+    vpio::hw::VfioDevice card(argv[1]);
     card.set_dma_bus(&nothing);
     card.write(kCr, 1, kCrReset);
     for (int i = 0; i < 1000 && (card.read(kCr, 1) & kCrReset) != 0; ++i) {
