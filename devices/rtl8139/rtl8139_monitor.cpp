@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 
 namespace vpio::devices {
 
@@ -193,7 +194,12 @@ void Rtl8139Monitor::start_card() {
 
 Rtl8139Monitor::~Rtl8139Monitor() {
   core_.stop();
-  card_.write(kCr, 1, kCrReset);
+  try {
+    card_.write(kCr, 1, kCrReset);  // no more DMA into what is about to go
+  } catch (const std::exception&) {
+    // A card that no longer answers (a VFIO device file in error) loses
+    // its bus all the same.
+  }
   card_.set_dma_bus(nullptr);
 }
 
